@@ -1,0 +1,42 @@
+# Thin wrapper: the real build is CMake. Every target is safe to run on a fresh
+# Debian 12 machine; `deps` installs what is missing and nothing else.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps configure build run test test-asan bench package format clean
+
+all: build
+
+deps:
+	packaging/install-deps.sh
+
+configure: deps
+	cmake --preset default -B $(BUILD)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/bin/byparr
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+test-asan: deps
+	cmake --preset asan
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench: build
+	$(BUILD)/bin/byparr-bench-micro
+	$(BUILD)/bin/byparr-bench-e2e
+
+package: build
+	cd $(BUILD) && cpack -G DEB
+
+format:
+	git ls-files '*.cpp' '*.h' '*.hpp' '*.c' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) build-asan
