@@ -1,0 +1,143 @@
+#include "core/config.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+extern char** environ;
+
+namespace byparr {
+namespace {
+
+// The variables the host reads or passes on to plugins. Anything else in the
+// environment is not copied, so a plugin cannot read unrelated secrets.
+const char* const kKnownVars[] = {
+    "HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "LOG_HTML", "SOLVER_TIMEOUT", "MAX_CONCURRENT",
+    "MAX_QUEUE", "CACHE_DURATION", "CACHE_BACKEND", "PROXY_URL", "PROXY_USERNAME",
+    "PROXY_PASSWORD", "DISABLE_MEDIA", "LANG", "TZ", "BYPARR_STATE_DIR", "BYPARR_PLUGIN_PATH",
+    "SOLVERS", "SHUTDOWN_GRACE", "MAX_BODY_BYTES", "BROWSER_IDLE_TIMEOUT",
+    "BROWSER_MEMORY_LIMIT", "BROWSER_MAX_PAGES", "BROWSER_MAX_WORKERS", "MAX_SESSIONS",
+    "SESSION_IDLE_TIMEOUT", "PROXY_LIST", "PROXY_STRATEGY", "BLOCK_PRIVATE_TARGETS", "API_KEY",
+    "BYPARR_RULES", "BYPARR_WORKER", "HELLO_GREETING", "XDG_STATE_HOME", "HOME"};
+
+bool parse_bool(const std::string& v, bool* out) {
+    if (v == "1" || v == "true" || v == "TRUE" || v == "True" || v == "yes" || v == "on") {
+        *out = true;
+        return true;
+    }
+    if (v == "0" || v == "false" || v == "FALSE" || v == "False" || v == "no" || v == "off" ||
+        v.empty()) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+bool parse_uint(const std::string& v, uint64_t max, uint64_t* out) {
+    if (v.empty() || v.size() > 12) return false;
+    uint64_t n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') return false;
+        n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (n > max) return false;
+    *out = n;
+    return true;
+}
+
+}  // namespace
+
+std::string default_state_dir() {
+    if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/byparr";
+    if (geteuid() == 0) return "/var/lib/byparr";
+    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/byparr";
+    return "/tmp/byparr-state";
+}
+
+std::string executable_dir() {
+    std::error_code ec;
+    auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return ".";
+    return p.parent_path().string();
+}
+
+std::optional<Config> Config::from_env(std::string* error) {
+    std::map<std::string, std::string> env;
+    for (const char* name : kKnownVars)
+        if (const char* v = std::getenv(name)) env[name] = v;
+    return from_map(env, error);
+}
+
+std::optional<Config> Config::from_map(const std::map<std::string, std::string>& env,
+                                       std::string* error) {
+    Config c;
+    c.raw = env;
+    auto get = [&](const char* k) -> const std::string* {
+        auto it = env.find(k);
+        return it == env.end() ? nullptr : &it->second;
+    };
+    auto fail = [&](const char* k, const std::string& v, const char* what) {
+        if (error) *error = std::string(k) + "='" + v + "' " + what;
+        return std::nullopt;
+    };
+    auto uint_var = [&](const char* k, uint64_t min, uint64_t max, auto* field) -> bool {
+        const std::string* v = get(k);
+        if (!v || v->empty()) return true;
+        uint64_t n = 0;
+        if (!parse_uint(*v, max, &n) || n < min) return false;
+        *field = static_cast<std::remove_reference_t<decltype(*field)>>(n);
+        return true;
+    };
+
+    if (auto v = get("HOST"); v && !v->empty()) c.host = *v;
+    if (!uint_var("PORT", 0, 65535, &c.port))
+        return fail("PORT", *get("PORT"), "is not a port number (0-65535)");
+    if (auto v = get("LOG_LEVEL"); v && !v->empty()) {
+        std::string l;
+        for (char ch : *v) l += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (l == "warn") l = "warning";
+        if (l != "debug" && l != "info" && l != "warning" && l != "error")
+            return fail("LOG_LEVEL", *v, "is not one of debug, info, warning, error");
+        c.log_level = l;
+    }
+    if (auto v = get("LOG_FORMAT"); v && !v->empty()) {
+        if (*v != "text" && *v != "json") return fail("LOG_FORMAT", *v, "is not text or json");
+        c.log_format = *v;
+    }
+    if (auto v = get("LOG_HTML"); v && !parse_bool(*v, &c.log_html))
+        return fail("LOG_HTML", *v, "is not a boolean");
+    if (auto v = get("DISABLE_MEDIA"); v && !parse_bool(*v, &c.disable_media))
+        return fail("DISABLE_MEDIA", *v, "is not a boolean");
+    if (!uint_var("SOLVER_TIMEOUT", 1, 3600, &c.solver_timeout_s))
+        return fail("SOLVER_TIMEOUT", *get("SOLVER_TIMEOUT"), "is not a number of seconds (1-3600)");
+    if (!uint_var("MAX_CONCURRENT", 1, 256, &c.max_concurrent))
+        return fail("MAX_CONCURRENT", *get("MAX_CONCURRENT"), "is not a number (1-256)");
+    if (!uint_var("MAX_QUEUE", 0, 100000, &c.max_queue))
+        return fail("MAX_QUEUE", *get("MAX_QUEUE"), "is not a number (0-100000)");
+    if (!uint_var("CACHE_DURATION", 0, 365u * 86400u, &c.cache_duration_s))
+        return fail("CACHE_DURATION", *get("CACHE_DURATION"), "is not a number of seconds");
+    if (!uint_var("SHUTDOWN_GRACE", 0, 600, &c.shutdown_grace_s))
+        return fail("SHUTDOWN_GRACE", *get("SHUTDOWN_GRACE"), "is not a number of seconds (0-600)");
+    if (!uint_var("MAX_BODY_BYTES", 1024, 64u << 20, &c.max_body_bytes))
+        return fail("MAX_BODY_BYTES", *get("MAX_BODY_BYTES"), "is not a size (1024-67108864)");
+    if (auto v = get("PROXY_URL")) c.proxy_url = *v;
+    if (auto v = get("PROXY_USERNAME")) c.proxy_username = *v;
+    if (auto v = get("PROXY_PASSWORD")) c.proxy_password = *v;
+    if (auto v = get("LANG")) c.lang = *v;
+    if (auto v = get("BYPARR_STATE_DIR"); v && !v->empty())
+        c.state_dir = *v;
+    else
+        c.state_dir = default_state_dir();
+    if (auto v = get("BYPARR_PLUGIN_PATH")) c.plugin_path = *v;
+    if (auto v = get("SOLVERS"); v && !v->empty()) {
+        std::stringstream ss(*v);
+        std::string item;
+        while (std::getline(ss, item, ','))
+            if (!item.empty()) c.solvers.push_back(item);
+    }
+    return c;
+}
+
+}  // namespace byparr

@@ -1,0 +1,51 @@
+// Settings from the environment, parsed once at start-up. Names and defaults are
+// FlareSolverr's where a FlareSolverr user already sets them (api-contract.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace byparr {
+
+struct Config {
+    std::string host = "0.0.0.0";
+    uint16_t port = 8191;
+    std::string log_level = "info";  // debug, info, warning, error
+    std::string log_format = "text"; // text, json
+    bool log_html = false;
+    uint32_t solver_timeout_s = 60;  // cap on any solve
+    uint32_t max_concurrent = 5;
+    uint32_t max_queue = 50;
+    uint32_t cache_duration_s = 3600;
+    std::string proxy_url, proxy_username, proxy_password;
+    bool disable_media = false;
+    std::string lang;              // LANG, passed to the browser
+    std::string state_dir;         // BYPARR_STATE_DIR
+    std::string plugin_path;       // BYPARR_PLUGIN_PATH (colon-separated), empty = next to exe
+    std::vector<std::string> solvers;  // SOLVERS order, empty = default
+    uint32_t shutdown_grace_s = 10;
+    size_t max_body_bytes = 1 << 20;
+
+    /// Every variable the host knows (and their raw values), so plugins can read
+    /// their own settings (BROWSER_*) through byparr_config::get.
+    std::map<std::string, std::string> raw;
+
+    /// Reads the environment. On an invalid value returns nullopt and sets *error
+    /// (e.g. "PORT='abc' is not a port number").
+    static std::optional<Config> from_env(std::string* error);
+    /// Same, from a given map (tests).
+    static std::optional<Config> from_map(const std::map<std::string, std::string>& env,
+                                          std::string* error);
+};
+
+/// The default state directory: $XDG_STATE_HOME/byparr, ~/.local/state/byparr,
+/// or /var/lib/byparr for root without HOME.
+std::string default_state_dir();
+
+/// Directory of the running executable (from /proc/self/exe).
+std::string executable_dir();
+
+}  // namespace byparr

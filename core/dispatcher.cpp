@@ -1,0 +1,412 @@
+#include "core/dispatcher.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "core/log.h"
+
+namespace byparr {
+namespace {
+
+std::string sv(byparr_str s) { return s.data ? std::string(s.data, s.len) : std::string(); }
+byparr_str view(const std::string& s) { return byparr_str{s.data(), s.size()}; }
+
+// The state of one plugin call, shared between the waiting request thread and the
+// thread running the call. Whoever finishes last frees it.
+struct CallState {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::atomic<bool> cancelled{false};
+    byparr_outcome outcome = BYPARR_OUTCOME_FAILED;
+    Solution solution;
+    bool has_error = false;
+    byparr_error_kind error_kind = BYPARR_ERROR_INTERNAL;
+    std::string error;
+};
+
+CallState* cs(void* ctx) { return static_cast<CallState*>(ctx); }
+
+// Writer callbacks. They lock because an abandoned call may still write while the
+// request thread has moved on (it no longer reads, but the state must stay sane).
+void w_url(void* c, byparr_str v) { std::lock_guard l(cs(c)->mu); cs(c)->solution.url = sv(v); }
+void w_status(void* c, int32_t s) { std::lock_guard l(cs(c)->mu); cs(c)->solution.status = s; }
+void w_ua(void* c, byparr_str v) { std::lock_guard l(cs(c)->mu); cs(c)->solution.user_agent = sv(v); }
+void w_response(void* c, byparr_str v) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.response = sv(v);
+    cs(c)->solution.has_response = true;
+}
+void w_header(void* c, byparr_str k, byparr_str v) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.headers.emplace_back(sv(k), sv(v));
+}
+void w_cookie(void* c, const byparr_cookie* k) {
+    if (k == nullptr) return;
+    byparr_cookie x{};
+    std::memcpy(&x, k, std::min<size_t>(k->struct_size, sizeof x));
+    Cookie out{sv(x.name), sv(x.value), sv(x.domain), sv(x.path), sv(x.same_site),
+               x.expires_s,  x.http_only,  x.secure};
+    if (out.path.empty()) out.path = "/";
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.cookies.push_back(std::move(out));
+}
+void w_screenshot(void* c, byparr_str v) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.screenshot = sv(v);
+}
+void w_turnstile(void* c, byparr_str v) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.turnstile_token = sv(v);
+}
+void w_challenge(void* c, byparr_str rule, byparr_str kind) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.challenge = true;
+    cs(c)->solution.challenge_rule = sv(rule);
+    cs(c)->solution.challenge_kind = sv(kind);
+}
+void w_error(void* c, byparr_error_kind kind, byparr_str msg) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->has_error = true;
+    cs(c)->error_kind = kind;
+    cs(c)->error = sv(msg);
+}
+bool is_cancelled(void* c) { return cs(c)->cancelled.load(); }
+
+struct ListSink {
+    std::vector<std::string> items;
+    bool has_error = false;
+    byparr_error_kind kind = BYPARR_ERROR_INTERNAL;
+    std::string error;
+};
+void l_add(void* c, byparr_str v) { static_cast<ListSink*>(c)->items.push_back(sv(v)); }
+void l_error(void* c, byparr_error_kind k, byparr_str m) {
+    auto* s = static_cast<ListSink*>(c);
+    s->has_error = true;
+    s->kind = k;
+    s->error = sv(m);
+}
+byparr_list_writer list_writer(ListSink& s) {
+    return byparr_list_writer{sizeof(byparr_list_writer), &s, &l_add, &l_error};
+}
+
+// Failures that are the component's own fault count against its breaker, and
+// make the chain try the next solver; the site's answers (block, captcha) and the
+// deadline are final.
+bool component_fault(byparr_error_kind k) {
+    return k == BYPARR_ERROR_INTERNAL || k == BYPARR_ERROR_UNSUPPORTED;
+}
+
+}  // namespace
+
+SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
+                                     std::chrono::steady_clock::time_point deadline) {
+    auto state = std::make_shared<CallState>();
+    auto now = std::chrono::steady_clock::now();
+    uint32_t budget_ms = deadline > now
+        ? static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count())
+        : 0;
+
+    // Everything the C structs point into is owned by this job, which the call
+    // thread keeps alive until the plugin returns, however late that is.
+    struct Job {
+        SolveRequest req;
+        std::vector<byparr_cookie> cookies;
+        byparr_request creq{};
+        byparr_result_writer writer{};
+    };
+    auto job = std::make_shared<Job>();
+    job->req = r;
+    for (const auto& k : job->req.cookies) {
+        byparr_cookie x{};
+        x.struct_size = sizeof x;
+        x.name = view(k.name);
+        x.value = view(k.value);
+        x.domain = view(k.domain);
+        x.path = view(k.path);
+        x.same_site = view(k.same_site);
+        x.expires_s = k.expiry_s;
+        x.http_only = k.http_only;
+        x.secure = k.secure;
+        job->cookies.push_back(x);
+    }
+    auto& q = job->creq;
+    q.struct_size = sizeof q;
+    q.method = job->req.cmd == Command::kRequestPost ? BYPARR_METHOD_POST : BYPARR_METHOD_GET;
+    q.url = view(job->req.url);
+    q.post_data = view(job->req.post_data);
+    q.session_id = view(job->req.session);
+    q.request_id = view(job->req.request_id);
+    q.user_agent = view(job->req.user_agent);
+    q.proxy = byparr_proxy{sizeof(byparr_proxy), view(job->req.proxy.url),
+                           view(job->req.proxy.username), view(job->req.proxy.password)};
+    q.cookies = job->cookies.empty() ? nullptr : job->cookies.data();
+    q.cookie_count = job->cookies.size();
+    q.flags = job->req.flags;
+    q.timeout_ms = budget_ms;
+    q.wait_after_ms = job->req.wait_ms;
+    q.session_ttl_ms = job->req.session_ttl_ms;
+    q.is_cancelled = &is_cancelled;
+    q.cancel_ctx = state.get();
+    job->writer = byparr_result_writer{sizeof(byparr_result_writer), state.get(), &w_url,
+                                       &w_status, &w_ua, &w_response, &w_header, &w_cookie,
+                                       &w_screenshot, &w_turnstile, &w_challenge, &w_error};
+    c->note_call();
+    std::thread([c, state, job] {
+        byparr_outcome o = c->def.solver.solve(c->instance, &job->creq, &job->writer);
+        std::lock_guard<std::mutex> lock(state->mu);
+        state->outcome = o;
+        state->done = true;
+        if (state->cancelled) c->note_returned_after_abandon();
+        state->cv.notify_all();
+    }).detach();
+
+    SolveOutcome out;
+    out.solver_id = c->id();
+    std::unique_lock<std::mutex> lock(state->mu);
+    if (!state->cv.wait_until(lock, deadline + kGrace, [&] { return state->done; })) {
+        state->cancelled = true;
+        c->note_abandoned();
+        lock.unlock();
+        c->record_fault("solve() did not return by its deadline", /*hang=*/true);
+        log::error("dispatch", "solver '{}' did not return within its deadline; abandoned",
+                   c->id());
+        out.error_kind = BYPARR_ERROR_TIMEOUT;
+        out.error = "timeout";
+        return out;
+    }
+    switch (state->outcome) {
+        case BYPARR_OUTCOME_OK:
+            out.ok = true;
+            out.solution = std::move(state->solution);
+            c->record_success();
+            break;
+        case BYPARR_OUTCOME_NOT_APPLICABLE:
+            out.error_kind = BYPARR_ERROR_UNSUPPORTED;
+            out.error = "not applicable";
+            break;
+        default:
+            out.error_kind = state->has_error ? state->error_kind : BYPARR_ERROR_INTERNAL;
+            out.error = state->has_error ? state->error : "solver failed without a reason";
+            if (component_fault(out.error_kind)) {
+                lock.unlock();
+                c->record_fault(out.error, false);
+            } else {
+                c->record_success();  // the component worked; the site said no
+            }
+            break;
+    }
+    // Keep NOT_APPLICABLE distinguishable for the chain.
+    if (state->outcome == BYPARR_OUTCOME_NOT_APPLICABLE) out.solver_id = "";
+    return out;
+}
+
+void Dispatcher::apply_cookie_sources(SolveRequest& r) {
+    for (const auto& src : registry_.enabled(Kind::kCookieSource)) {
+        CallState st;
+        byparr_result_writer w{sizeof(byparr_result_writer), &st, &w_url, &w_status, &w_ua,
+                               &w_response, &w_header, &w_cookie, &w_screenshot, &w_turnstile,
+                               &w_challenge, &w_error};
+        src->note_call();
+        byparr_outcome o = src->def.cookie_source.lookup(src->instance, view(r.url), &w);
+        if (o != BYPARR_OUTCOME_OK) continue;
+        for (auto& k : st.solution.cookies) {
+            bool given = false;
+            for (const auto& have : r.cookies) given |= have.name == k.name;
+            if (!given)
+                r.cookies.push_back(RequestCookie{k.name, k.value, k.domain, k.path, k.same_site,
+                                                  k.secure, k.http_only, k.expires_s});
+        }
+        if (r.user_agent.empty()) r.user_agent = st.solution.user_agent;
+        log::debug("dispatch", "cookie source '{}' supplied {} cookie(s)", src->id(),
+                   st.solution.cookies.size());
+    }
+}
+
+std::string Dispatcher::pick_proxy(const std::string& url, std::shared_ptr<Component>* provider) {
+    for (const auto& p : registry_.enabled(Kind::kProxyProvider)) {
+        ListSink sink;
+        auto w = list_writer(sink);
+        p->note_call();
+        if (p->def.proxy_provider.pick(p->instance, view(url), &w) == BYPARR_OUTCOME_OK &&
+            !sink.items.empty()) {
+            *provider = p;
+            return sink.items.front();
+        }
+    }
+    return "";
+}
+
+SolveOutcome Dispatcher::solve(const SolveRequest& request) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(request.timeout_ms);
+    SolveRequest r = request;
+    apply_cookie_sources(r);
+
+    std::shared_ptr<Component> provider;
+    if (r.proxy.empty() && r.session.empty()) {
+        std::string picked = pick_proxy(r.url, &provider);
+        if (!picked.empty()) r.proxy.url = picked;
+    }
+
+    std::vector<std::shared_ptr<Component>> chain;
+    if (!r.solver.empty()) {
+        auto c = registry_.find(r.solver);
+        SolveOutcome out;
+        out.error_kind = BYPARR_ERROR_INVALID_REQUEST;
+        if (!c || c->kind() != Kind::kSolver) {
+            out.error = "Request parameter 'solver' = '" + r.solver + "' is not a known solver.";
+            return out;
+        }
+        if (!registry_.is_enabled(r.solver)) {
+            out.error = "Solver '" + r.solver + "' is disabled.";
+            return out;
+        }
+        if (!c->available(std::chrono::steady_clock::now())) {
+            out.error_kind = BYPARR_ERROR_INTERNAL;
+            out.error = "Solver '" + r.solver + "' is unavailable: " + c->health_reason();
+            return out;
+        }
+        chain.push_back(c);
+    } else {
+        chain = registry_.solver_chain();
+    }
+
+    SolveOutcome last;
+    last.error_kind = BYPARR_ERROR_UNSUPPORTED;
+    last.error = chain.empty() ? "No solver is enabled; enable one with 'byparrctl plugins enable'."
+                               : "No enabled solver can handle this request.";
+    for (const auto& c : chain) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            last.error_kind = BYPARR_ERROR_TIMEOUT;
+            last.error = "timeout";
+            break;
+        }
+        SolveOutcome o = call_solver(c, r, deadline);
+        if (o.ok) {
+            last = std::move(o);
+            break;
+        }
+        if (o.solver_id.empty()) continue;  // not applicable
+        last = std::move(o);
+        if (!component_fault(last.error_kind)) break;
+        log::warning("dispatch", "solver '{}' failed ({}); trying the next one", c->id(), last.error);
+    }
+    if (provider) {
+        provider->def.proxy_provider.report(
+            provider->instance, view(r.proxy.url), view(r.url),
+            last.ok ? BYPARR_OUTCOME_OK : BYPARR_OUTCOME_FAILED, last.error_kind);
+    }
+    // The captcha hook: a captcha-solver plugin gets a chance before we give up.
+    if (!last.ok && last.error_kind == BYPARR_ERROR_CAPTCHA) {
+        for (const auto& cap : registry_.enabled(Kind::kCaptchaSolver)) {
+            auto now = std::chrono::steady_clock::now();
+            if (now >= deadline) break;
+            CallState st;
+            byparr_result_writer w{sizeof(byparr_result_writer), &st, &w_url, &w_status, &w_ua,
+                                   &w_response, &w_header, &w_cookie, &w_screenshot,
+                                   &w_turnstile, &w_challenge, &w_error};
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+            cap->note_call();
+            if (cap->def.captcha_solver.solve(cap->instance, view(last.solution.challenge_kind),
+                                              view(r.url), byparr_str{nullptr, 0},
+                                              static_cast<uint32_t>(left.count()),
+                                              &w) == BYPARR_OUTCOME_OK) {
+                last.ok = true;
+                last.solution = std::move(st.solution);
+                last.solver_id = cap->id();
+                break;
+            }
+        }
+    }
+    return last;
+}
+
+std::shared_ptr<Component> Dispatcher::session_solver(const std::string& solver,
+                                                      std::string* error) {
+    if (!solver.empty()) {
+        auto c = registry_.find(solver);
+        if (!c || c->kind() != Kind::kSolver || !c->instance) {
+            *error = "Request parameter 'solver' = '" + solver + "' is not a known solver.";
+            return nullptr;
+        }
+        if (!c->def.solver.session_create) {
+            *error = "Solver '" + solver + "' does not support sessions.";
+            return nullptr;
+        }
+        return c;
+    }
+    for (const auto& c : registry_.solver_chain())
+        if (c->def.solver.session_create && c->def.solver.session_list &&
+            c->def.solver.session_destroy)
+            return c;
+    *error = "No enabled solver supports sessions.";
+    return nullptr;
+}
+
+SessionOutcome Dispatcher::session_create(const std::string& id, const ProxySpec& proxy,
+                                          const std::string& solver) {
+    SessionOutcome out;
+    auto c = session_solver(solver, &out.error);
+    if (!c) return out;
+    ListSink sink;
+    auto w = list_writer(sink);
+    byparr_proxy p{sizeof(byparr_proxy), view(proxy.url), view(proxy.username), view(proxy.password)};
+    bool existed = false;
+    byparr_outcome o = c->def.solver.session_create(c->instance, view(id), &p, &existed, &w);
+    out.ok = o == BYPARR_OUTCOME_OK;
+    out.existed = existed;
+    out.error_kind = sink.kind;
+    out.error = sink.has_error ? sink.error : "session could not be created";
+    return out;
+}
+
+SessionOutcome Dispatcher::session_list(const std::string& solver) {
+    SessionOutcome out;
+    auto c = session_solver(solver, &out.error);
+    if (!c) return out;
+    ListSink sink;
+    auto w = list_writer(sink);
+    out.ok = c->def.solver.session_list(c->instance, &w) == BYPARR_OUTCOME_OK;
+    out.sessions = std::move(sink.items);
+    out.error_kind = sink.kind;
+    out.error = sink.error;
+    return out;
+}
+
+SessionOutcome Dispatcher::session_destroy(const std::string& id, const std::string& solver) {
+    SessionOutcome out;
+    auto c = session_solver(solver, &out.error);
+    if (!c) return out;
+    ListSink sink;
+    auto w = list_writer(sink);
+    out.ok = c->def.solver.session_destroy(c->instance, view(id), &w) == BYPARR_OUTCOME_OK;
+    out.error_kind = sink.has_error ? sink.kind : BYPARR_ERROR_INTERNAL;
+    out.error = sink.error;
+    return out;
+}
+
+std::string Dispatcher::user_agent() {
+    for (const auto& c : registry_.solver_chain()) {
+        if (!c->def.solver.user_agent) continue;
+        ListSink sink;
+        auto w = list_writer(sink);
+        c->def.solver.user_agent(c->instance, &w);
+        if (!sink.items.empty()) return sink.items.front();
+    }
+    return "";
+}
+
+std::vector<std::string> Dispatcher::solver_metrics() {
+    std::vector<std::string> out;
+    for (const auto& c : registry_.enabled(Kind::kSolver)) {
+        if (!c->def.solver.metrics) continue;
+        ListSink sink;
+        auto w = list_writer(sink);
+        c->def.solver.metrics(c->instance, &w);
+        for (auto& l : sink.items) out.push_back(std::move(l));
+    }
+    return out;
+}
+
+}  // namespace byparr

@@ -1,0 +1,88 @@
+#include "core/log.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+#include "core/json_writer.h"
+
+namespace byparr::log {
+namespace {
+
+std::atomic<Level> g_level{Level::kInfo};
+std::atomic<bool> g_json{false};
+std::mutex g_mutex;
+
+const char* name(Level l) {
+    switch (l) {
+        case Level::kDebug: return "debug";
+        case Level::kInfo: return "info";
+        case Level::kWarning: return "warning";
+        case Level::kError: return "error";
+    }
+    return "?";
+}
+
+std::string timestamp() {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    std::time_t t = system_clock::to_time_t(now);
+    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    return buf;
+}
+
+}  // namespace
+
+void configure(std::string_view level, std::string_view format) {
+    Level l = Level::kInfo;
+    if (level == "debug") l = Level::kDebug;
+    else if (level == "warning") l = Level::kWarning;
+    else if (level == "error") l = Level::kError;
+    g_level = l;
+    g_json = format == "json";
+}
+
+Level level() { return g_level.load(); }
+bool enabled(Level l) { return static_cast<int>(l) >= static_cast<int>(g_level.load()); }
+
+void write(Level l, std::string_view component, std::string_view message, Fields fields) {
+    if (!enabled(l)) return;
+    std::string line;
+    if (g_json) {
+        JsonWriter w;
+        w.begin_object().field("ts", timestamp()).field("level", name(l));
+        w.field("component", component).field("msg", message);
+        for (const auto& [k, v] : fields) w.field(k, v);
+        w.end_object();
+        line = w.take();
+    } else {
+        line = fmt::format("{} {:<7} [{}] {}", timestamp(), name(l), component, message);
+        for (const auto& [k, v] : fields) {
+            bool quote = v.find(' ') != std::string_view::npos || v.empty();
+            line += quote ? fmt::format(" {}=\"{}\"", k, v) : fmt::format(" {}={}", k, v);
+        }
+    }
+    line += '\n';
+    std::lock_guard<std::mutex> lock(g_mutex);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+}
+
+std::string redact_url(std::string_view url) {
+    auto scheme = url.find("://");
+    if (scheme == std::string_view::npos) return std::string(url);
+    auto at = url.find('@', scheme + 3);
+    auto slash = url.find('/', scheme + 3);
+    if (at == std::string_view::npos || (slash != std::string_view::npos && at > slash))
+        return std::string(url);
+    return std::string(url.substr(0, scheme + 3)) + "***" + std::string(url.substr(at));
+}
+
+}  // namespace byparr::log

@@ -1,0 +1,444 @@
+#include "core/registry.h"
+
+#include <Poco/JSON/Parser.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/json_writer.h"
+#include "core/log.h"
+
+namespace fs = std::filesystem;
+
+namespace byparr {
+
+void Component::record_success() {
+    std::lock_guard<std::mutex> lock(mu_);
+    consecutive_faults_ = 0;
+}
+
+void Component::record_fault(const std::string& reason, bool hang) {
+    ++faults_;
+    std::lock_guard<std::mutex> lock(mu_);
+    last_fault_ = reason;
+    // A hang trips the breaker at once: each hung call holds a thread until the
+    // plugin returns, so one more is one too many.
+    if (hang || ++consecutive_faults_ >= kBreakerThreshold) {
+        open_until_ = std::chrono::steady_clock::now() + kBreakerCooloff;
+        consecutive_faults_ = 0;
+        log::warning("registry", "component '{}' taken out of the chain for {} s: {}", def.id,
+                     kBreakerCooloff.count(), reason);
+    }
+}
+
+bool Component::available(std::chrono::steady_clock::time_point now) const {
+    if (instance == nullptr) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    return now >= open_until_;
+}
+
+std::string Component::health_reason() const {
+    if (instance == nullptr) return create_error;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::chrono::steady_clock::now() < open_until_) {
+        auto left = std::chrono::duration_cast<std::chrono::seconds>(open_until_ -
+                                                                     std::chrono::steady_clock::now());
+        return "circuit open for " + std::to_string(left.count() + 1) + " s: " + last_fault_;
+    }
+    return "";
+}
+
+std::optional<std::string> write_file_atomic(const std::string& path, const std::string& content) {
+    std::string tmp = path + ".tmp." + std::to_string(getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return "cannot write " + tmp + ": " + std::strerror(errno);
+    size_t off = 0;
+    while (off < content.size()) {
+        ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            std::string e = std::strerror(errno);
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            return "cannot write " + tmp + ": " + e;
+        }
+        off += static_cast<size_t>(n);
+    }
+    // fsync before rename: otherwise a crash can leave the new name pointing at
+    // an empty file on some file systems.
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        std::string e = std::strerror(errno);
+        ::unlink(tmp.c_str());
+        return "cannot flush " + tmp + ": " + e;
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::string e = std::strerror(errno);
+        ::unlink(tmp.c_str());
+        return "cannot replace " + path + ": " + e;
+    }
+    int dfd = ::open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+struct ConfigCtx {
+    const Config* config;
+};
+
+byparr_str config_get(void* ctx, byparr_str key) {
+    const auto* c = static_cast<const ConfigCtx*>(ctx);
+    auto it = c->config->raw.find(std::string(key.data ? key.data : "", key.len));
+    if (it == c->config->raw.end()) return byparr_str{nullptr, 0};
+    return byparr_str{it->second.data(), it->second.size()};
+}
+
+struct ErrorSink {
+    std::string message;
+    byparr_error_kind kind = BYPARR_ERROR_INTERNAL;
+};
+
+void sink_add(void*, byparr_str) {}
+void sink_error(void* ctx, byparr_error_kind kind, byparr_str msg) {
+    auto* s = static_cast<ErrorSink*>(ctx);
+    s->kind = kind;
+    s->message.assign(msg.data ? msg.data : "", msg.len);
+}
+
+void* call_create(const RegisteredComponent& def, void* plugin_ctx, const byparr_config* cfg,
+                  const byparr_list_writer* err) {
+    switch (def.kind) {
+        case Kind::kSolver: return def.solver.create(plugin_ctx, cfg, err);
+        case Kind::kCookieSource: return def.cookie_source.create(plugin_ctx, cfg, err);
+        case Kind::kProxyProvider: return def.proxy_provider.create(plugin_ctx, cfg, err);
+        case Kind::kCaptchaSolver: return def.captcha_solver.create(plugin_ctx, cfg, err);
+    }
+    return nullptr;
+}
+
+void call_destroy(const RegisteredComponent& def, void* instance) {
+    switch (def.kind) {
+        case Kind::kSolver: def.solver.destroy(instance); break;
+        case Kind::kCookieSource: def.cookie_source.destroy(instance); break;
+        case Kind::kProxyProvider: def.proxy_provider.destroy(instance); break;
+        case Kind::kCaptchaSolver: def.captcha_solver.destroy(instance); break;
+    }
+}
+
+void call_shutdown(const RegisteredComponent& def, void* instance, uint32_t ms) {
+    void (*fn)(void*, uint32_t) = nullptr;
+    switch (def.kind) {
+        case Kind::kSolver: fn = def.solver.shutdown; break;
+        case Kind::kCookieSource: fn = def.cookie_source.shutdown; break;
+        case Kind::kProxyProvider: fn = def.proxy_provider.shutdown; break;
+        case Kind::kCaptchaSolver: fn = def.captcha_solver.shutdown; break;
+    }
+    if (fn) fn(instance, ms);
+}
+
+// Runs create()+shutdown()+destroy() in a forked child. Returns an empty string
+// when the child exited cleanly, else why not. The child touches only the
+// plugin's code and async-signal-tolerant host code, then _exit()s.
+std::string probe_in_child(const RegisteredComponent& def, void* plugin_ctx,
+                           const byparr_config* cfg, std::chrono::milliseconds timeout) {
+    pid_t pid = fork();
+    if (pid < 0) return "";  // cannot probe: fall back to trusting create()
+    if (pid == 0) {
+        // Quiet: the real create() logs once, in the parent.
+        int devnull = ::open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+        }
+        ErrorSink sink;
+        byparr_list_writer w{sizeof(byparr_list_writer), &sink, &sink_add, &sink_error};
+        void* inst = call_create(def, plugin_ctx, cfg, &w);
+        if (inst) {
+            call_shutdown(def, inst, 1000);
+            call_destroy(def, inst);
+        }
+        _exit(0);
+    }
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (true) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) return "";
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return "create() did not return within " + std::to_string(timeout.count()) + " ms";
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (WIFSIGNALED(status))
+        return std::string("crashed in create() (signal ") + std::to_string(WTERMSIG(status)) +
+               ", " + strsignal(WTERMSIG(status)) + ")";
+    return "";
+}
+
+}  // namespace
+
+Registry::Registry(Config config, RegistryOptions options)
+    : config_(std::move(config)), options_(options) {}
+
+Registry::~Registry() { shutdown(std::chrono::milliseconds(2000)); }
+
+std::string Registry::state_file() const { return config_.state_dir + "/plugins.json"; }
+
+void Registry::load_all() {
+    auto path = plugin_search_path(config_.plugin_path);
+    plugins_ = discover_plugins(path);
+    for (auto& rec : plugins_) {
+        load_plugin(rec);
+        if (!rec.loaded()) {
+            log::warning("plugins", "plugin '{}' refused ({}): {}", rec.manifest.id,
+                         to_string(rec.refusal), rec.detail);
+            continue;
+        }
+        log::info("plugins", "loaded plugin '{}' {} from {}", rec.manifest.id, rec.manifest.version,
+                  rec.dir);
+        for (const auto& def : rec.components) create_component(rec, def);
+    }
+    if (plugins_.empty())
+        log::warning("plugins", "no plugins found on {}", fmt::join(path, ":"));
+    load_state();
+}
+
+void Registry::create_component(const PluginRecord& rec, const RegisteredComponent& def) {
+    auto comp = std::make_shared<Component>();
+    comp->def = def;
+    comp->plugin_id = rec.manifest.id;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& c : components_)
+            if (c->id() == def.id) {
+                log::warning("plugins", "component id '{}' from '{}' already taken by '{}'",
+                             def.id, rec.manifest.id, c->plugin_id);
+                return;
+            }
+    }
+    std::string state_dir = config_.state_dir + "/plugins/" + rec.manifest.id;
+    std::error_code ec;
+    fs::create_directories(state_dir, ec);
+    config_strings_.push_back(std::make_unique<std::string>(rec.dir));
+    const std::string& plugin_dir = *config_strings_.back();
+    config_strings_.push_back(std::make_unique<std::string>(state_dir));
+    const std::string& sdir = *config_strings_.back();
+    auto* cctx = new ConfigCtx{&config_};  // lives as long as the process: plugins may keep it
+    byparr_config cfg{sizeof(byparr_config), &config_get, cctx,
+                      byparr_str{plugin_dir.data(), plugin_dir.size()},
+                      byparr_str{sdir.data(), sdir.size()}};
+
+    if (options_.probe_create) {
+        std::string why = probe_in_child(def, rec.plugin_ctx, &cfg, options_.probe_timeout);
+        if (!why.empty()) {
+            comp->create_error = why;
+            log::error("plugins", "component '{}' faulted: {}", def.id, why);
+            std::lock_guard<std::mutex> lock(mu_);
+            components_.push_back(comp);
+            return;
+        }
+    }
+    ErrorSink sink;
+    byparr_list_writer w{sizeof(byparr_list_writer), &sink, &sink_add, &sink_error};
+    comp->instance = call_create(def, rec.plugin_ctx, &cfg, &w);
+    if (comp->instance == nullptr) {
+        comp->create_error = sink.message.empty() ? "create() returned NULL" : sink.message;
+        log::error("plugins", "component '{}' faulted: {}", def.id, comp->create_error);
+    } else {
+        log::debug("plugins", "created {} '{}'", to_string(def.kind), def.id);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    components_.push_back(comp);
+}
+
+void Registry::load_state() {
+    std::lock_guard<std::mutex> lock(mu_);
+    order_ = config_.solvers.empty() ? std::vector<std::string>{"webengine"} : config_.solvers;
+    std::ifstream in(state_file());
+    if (in) {
+        std::stringstream buf;
+        buf << in.rdbuf();
+        try {
+            Poco::JSON::Parser p;
+            auto obj = p.parse(buf.str()).extract<Poco::JSON::Object::Ptr>();
+            for (const char* key : {"enabled", "disabled"}) {
+                auto arr = obj->getArray(key);
+                for (size_t i = 0; arr && i < arr->size(); ++i)
+                    explicit_state_[arr->getElement<std::string>(static_cast<unsigned>(i))] =
+                        std::string(key) == "enabled";
+            }
+            // SOLVERS in the environment wins over a persisted order: an operator
+            // who sets it expects it to hold after a restart.
+            if (auto arr = obj->getArray("order"); arr && config_.solvers.empty()) {
+                order_.clear();
+                for (size_t i = 0; i < arr->size(); ++i)
+                    order_.push_back(arr->getElement<std::string>(static_cast<unsigned>(i)));
+            }
+        } catch (const std::exception& e) {
+            log::warning("registry", "ignoring unreadable {}: {}", state_file(), e.what());
+        }
+    }
+    // Solvers not in the order go last, in load order.
+    for (const auto& c : components_)
+        if (c->kind() == Kind::kSolver &&
+            std::find(order_.begin(), order_.end(), c->id()) == order_.end())
+            order_.push_back(c->id());
+}
+
+bool Registry::is_enabled(const std::string& id) const {
+    // Caller may or may not hold mu_; explicit_state_ and order_ are read under it.
+    auto it = explicit_state_.find(id);
+    if (it != explicit_state_.end()) return it->second;
+    for (const auto& c : components_) {
+        if (c->id() != id) continue;
+        if (c->kind() != Kind::kSolver) return true;  // harmless when unconfigured
+        // Solvers run only when asked for: the default (or SOLVERS) chain, so a
+        // plugin dropped into the path never takes traffic until enabled.
+        const auto& want = config_.solvers.empty() ? std::vector<std::string>{"webengine"}
+                                                   : config_.solvers;
+        return std::find(want.begin(), want.end(), id) != want.end();
+    }
+    return false;
+}
+
+std::vector<ComponentStatus> Registry::status() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<ComponentStatus> out;
+    for (const auto& c : components_) {
+        ComponentStatus s;
+        s.id = c->id();
+        s.plugin_id = c->plugin_id;
+        s.description = c->def.description;
+        s.kind = c->kind();
+        s.enabled = is_enabled(c->id());
+        s.reason = c->health_reason();
+        s.faulted = !s.reason.empty();
+        s.calls = c->calls();
+        s.faults = c->faults();
+        if (c->kind() == Kind::kSolver) {
+            auto it = std::find(order_.begin(), order_.end(), c->id());
+            if (it != order_.end()) s.order = static_cast<int>(it - order_.begin());
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::vector<std::shared_ptr<Component>> Registry::solver_chain() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::shared_ptr<Component>> out;
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& id : order_)
+        for (const auto& c : components_)
+            if (c->id() == id && c->kind() == Kind::kSolver && is_enabled(id) && c->available(now))
+                out.push_back(c);
+    return out;
+}
+
+std::vector<std::shared_ptr<Component>> Registry::enabled(Kind kind) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::shared_ptr<Component>> out;
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& c : components_)
+        if (c->kind() == kind && is_enabled(c->id()) && c->available(now)) out.push_back(c);
+    return out;
+}
+
+std::shared_ptr<Component> Registry::find(const std::string& id) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& c : components_)
+        if (c->id() == id) return c;
+    return nullptr;
+}
+
+std::optional<std::string> Registry::set_enabled(const std::string& id, bool enabled) {
+    std::lock_guard<std::mutex> lock(mu_);
+    bool known = std::any_of(components_.begin(), components_.end(),
+                             [&](const auto& c) { return c->id() == id; });
+    if (!known) return "no component '" + id + "'";
+    explicit_state_[id] = enabled;
+    log::info("registry", "component '{}' {}", id, enabled ? "enabled" : "disabled");
+    return save_state();
+}
+
+std::optional<std::string> Registry::set_order(const std::vector<std::string>& ids) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& id : ids) {
+        bool solver = std::any_of(components_.begin(), components_.end(), [&](const auto& c) {
+            return c->id() == id && c->kind() == Kind::kSolver;
+        });
+        if (!solver) return "no solver '" + id + "'";
+    }
+    std::vector<std::string> order = ids;
+    for (const auto& id : order_)
+        if (std::find(order.begin(), order.end(), id) == order.end()) order.push_back(id);
+    order_ = order;
+    return save_state();
+}
+
+std::optional<std::string> Registry::save_state() const {
+    JsonWriter w;
+    w.begin_object();
+    for (bool want : {true, false}) {
+        w.key(want ? "enabled" : "disabled").begin_array();
+        for (const auto& [id, on] : explicit_state_)
+            if (on == want) w.value(id);
+        w.end_array();
+    }
+    w.key("order").begin_array();
+    for (const auto& id : order_) w.value(id);
+    w.end_array().end_object();
+    std::error_code ec;
+    fs::create_directories(config_.state_dir, ec);
+    auto err = write_file_atomic(state_file(), w.str() + "\n");
+    if (err) log::warning("registry", "state not saved: {}", *err);
+    return err;
+}
+
+void Registry::shutdown(std::chrono::milliseconds deadline) {
+    std::vector<std::shared_ptr<Component>> comps;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shut_down_) return;
+        shut_down_ = true;
+        comps = components_;
+    }
+    auto ms = static_cast<uint32_t>(deadline.count());
+    for (const auto& c : comps)
+        if (c->instance) call_shutdown(c->def, c->instance, ms);
+    for (const auto& c : comps) {
+        if (!c->instance) continue;
+        // A call the host abandoned may still be running inside the plugin:
+        // destroying under it would crash. Leaking it at exit is harmless.
+        if (c->abandoned_calls() > 0) {
+            log::warning("registry", "not destroying '{}': {} call(s) still running", c->id(),
+                         c->abandoned_calls());
+            continue;
+        }
+        call_destroy(c->def, c->instance);
+        c->instance = nullptr;
+    }
+    for (auto& rec : plugins_)
+        if (rec.loaded() && rec.module) {
+            byparr_module_v1 mc{};
+            std::memcpy(&mc, rec.module, std::min<size_t>(rec.module->struct_size, sizeof mc));
+            if (mc.unload) mc.unload(rec.plugin_ctx);
+        }
+}
+
+}  // namespace byparr

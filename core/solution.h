@@ -1,0 +1,61 @@
+// What a solve produces, independent of JSON and of the plugin ABI.
+#pragma once
+
+#include <byparr/abi.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/v1_request.h"
+
+namespace byparr {
+
+struct Cookie {
+    std::string name, value, domain, path, same_site;
+    int64_t expires_s = -1;  // -1: session cookie
+    bool http_only = false;
+    bool secure = false;
+    bool session() const { return expires_s <= 0; }
+};
+
+struct Solution {
+    std::string url;
+    int status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string response;
+    bool has_response = false;
+    std::vector<Cookie> cookies;
+    std::string user_agent;
+    std::string screenshot;
+    std::optional<std::string> turnstile_token;
+    bool challenge = false;  // a challenge was seen and passed
+    std::string challenge_rule, challenge_kind;
+};
+
+/// A validated request as the dispatcher sees it: the v1 fields after defaults
+/// (PROXY_URL, DISABLE_MEDIA) and the effective timeout were applied.
+struct SolveRequest {
+    Command cmd = Command::kRequestGet;
+    std::string request_id;
+    std::string url, post_data, session, solver, user_agent;
+    ProxySpec proxy;
+    std::vector<RequestCookie> cookies;
+    uint32_t flags = 0;  // BYPARR_REQ_*
+    uint32_t timeout_ms = 60000;
+    uint32_t wait_ms = 0;
+    uint32_t session_ttl_ms = 0;
+};
+
+/// The end of a dispatch: a solution, or a typed failure.
+struct SolveOutcome {
+    bool ok = false;
+    Solution solution;
+    byparr_error_kind error_kind = BYPARR_ERROR_INTERNAL;
+    std::string error;      // message without the "Error: " prefix
+    std::string solver_id;  // who answered (or failed last)
+};
+
+}  // namespace byparr

@@ -1,0 +1,83 @@
+// The FlareSolverr v1 request: parsing and validation of a POST /v1 body into a
+// typed request, with the contract's exact error messages (api-contract.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace byparr {
+
+enum class Command {
+    kRequestGet = 1,
+    kRequestPost,
+    kSessionsCreate,
+    kSessionsList,
+    kSessionsDestroy,
+};
+
+const char* to_string(Command c);
+
+struct RequestCookie {
+    std::string name, value, domain, path, same_site;
+    bool secure = false;
+    bool http_only = false;
+    int64_t expiry_s = -1;  // -1: session cookie
+};
+
+struct ProxySpec {
+    std::string url;  // empty: no proxy
+    std::string username, password;
+    bool empty() const { return url.empty(); }
+};
+
+struct V1Request {
+    Command cmd = Command::kRequestGet;
+    std::string cmd_text;
+    std::string url;
+    int64_t max_timeout_ms = 60000;
+    std::string session;
+    int64_t session_ttl_minutes = 0;  // 0: none
+    std::vector<RequestCookie> cookies;
+    bool return_only_cookies = false;
+    bool return_screenshot = false;
+    bool disable_media = false;
+    std::optional<bool> disable_media_set;  // request value, if given
+    std::optional<ProxySpec> proxy;  // absent vs {} (explicitly no proxy) matter
+    std::string post_data;
+    int64_t wait_seconds = 0;
+    std::string solver;   // beyond: an explicit solver id
+    std::string api_key;  // beyond: the apiKey field
+    std::vector<std::string> deprecated_fields;  // present, ignored, warned about
+};
+
+struct RequestError {
+    std::string message;  // without the "Error: " prefix
+    int http_status = 500;
+};
+
+struct ParseLimits {
+    size_t max_depth = 32;
+    size_t max_cookies = 200;
+    size_t max_url_bytes = 16 * 1024;
+    size_t max_post_bytes = 512 * 1024;
+};
+
+/// Parses and validates a /v1 body. The messages are the contract's where it has
+/// one, and precise otherwise ("Request parameter 'maxTimeout' must be an integer").
+std::variant<V1Request, RequestError> parse_v1_request(std::string_view body,
+                                                       const ParseLimits& limits = {});
+
+/// Checks that url is an absolute http(s) URL with a host; returns the reason if not.
+std::optional<std::string> check_target_url(std::string_view url, size_t max_bytes = 16 * 1024);
+
+/// Checks a proxy URL (http, https, socks4, socks5 with host and port).
+std::optional<std::string> check_proxy_url(std::string_view url);
+
+/// maxTimeout printed like a Python float, as FlareSolverr does: 60.0, 1.5, 0.01.
+std::string python_seconds(int64_t ms);
+
+}  // namespace byparr

@@ -1,0 +1,239 @@
+#include "host/admin_server.h"
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/JSON/Parser.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "core/json_writer.h"
+#include "core/log.h"
+
+namespace byparr {
+
+std::string plugins_json(const Registry& registry) {
+    JsonWriter w;
+    w.begin_object().key("plugins").begin_array();
+    for (const auto& p : registry.plugins()) {
+        w.begin_object().field("id", p.manifest.id).field("name", p.manifest.name);
+        w.field("version", p.manifest.version).field("dir", p.dir);
+        w.field("status", to_string(p.refusal));
+        if (!p.loaded()) w.field("reason", p.detail);
+        w.end_object();
+    }
+    w.end_array().key("components").begin_array();
+    for (const auto& s : registry.status()) {
+        w.begin_object().field("id", s.id).field("plugin", s.plugin_id);
+        w.field("kind", to_string(s.kind)).field("state", s.state());
+        w.field("enabled", s.enabled).field("description", s.description);
+        if (!s.reason.empty()) w.field("reason", s.reason);
+        if (s.order >= 0) w.field("order", s.order);
+        w.field("calls", static_cast<int64_t>(s.calls)).field("faults", static_cast<int64_t>(s.faults));
+        w.end_object();
+    }
+    w.end_array().end_object();
+    return w.take();
+}
+
+namespace {
+
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+std::string error_json(const std::string& m) {
+    JsonWriter w;
+    w.begin_object().field("status", "error").field("message", m).end_object();
+    return w.take();
+}
+
+std::string ok_json(const std::string& m) {
+    JsonWriter w;
+    w.begin_object().field("status", "ok").field("message", m).end_object();
+    return w.take();
+}
+
+class AdminHandler : public Poco::Net::HTTPRequestHandler {
+public:
+    AdminHandler(Registry& r, V1Service& s) : r_(r), s_(s) {}
+
+    void handleRequest(HTTPServerRequest& req, HTTPServerResponse& resp) override {
+        int status = 200;
+        std::string body;
+        try {
+            body = route(req, &status);
+        } catch (const std::exception& e) {
+            status = 500;
+            body = error_json(e.what());
+        }
+        resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+        resp.setContentType("application/json");
+        resp.setContentLength64(static_cast<Poco::Int64>(body.size()));
+        resp.sendBuffer(body.data(), body.size());
+    }
+
+private:
+    std::string read_body(HTTPServerRequest& req) {
+        std::string body;
+        char buf[8192];
+        std::istream& in = req.stream();
+        while (in && body.size() < (4u << 20)) {
+            in.read(buf, sizeof buf);
+            body.append(buf, static_cast<size_t>(in.gcount()));
+        }
+        return body;
+    }
+
+    std::string route(HTTPServerRequest& req, int* status) {
+        std::string path = req.getURI();
+        const std::string& m = req.getMethod();
+        if (path == "/plugins" && m == "GET") return plugins_json(r_);
+        const std::string prefix = "/plugins/";
+        if (path.rfind(prefix, 0) == 0 && m == "POST") {
+            std::string rest = path.substr(prefix.size());
+            auto slash = rest.find('/');
+            if (rest == "order") {
+                Poco::JSON::Parser p;
+                auto arr = p.parse(read_body(req)).extract<Poco::JSON::Array::Ptr>();
+                std::vector<std::string> ids;
+                for (size_t i = 0; i < arr->size(); ++i)
+                    ids.push_back(arr->getElement<std::string>(static_cast<unsigned>(i)));
+                if (auto err = r_.set_order(ids)) {
+                    *status = 400;
+                    return error_json(*err);
+                }
+                return ok_json("order saved");
+            }
+            if (slash != std::string::npos) {
+                std::string id = rest.substr(0, slash), verb = rest.substr(slash + 1);
+                if (verb == "enable" || verb == "disable") {
+                    if (auto err = r_.set_enabled(id, verb == "enable")) {
+                        *status = err->rfind("no component", 0) == 0 ? 404 : 500;
+                        return error_json(*err);
+                    }
+                    return ok_json(id + " " + verb + "d");
+                }
+            }
+        }
+        if (path == "/stats" && m == "GET") return stats();
+        if (path == "/sessions" && m == "GET") {
+            auto o = s_.dispatcher().session_list("");
+            JsonWriter w;
+            w.begin_object().key("sessions").begin_array();
+            for (const auto& id : o.sessions) w.value(id);
+            w.end_array().end_object();
+            return w.take();
+        }
+        if (path.rfind("/sessions/", 0) == 0 && m == "DELETE") {
+            auto o = s_.dispatcher().session_destroy(path.substr(10), "");
+            if (!o.ok) {
+                *status = 404;
+                return error_json("The session doesn't exist.");
+            }
+            return ok_json("The session has been removed.");
+        }
+        if (path == "/metrics" && m == "GET") {
+            JsonWriter w;
+            w.begin_object().field("text", s_.metrics().body).end_object();
+            return w.take();
+        }
+        *status = 404;
+        return error_json("no admin route " + m + " " + path);
+    }
+
+    std::string stats() {
+        auto& mx = s_.metrics_registry();
+        double total = mx.value("byparr_requests_total");
+        double solved = mx.value("byparr_requests_total", {{"cmd", "request.get"}, {"result", "solved"}}) +
+                        mx.value("byparr_requests_total", {{"cmd", "request.post"}, {"result", "solved"}});
+        double not_detected =
+            mx.value("byparr_requests_total", {{"cmd", "request.get"}, {"result", "not_detected"}}) +
+            mx.value("byparr_requests_total", {{"cmd", "request.post"}, {"result", "not_detected"}});
+        double hits = mx.value("byparr_cache_hits_total"), misses = mx.value("byparr_cache_misses_total");
+        auto num = [](double v) { return std::isnan(v) ? 0.0 : v; };
+        JsonWriter w;
+        w.begin_object();
+        w.field("requests", total).field("solved", solved).field("notDetected", not_detected);
+        w.field("p50Seconds", num(mx.quantile("byparr_request_duration_seconds", 0.5)));
+        w.field("p95Seconds", num(mx.quantile("byparr_request_duration_seconds", 0.95)));
+        w.field("cacheHitRate", hits + misses > 0 ? hits / (hits + misses) : 0.0);
+        w.field("inFlight", static_cast<int64_t>(s_.gate().in_flight()));
+        w.field("queued", static_cast<int64_t>(s_.gate().queued()));
+        w.key("solver").begin_object();
+        for (const auto& line : s_.dispatcher().solver_metrics()) {
+            auto sp = line.rfind(' ');
+            if (sp == std::string::npos) continue;
+            try {
+                w.field(line.substr(0, sp), std::stod(line.substr(sp + 1)));
+            } catch (...) {
+            }
+        }
+        w.end_object().end_object();
+        return w.take();
+    }
+
+    Registry& r_;
+    V1Service& s_;
+};
+
+class AdminFactory : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    AdminFactory(Registry& r, V1Service& s) : r_(r), s_(s) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
+        return new AdminHandler(r_, s_);
+    }
+
+private:
+    Registry& r_;
+    V1Service& s_;
+};
+
+}  // namespace
+
+AdminServer::AdminServer(const Config& config, Registry& registry, V1Service& service)
+    : config_(config), registry_(registry), service_(service) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+std::string AdminServer::socket_path() const { return config_.state_dir + "/admin.sock"; }
+
+void AdminServer::start() {
+    std::string path = socket_path();
+    try {
+        ::unlink(path.c_str());  // a stale socket from a crashed run
+        // The umask makes the socket 0600 from the moment it exists: no window in
+        // which another user could connect before a chmod.
+        mode_t old = ::umask(0177);
+        Poco::Net::ServerSocket sock;
+        sock.bind(Poco::Net::SocketAddress(Poco::Net::AddressFamily::UNIX_LOCAL, path));
+        ::umask(old);
+        ::chmod(path.c_str(), 0600);
+        sock.listen(16);
+        auto* params = new Poco::Net::HTTPServerParams;
+        params->setMaxThreads(4);
+        params->setKeepAlive(false);
+        server_ = std::make_unique<Poco::Net::HTTPServer>(new AdminFactory(registry_, service_),
+                                                          sock, params);
+        server_->start();
+        log::info("admin", "admin socket at {}", path);
+    } catch (const Poco::Exception& e) {
+        log::warning("admin", "admin socket {} unavailable ({}); byparrctl will not reach this "
+                     "server", path, e.displayText());
+    }
+}
+
+void AdminServer::stop() {
+    if (!server_) return;
+    server_->stopAll(true);
+    server_.reset();
+    ::unlink(socket_path().c_str());
+}
+
+}  // namespace byparr

@@ -1,0 +1,39 @@
+// The admin endpoint byparrctl talks to: HTTP over a Unix socket in the state
+// directory (mode 0600), so that nothing on the network can reach it and only the
+// service's own user (or root) can. The public port never serves admin actions.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/registry.h"
+#include "host/v1_service.h"
+
+namespace Poco::Net {
+class HTTPServer;
+}
+
+namespace byparr {
+
+class AdminServer {
+public:
+    AdminServer(const Config& config, Registry& registry, V1Service& service);
+    ~AdminServer();
+    /// Binds <state_dir>/admin.sock; logs and carries on without it on failure.
+    void start();
+    void stop();
+    std::string socket_path() const;
+
+private:
+    const Config& config_;
+    Registry& registry_;
+    V1Service& service_;
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+/// JSON of every plugin (loaded or refused) and component, as `byparrctl plugins
+/// list --json` prints it. Also used with the server stopped (from manifests).
+std::string plugins_json(const Registry& registry);
+
+}  // namespace byparr

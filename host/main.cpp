@@ -1,0 +1,172 @@
+// byparr: the HTTP host. Reads its configuration from the environment (see
+// --help), loads plugins, serves the FlareSolverr v1 API until SIGTERM/SIGINT.
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/ServerApplication.h>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/registry.h"
+#include "host/admin_server.h"
+#include "host/http_routes.h"
+#include "host/v1_service.h"
+
+namespace {
+
+constexpr const char* kEnvHelp = R"(Configuration (environment variables):
+  HOST                 address to listen on                  (default 0.0.0.0)
+  PORT                 port to listen on, 0 = any free       (default 8191)
+  LOG_LEVEL            debug, info, warning, error           (default info)
+  LOG_FORMAT           text or json                          (default text)
+  LOG_HTML             log the final HTML at debug level     (default false)
+  SOLVER_TIMEOUT       cap on any solve, seconds             (default 60)
+  MAX_CONCURRENT       solves at once                        (default 5)
+  MAX_QUEUE            requests waiting for a slot           (default 50)
+  CACHE_DURATION       clearance cache lifetime, seconds     (default 3600)
+  PROXY_URL            default proxy (http://, socks4://, socks5://)
+  PROXY_USERNAME, PROXY_PASSWORD   its credentials
+  DISABLE_MEDIA        do not load images/CSS/fonts          (default false)
+  LANG                 browser language (e.g. de_DE.UTF-8)
+  SOLVERS              solver chain order, comma-separated   (default webengine)
+  BYPARR_STATE_DIR     state directory                       (default ~/.local/state/byparr,
+                                                              /var/lib/byparr for root)
+  BYPARR_PLUGIN_PATH   plugin directories, colon-separated   (default <exe>/../lib/byparr/plugins)
+  SHUTDOWN_GRACE       seconds in-flight requests get on SIGTERM (default 10)
+  MAX_BODY_BYTES       largest accepted request body         (default 1048576)
+  BROWSER_IDLE_TIMEOUT, BROWSER_MEMORY_LIMIT, BROWSER_MAX_PAGES, MAX_SESSIONS:
+                       see README (webengine plugin)
+)";
+
+class ByparrApp : public Poco::Util::ServerApplication {
+protected:
+    void defineOptions(Poco::Util::OptionSet& options) override {
+        ServerApplication::defineOptions(options);
+        options.addOption(Poco::Util::Option("help", "h", "print this help and exit")
+                              .required(false)
+                              .repeatable(false)
+                              .callback(Poco::Util::OptionCallback<ByparrApp>(this, &ByparrApp::on_help)));
+        options.addOption(Poco::Util::Option("version", "v", "print the version and exit")
+                              .required(false)
+                              .repeatable(false)
+                              .callback(Poco::Util::OptionCallback<ByparrApp>(this, &ByparrApp::on_version)));
+    }
+
+    void on_help(const std::string&, const std::string&) {
+        Poco::Util::HelpFormatter hf(options());
+        hf.setCommand(commandName());
+        hf.setUsage("[--help] [--version]");
+        hf.setHeader("Byparr: a FlareSolverr-compatible anti-bot challenge solver. Serves the "
+                     "FlareSolverr v1 API (POST /v1) plus GET /, /health and /metrics.");
+        hf.format(std::cout);
+        std::cout << "\n" << kEnvHelp;
+        stop_ = true;
+        stopOptionsProcessing();
+    }
+    void on_version(const std::string&, const std::string&) {
+        std::cout << "byparr " << BYPARR_VERSION << " (plugin ABI " << BYPARR_ABI_MAJOR << "."
+                  << BYPARR_ABI_MINOR << ")\n";
+        stop_ = true;
+        stopOptionsProcessing();
+    }
+
+    int main(const std::vector<std::string>& args) override {
+        if (stop_) return EXIT_OK;
+        if (!args.empty()) {
+            std::cerr << "byparr: unexpected argument '" << args.front() << "' (see --help)\n";
+            return EXIT_USAGE;
+        }
+        std::string err;
+        auto cfg = byparr::Config::from_env(&err);
+        if (!cfg) {
+            std::cerr << "byparr: invalid configuration: " << err << "\n";
+            return EXIT_CONFIG;
+        }
+        byparr::log::configure(cfg->log_level, cfg->log_format);
+        std::error_code ec;
+        std::filesystem::create_directories(cfg->state_dir, ec);
+        if (ec)
+            byparr::log::warning("main", "state directory {} is not usable ({}); settings will "
+                                 "not persist", cfg->state_dir, ec.message());
+
+        byparr::Registry registry(*cfg);
+        registry.load_all();
+        byparr::V1Service service(*cfg, registry);
+
+        auto* params = new Poco::Net::HTTPServerParams;
+        // Enough threads for every solve, the queue, and cheap requests beside them.
+        params->setMaxThreads(static_cast<int>(cfg->max_concurrent + cfg->max_queue + 16));
+        params->setMaxQueued(256);
+        params->setKeepAlive(true);
+        params->setTimeout(Poco::Timespan(30, 0));  // read/write timeout: slowloris
+        params->setKeepAliveTimeout(Poco::Timespan(30, 0));
+        params->setServerName("Byparr");
+        Poco::Net::ServerSocket socket;
+        try {
+            socket.bind(Poco::Net::SocketAddress(cfg->host, cfg->port), true);
+            socket.listen(128);
+        } catch (const Poco::Exception& e) {
+            byparr::log::error("main", "cannot listen on {}:{}: {}", cfg->host, cfg->port,
+                               e.displayText());
+            registry.shutdown(std::chrono::seconds(2));
+            return EXIT_UNAVAILABLE;
+        }
+        Poco::Net::HTTPServer server(new byparr::RouteFactory(service, cfg->max_body_bytes),
+                                     socket, params);
+        server.start();
+        uint16_t port = socket.address().port();
+        byparr::log::info("main", "Byparr {} listening on http://{}:{}", BYPARR_VERSION, cfg->host,
+                          port);
+        byparr::AdminServer admin(*cfg, registry, service);
+        admin.start();
+        if (std::getenv("BYPARR_ANNOUNCE_PORT")) {
+            // For supervisors and tests that start us on PORT=0.
+            std::printf("PORT %u\n", port);
+            std::fflush(stdout);
+        }
+
+        waitForTerminationRequest();
+
+        byparr::log::info("main", "shutting down: no new requests; {} in flight",
+                          service.active());
+        server.stop();  // stops accepting; open connections finish
+        admin.stop();
+        auto grace_end = std::chrono::steady_clock::now() + std::chrono::seconds(cfg->shutdown_grace_s);
+        while (service.active() > 0 && std::chrono::steady_clock::now() < grace_end)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        service.stop_accepting();
+        registry.shutdown(std::chrono::seconds(5));
+        server.stopAll(true);
+        byparr::log::info("main", "stopped");
+        return EXIT_OK;
+    }
+
+private:
+    bool stop_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Block the termination signals before any thread exists, so every thread
+    // inherits the mask and a SIGTERM that arrives during start-up waits for
+    // waitForTerminationRequest() (which sigwait()s on them) instead of killing
+    // the process with plugins half started. Child processes must unblock them.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    ByparrApp app;
+    return app.run(argc, argv);
+}

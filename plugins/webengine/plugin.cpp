@@ -1,0 +1,219 @@
+// The `webengine` solver: the host side of the default solver. It reads the
+// settings, turns requests into protocol messages for the supervisor's worker
+// processes and their replies into results.
+#include <byparr/plugin.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include "plugins/webengine/supervisor.h"
+
+namespace byparr::webengine {
+namespace {
+
+using sdk::Config;
+using sdk::Log;
+
+constexpr auto kSessionCallTimeout = std::chrono::seconds(30);
+
+bool file_exists(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+uint64_t number_setting(const Config& c, const char* key, uint64_t fallback) {
+    std::string v = c.get(key, "");
+    if (v.empty()) return fallback;
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+    if (end == v.c_str() || *end != '\0' || v[0] == '-') {
+        Log::warning(std::string(key) + "='" + v + "' is not a number; using " +
+                     std::to_string(fallback));
+        return fallback;
+    }
+    return n;
+}
+
+Settings read_settings(const Config& c) {
+    Settings s;
+    std::string dir = c.plugin_dir();
+    s.state_dir = c.state_dir();
+    s.worker_path = c.get("BYPARR_WORKER", dir + "/byparr-webengine-worker");
+    std::string rules = c.get("BYPARR_RULES", "");
+    if (!rules.empty()) {
+        std::stringstream in(rules);
+        std::string item;
+        while (std::getline(in, item, ':'))
+            if (!item.empty()) s.rules.push_back(item);
+    } else {
+        // The shipped rules, then the operator's overrides in the host state dir.
+        for (const std::string& f : {dir + "/../../../../share/byparr/challenges.json",
+                                     s.state_dir + "/../../challenges.json"}) {
+            if (file_exists(f)) s.rules.push_back(f);
+        }
+    }
+    std::string lang = c.get("LANG", "");
+    // "C"/"POSIX" say nothing about a language: let the worker use en-US.
+    if (!lang.empty() && lang != "C" && lang != "POSIX" && lang.rfind("C.", 0) != 0)
+        s.lang = lang;
+    s.idle_timeout = std::chrono::seconds(number_setting(c, "BROWSER_IDLE_TIMEOUT", 300));
+    s.memory_limit_bytes = number_setting(c, "BROWSER_MEMORY_LIMIT", 1024) << 20;
+    s.max_pages = number_setting(c, "BROWSER_MAX_PAGES", 500);
+    s.max_workers = std::max<uint64_t>(1, number_setting(c, "BROWSER_MAX_WORKERS", 4));
+    s.max_sessions = number_setting(c, "MAX_SESSIONS", 20);
+    s.session_idle_timeout =
+        std::chrono::seconds(number_setting(c, "SESSION_IDLE_TIMEOUT", 1800));
+    return s;
+}
+
+template <typename T>
+T get_or(const Poco::JSON::Object::Ptr& o, const std::string& key, T fallback) {
+    if (!o || !o->has(key) || o->isNull(key)) return fallback;
+    try {
+        return o->get(key).convert<T>();
+    } catch (const Poco::Exception&) {
+        return fallback;
+    }
+}
+
+Poco::JSON::Object::Ptr to_protocol(const sdk::Request& r) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("url", r.url);
+    o->set("method", r.method == BYPARR_METHOD_POST ? "POST" : "GET");
+    if (r.method == BYPARR_METHOD_POST) o->set("postData", r.post_data);
+    Poco::JSON::Array::Ptr cookies = new Poco::JSON::Array;
+    for (const auto& c : r.cookies) {
+        Poco::JSON::Object::Ptr k = new Poco::JSON::Object;
+        k->set("name", c.name);
+        k->set("value", c.value);
+        if (!c.domain.empty()) k->set("domain", c.domain);
+        k->set("path", c.path.empty() ? std::string("/") : c.path);
+        k->set("secure", c.secure);
+        k->set("httpOnly", c.http_only);
+        if (!c.same_site.empty()) k->set("sameSite", c.same_site);
+        if (c.expires_s > 0) k->set("expiry", static_cast<Poco::Int64>(c.expires_s));
+        cookies->add(k);
+    }
+    o->set("cookies", cookies);
+    o->set("returnOnlyCookies", r.return_only_cookies());
+    o->set("returnScreenshot", r.return_screenshot());
+    o->set("disableMedia", r.disable_media());
+    o->set("waitMs", static_cast<Poco::Int64>(r.wait_after_ms));
+    return o;
+}
+
+sdk::Cookie to_cookie(const Poco::JSON::Object::Ptr& k) {
+    sdk::Cookie c;
+    c.name = get_or<std::string>(k, "name", "");
+    c.value = get_or<std::string>(k, "value", "");
+    c.domain = get_or<std::string>(k, "domain", "");
+    c.path = get_or<std::string>(k, "path", "/");
+    c.same_site = get_or<std::string>(k, "sameSite", "");
+    double expires = get_or<double>(k, "expires", -1);
+    bool session = get_or<bool>(k, "session", expires <= 0);
+    c.expires_s = session || expires <= 0 ? -1 : static_cast<int64_t>(expires);
+    c.http_only = get_or<bool>(k, "httpOnly", false);
+    c.secure = get_or<bool>(k, "secure", false);
+    return c;
+}
+
+void write_solution(const Poco::JSON::Object::Ptr& res, const sdk::Request& r,
+                    const std::string& fallback_ua, sdk::Result& out) {
+    out.set_url(get_or<std::string>(res, "url", r.url));
+    out.set_status(get_or<int>(res, "status", 200));
+    if (auto headers = res->getObject("headers")) {
+        for (const auto& [name, value] : *headers) {
+            try {
+                out.add_header(name, value.convert<std::string>());
+            } catch (const Poco::Exception&) {
+            }
+        }
+    }
+    if (!r.return_only_cookies() && res->has("html"))
+        out.set_response(get_or<std::string>(res, "html", ""));
+    if (auto cookies = res->getArray("cookies")) {
+        for (size_t i = 0; i < cookies->size(); ++i)
+            if (auto k = cookies->getObject(static_cast<unsigned>(i))) out.add_cookie(to_cookie(k));
+    }
+    std::string ua = get_or<std::string>(res, "userAgent", "");
+    out.set_user_agent(ua.empty() ? fallback_ua : ua);
+    std::string shot = get_or<std::string>(res, "screenshot", "");
+    if (!shot.empty()) out.set_screenshot_png_base64(shot);
+    std::string token = get_or<std::string>(res, "turnstileToken", "");
+    if (!token.empty()) out.set_turnstile_token(token);
+    if (auto ch = res->getObject("challenge")) {
+        if (get_or<bool>(ch, "detected", false))
+            out.set_challenge(get_or<std::string>(ch, "rule", ""),
+                              get_or<std::string>(ch, "kind", ""));
+    }
+}
+
+class WebEngineSolver : public sdk::Solver {
+  public:
+    explicit WebEngineSolver(const Config& config) : supervisor_(read_settings(config)) {}
+
+    byparr_outcome solve(const sdk::Request& r, sdk::Result& out) override {
+        Outcome o = supervisor_.solve(to_protocol(r), r.session_id, proxy_of(r.proxy),
+                                      r.session_ttl_ms, r.deadline());
+        if (o.ok && o.result) {
+            write_solution(o.result, r, supervisor_.user_agent(), out);
+            return BYPARR_OUTCOME_OK;
+        }
+        if (o.ok) return out.fail(BYPARR_ERROR_INTERNAL, "the browser worker sent no result");
+        if (o.kind == BYPARR_ERROR_CAPTCHA || o.kind == BYPARR_ERROR_BLOCKED) {
+            // Lets the host name the rule, and hand the captcha kind to a captcha solver.
+            std::string rule = get_or<std::string>(o.error, "rule", "");
+            std::string kind = o.kind == BYPARR_ERROR_CAPTCHA ? o.message : "blocked";
+            out.set_challenge(rule, kind);
+        }
+        return out.fail(o.kind, o.message);
+    }
+
+    byparr_outcome session_create(const std::string& id, const sdk::Proxy& proxy, bool& existed,
+                                  sdk::Error& error) override {
+        Outcome o = supervisor_.session_create(id, proxy_of(proxy), &existed,
+                                               Clock::now() + kSessionCallTimeout);
+        return finish(o, error);
+    }
+
+    byparr_outcome session_list(std::vector<std::string>& ids, sdk::Error&) override {
+        ids = supervisor_.session_list();
+        return BYPARR_OUTCOME_OK;
+    }
+
+    byparr_outcome session_destroy(const std::string& id, sdk::Error& error) override {
+        return finish(supervisor_.session_destroy(id, Clock::now() + kSessionCallTimeout), error);
+    }
+
+    void shutdown(uint32_t deadline_ms) override {
+        supervisor_.shutdown(std::chrono::milliseconds(deadline_ms));
+    }
+    void metrics(std::vector<std::string>& lines) override { supervisor_.metrics(lines); }
+    std::string user_agent() override { return supervisor_.user_agent(); }
+
+  private:
+    static ProxySpec proxy_of(const sdk::Proxy& p) { return {p.url, p.username, p.password}; }
+    static byparr_outcome finish(const Outcome& o, sdk::Error& error) {
+        if (o.ok) return BYPARR_OUTCOME_OK;
+        error.kind = o.kind;
+        error.message = o.message;
+        return BYPARR_OUTCOME_FAILED;
+    }
+
+    Supervisor supervisor_;
+};
+
+void register_components(sdk::Registrar& r) {
+    r.add_solver<WebEngineSolver>("webengine",
+                                  "Loads pages in Qt WebEngine (Chromium) worker processes");
+}
+
+}  // namespace
+}  // namespace byparr::webengine
+
+BYPARR_PLUGIN(byparr::webengine::register_components)

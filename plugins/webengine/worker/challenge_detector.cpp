@@ -1,0 +1,83 @@
+#include "challenge_detector.h"
+
+#ifdef BYPARR_HAVE_CHALLENGE_RULES
+#include "core/challenge_rules.h"
+#endif
+
+namespace byparr::webengine {
+
+struct ChallengeDetector::Impl {
+#ifdef BYPARR_HAVE_CHALLENGE_RULES
+    byparr::challenge::RuleSet rules;
+#endif
+    std::vector<std::string> selectors;
+    bool enabled = false;
+};
+
+ChallengeDetector::ChallengeDetector() : impl_(std::make_unique<Impl>()) {}
+ChallengeDetector::~ChallengeDetector() = default;
+
+bool ChallengeDetector::load(const std::vector<std::string>& files, std::string* error) {
+    if (files.empty()) return true;
+#ifdef BYPARR_HAVE_CHALLENGE_RULES
+    auto rules = byparr::challenge::RuleSet::load_files(files, error);
+    if (!rules) return false;
+    impl_->rules = std::move(*rules);
+    impl_->selectors = impl_->rules.selectors();
+    impl_->enabled = impl_->rules.size() > 0;
+    return true;
+#else
+    *error = "challenge rules are not compiled into this worker";
+    return false;
+#endif
+}
+
+bool ChallengeDetector::enabled() const { return impl_->enabled; }
+
+const std::vector<std::string>& ChallengeDetector::selectors() const { return impl_->selectors; }
+
+bool ChallengeDetector::is_clearance_cookie(const std::string& name) const {
+#ifdef BYPARR_HAVE_CHALLENGE_RULES
+    return impl_->enabled && impl_->rules.is_clearance_cookie(name);
+#else
+    (void)name;
+    return false;
+#endif
+}
+
+PageMatch ChallengeDetector::classify(const PageFactsIn& facts) const {
+    PageMatch out;
+#ifdef BYPARR_HAVE_CHALLENGE_RULES
+    if (!impl_->enabled) return out;
+    byparr::challenge::PageFacts f;
+    f.url = facts.url;
+    f.title = facts.title;
+    f.status = facts.status;
+    f.headers = facts.headers;
+    f.matched_selectors = facts.matched_selectors;
+    f.body_text = facts.body_text;
+    auto m = impl_->rules.classify(f);
+    using byparr::challenge::Verdict;
+    switch (m.verdict) {
+        case Verdict::kChallenge:
+            out.verdict = PageVerdict::kChallenge;
+            break;
+        case Verdict::kBlocked:
+            out.verdict = PageVerdict::kBlocked;
+            break;
+        case Verdict::kCaptcha:
+            out.verdict = PageVerdict::kCaptcha;
+            break;
+        default:
+            out.verdict = PageVerdict::kNone;
+    }
+    out.rule_id = m.rule_id;
+    out.kind = m.kind;
+    out.click_selector = m.click_selector;
+#else
+    (void)facts;
+#endif
+    return out;
+}
+
+}  // namespace byparr::webengine

@@ -1,0 +1,1118 @@
+#include "devtools_client.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <Poco/Buffer.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/WebSocket.h>
+#include <Poco/StreamCopier.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+namespace byparr::webengine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+// Timeouts for the connect phase. They only matter if Chromium's UI thread (== the Qt thread)
+// is busy; the destructor shuts registered sockets down so it never waits for them.
+constexpr Poco::Timespan::TimeDiff kConnectTimeoutUs = 500 * 1000;
+constexpr Poco::Timespan::TimeDiff kIoTimeoutUs = 5 * 1000 * 1000;
+constexpr auto kConnectRetry = std::chrono::milliseconds(50);
+constexpr auto kTargetRetry = std::chrono::milliseconds(20);
+constexpr int kMaxFrameBytes = 512 * 1024 * 1024;  // screenshots/cookie dumps can be large
+constexpr size_t kMaxBufferedResponses = 64;
+constexpr size_t kMaxExtraInfo = 256;
+// Measured: ExtraInfo precedes responseReceived for network loads; the wait is a fallback only.
+constexpr auto kExtraInfoWait = std::chrono::milliseconds(50);
+
+std::string lower(std::string s) {
+    for (char& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string trim(const std::string& s) {
+    const auto b = s.find_first_not_of(" \t");
+    if (b == std::string::npos) return {};
+    const auto e = s.find_last_not_of(" \t");
+    return s.substr(b, e - b + 1);
+}
+
+// "de-DE,de;q=0.9,en;q=0.8" -> "de-DE,de,en": Chromium turns the list into the header itself and
+// q-values passed in here end up mangled in it.
+std::string sanitize_accept_language(const std::string& in) {
+    std::string out;
+    std::stringstream ss(in);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        item = trim(item.substr(0, item.find(';')));
+        if (item.empty()) continue;
+        if (!out.empty()) out += ',';
+        out += item;
+    }
+    return out;
+}
+
+std::string major_of(const std::string& version) {
+    return version.substr(0, version.find('.'));
+}
+
+// Real Chrome 102 order. One list feeds userAgentData and the sec-ch-ua header, so they agree.
+std::vector<std::pair<std::string, std::string>> brands_of(const UaOverride& ua) {
+    const std::string major = major_of(ua.full_version);
+    return {{" Not A;Brand", "99"}, {"Chromium", major}, {"Google Chrome", major}};
+}
+
+std::string stringify(const Poco::Dynamic::Var& v) {
+    std::ostringstream os;
+    Poco::JSON::Stringifier::stringify(v, os);
+    return os.str();
+}
+
+std::string str_field(const Object::Ptr& o, const std::string& key) {
+    if (!o || !o->has(key)) return {};
+    const auto v = o->get(key);
+    if (v.isEmpty()) return {};
+    return v.isString() ? v.extract<std::string>() : v.convert<std::string>();
+}
+
+int int_field(const Object::Ptr& o, const std::string& key) {
+    if (!o || !o->has(key)) return 0;
+    const auto v = o->get(key);
+    if (v.isEmpty() || !v.isNumeric()) return 0;
+    return static_cast<int>(v.convert<double>());
+}
+
+Object::Ptr obj_field(const Object::Ptr& o, const std::string& key) {
+    if (!o || !o->has(key)) return nullptr;
+    return o->getObject(key);
+}
+
+// Chromium's Network.Response.headers joins repeated headers with '\n' and keeps the server's name
+// casing; callers want one lower-case key per header.
+std::map<std::string, std::string> normalize_headers(const Object::Ptr& headers) {
+    std::map<std::string, std::string> out;
+    if (!headers) return out;
+    for (const auto& [name, value] : *headers) {
+        const std::string key = lower(name);
+        const std::string sep = key == "set-cookie" ? "\n" : ", ";
+        std::string raw = value.isString() ? value.extract<std::string>() : value.toString();
+        std::string joined;
+        std::stringstream ss(raw);
+        std::string part;
+        while (std::getline(ss, part, '\n')) {
+            if (!joined.empty()) joined += sep;
+            joined += part;
+        }
+        auto [it, inserted] = out.emplace(key, joined);
+        if (!inserted) it->second += sep + joined;
+    }
+    return out;
+}
+
+DocumentResponse to_document_response(const Object::Ptr& response, const std::string& frame_id,
+                                      bool redirect) {
+    DocumentResponse r;
+    r.url = str_field(response, "url");
+    r.status = int_field(response, "status");
+    r.status_text = str_field(response, "statusText");
+    r.headers = normalize_headers(obj_field(response, "headers"));
+    r.frame_id = frame_id;
+    if (!redirect) r.mime_type = str_field(response, "mimeType");
+    r.redirect = redirect;
+    return r;
+}
+
+}  // namespace
+
+struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl> {
+    using CommandCallback = std::function<void(Object::Ptr result, std::string error)>;
+
+    // The eventfd exists from the start so post() never races with start() over it.
+    explicit Impl(int p) : port(p), wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+    ~Impl() {
+        if (wake_fd >= 0) ::close(wake_fd);
+    }
+
+    // ---- shared between threads -------------------------------------------------------------
+    const int port;
+    const int wake_fd;
+    std::mutex mu;                            // guards tasks, started
+    std::deque<std::function<void()>> tasks;  // run on the I/O thread
+    bool started = false;
+    std::atomic<bool> stop{false};
+    std::atomic<bool> is_connected{false};
+    std::thread thread;
+    // The socket the I/O thread may currently block on, so the destructor can shut it down
+    // instead of waiting for Chromium (whose UI thread may be the very thread destroying us).
+    std::mutex fd_mu;
+    int blocking_fd = -1;
+
+    void post(std::function<void()> fn) {
+        {
+            std::lock_guard lock(mu);
+            if (stop) return;
+            tasks.push_back(std::move(fn));
+        }
+        wake();
+    }
+    void wake() const {
+        if (wake_fd < 0) return;
+        const uint64_t one = 1;
+        // A full counter still leaves the fd readable, so a failed write needs no handling.
+        [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+    }
+    void set_blocking_fd(int fd) {
+        std::lock_guard lock(fd_mu);
+        blocking_fd = fd;
+    }
+
+    // ---- I/O thread only --------------------------------------------------------------------
+    struct Pending {
+        std::string session_id;
+        CommandCallback cb;
+        uint64_t timer = 0;
+    };
+    struct Timer {
+        Clock::time_point at;
+        std::function<void()> fn;
+    };
+    struct Outgoing {
+        DocumentResponse r;
+        std::string request_id;
+        Clock::time_point deadline;
+        bool complete = false;
+    };
+    struct SessionState {
+        std::string target_id;
+        std::string main_frame_id;  // until Page.getFrameTree answers: target id (same in Chromium)
+        std::function<void(const DocumentResponse&)> doc_cb;
+        std::deque<DocumentResponse> buffered;                      // until a callback is set
+        std::deque<Outgoing> outq;                                  // in order, awaiting ExtraInfo
+        std::map<std::string, std::deque<Object::Ptr>> extra_info;  // requestId -> ExtraInfo
+        std::vector<std::pair<std::string, std::string>> hint_headers;  // for Fetch re-adds
+    };
+    struct AttachOp {
+        std::string marker_url;
+        UaOverride ua;
+        AttachCallback cb;
+        uint64_t timer = 0;
+        bool done = false;
+        bool waiting_connect = false;
+        std::string session_id;  // set once attached, to undo on failure
+        std::string last_error;
+    };
+
+    std::unique_ptr<Poco::Net::WebSocket> ws;
+    Poco::Buffer<char> rx{0};
+    std::string browser_user_agent;
+    std::string last_connect_error;
+    Clock::time_point next_connect_at{};
+    int next_id = 1;
+    std::map<int, Pending> pending;
+    uint64_t next_timer = 1;
+    std::map<uint64_t, Timer> timers;
+    std::map<std::string, SessionState> sessions;
+    // Targets with an attachToTarget in flight, so concurrent attaches to one marker URL pick
+    // different pages.
+    std::set<std::string> attaching;
+    std::vector<std::shared_ptr<AttachOp>> connect_waiters;
+
+    template <typename F, typename... Args>
+    void invoke(F& fn, Args&&... args) {
+        // The destructor's promise: no callback once it has begun.
+        if (stop || !fn) return;
+        try {
+            fn(std::forward<Args>(args)...);
+        } catch (...) {
+            // A throwing user callback must not take the I/O thread (and all sessions) down.
+        }
+    }
+
+    // An unexpected message shape (a Poco conversion throwing) must cost one message, not the
+    // thread: an exception escaping run() would terminate the whole worker.
+    template <typename F>
+    static void guarded(F&& fn) {
+        try {
+            fn();
+        } catch (...) {
+        }
+    }
+
+    uint64_t add_timer(std::chrono::milliseconds after, std::function<void()> fn) {
+        const uint64_t id = next_timer++;
+        timers.emplace(id, Timer{Clock::now() + after, std::move(fn)});
+        return id;
+    }
+    void cancel_timer(uint64_t id) { timers.erase(id); }
+
+    // ---- connection -------------------------------------------------------------------------
+
+    Poco::Net::StreamSocket open_socket() {
+        Poco::Net::StreamSocket s;
+        s.connect(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)),
+                  Poco::Timespan(kConnectTimeoutUs));
+        s.setNoDelay(true);
+        s.setReceiveTimeout(Poco::Timespan(kIoTimeoutUs));
+        s.setSendTimeout(Poco::Timespan(kIoTimeoutUs));
+        set_blocking_fd(s.impl()->sockfd());
+        return s;
+    }
+
+    // Clears the registration before the socket it names is closed, so the destructor can never
+    // shut down an fd number that was meanwhile reused.
+    struct FdGuard {
+        Impl* impl;
+        ~FdGuard() { impl->set_blocking_fd(-1); }
+    };
+
+    // Blocking, but on our own thread and bounded; never on the Qt thread.
+    bool try_connect() {
+        try {
+            std::string ws_path;
+            {
+                auto sock = open_socket();
+                FdGuard guard{this};
+                Poco::Net::HTTPClientSession cs(sock);
+                Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, "/json/version",
+                                           Poco::Net::HTTPMessage::HTTP_1_1);
+                // Chromium rejects DevTools HTTP requests whose Host is not an IP or localhost.
+                req.setHost("127.0.0.1", static_cast<Poco::UInt16>(port));
+                cs.sendRequest(req);
+                Poco::Net::HTTPResponse resp;
+                std::istream& is = cs.receiveResponse(resp);
+                std::string body;
+                Poco::StreamCopier::copyToString(is, body);
+                if (resp.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) {
+                    throw std::runtime_error("/json/version: HTTP " +
+                                             std::to_string(static_cast<int>(resp.getStatus())));
+                }
+                Poco::JSON::Parser parser;
+                auto info = parser.parse(body).extract<Object::Ptr>();
+                const std::string url = str_field(info, "webSocketDebuggerUrl");
+                browser_user_agent = str_field(info, "User-Agent");
+                const auto pos = url.find("/devtools/");
+                if (pos == std::string::npos) {
+                    throw std::runtime_error("/json/version has no browser webSocketDebuggerUrl");
+                }
+                ws_path = url.substr(pos);
+            }
+            std::unique_ptr<Poco::Net::WebSocket> socket;
+            {
+                auto sock = open_socket();
+                FdGuard guard{this};
+                Poco::Net::HTTPClientSession cs(sock);
+                Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, ws_path,
+                                           Poco::Net::HTTPMessage::HTTP_1_1);
+                req.setHost("127.0.0.1", static_cast<Poco::UInt16>(port));
+                Poco::Net::HTTPResponse resp;
+                socket = std::make_unique<Poco::Net::WebSocket>(cs, req, resp);
+            }
+            socket->setMaxPayloadSize(kMaxFrameBytes);
+            socket->setReceiveTimeout(Poco::Timespan(kIoTimeoutUs));
+            socket->setSendTimeout(Poco::Timespan(kIoTimeoutUs));
+            socket->setNoDelay(true);
+            set_blocking_fd(socket->impl()->sockfd());
+            ws = std::move(socket);
+            is_connected = true;
+            last_connect_error.clear();
+            return true;
+        } catch (const Poco::Exception& e) {
+            last_connect_error = e.displayText();
+        } catch (const std::exception& e) {
+            last_connect_error = e.what();
+        }
+        return false;
+    }
+
+    void disconnect(const std::string& reason) {
+        if (ws) {
+            set_blocking_fd(-1);
+            try {
+                ws->close();  // not shutdown(): its close frame could block on a busy peer
+            } catch (...) {
+            }
+            ws.reset();
+        }
+        is_connected = false;
+        rx.resize(0);
+        // Everything tied to the socket is gone with it, including every page's UA override.
+        sessions.clear();
+        auto failed = std::move(pending);
+        pending.clear();
+        for (auto& [id, p] : failed) {
+            cancel_timer(p.timer);
+            invoke(p.cb, nullptr, "devtools connection lost: " + reason);
+        }
+    }
+
+    // ---- commands ---------------------------------------------------------------------------
+
+    void send_command(const std::string& session_id, const std::string& method, Object::Ptr params,
+                      int timeout_ms, CommandCallback cb) {
+        if (!ws) {
+            post([this, cb = std::move(cb)]() mutable { invoke(cb, nullptr, "not connected"); });
+            return;
+        }
+        const int id = next_id++;
+        Object msg;
+        msg.set("id", id);
+        msg.set("method", method);
+        msg.set("params", params ? params : Object::Ptr(new Object));
+        if (!session_id.empty()) msg.set("sessionId", session_id);
+        std::ostringstream os;
+        msg.stringify(os);
+        const std::string text = os.str();
+
+        Pending p;
+        p.session_id = session_id;
+        p.cb = std::move(cb);
+        p.timer = add_timer(std::chrono::milliseconds(timeout_ms), [this, id, method] {
+            auto it = pending.find(id);
+            if (it == pending.end()) return;
+            auto cb = std::move(it->second.cb);
+            pending.erase(it);
+            invoke(cb, nullptr, method + " timed out");
+        });
+        pending.emplace(id, std::move(p));
+        try {
+            ws->sendFrame(text.data(), static_cast<int>(text.size()),
+                          Poco::Net::WebSocket::FRAME_TEXT);
+        } catch (const Poco::Exception& e) {
+            disconnect(e.displayText());
+        }
+    }
+
+    // Fails the session's pending requests; used on detach and when Chromium drops the target.
+    void drop_session(const std::string& session_id, const std::string& reason) {
+        sessions.erase(session_id);
+        std::vector<CommandCallback> failed;
+        for (auto it = pending.begin(); it != pending.end();) {
+            if (it->second.session_id == session_id) {
+                cancel_timer(it->second.timer);
+                failed.push_back(std::move(it->second.cb));
+                it = pending.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        for (auto& cb : failed)
+            invoke(cb, nullptr, reason);
+    }
+
+    void detach_session(const std::string& session_id) {
+        if (!sessions.count(session_id)) return;
+        drop_session(session_id, "session detached");
+        auto params = Object::Ptr(new Object);
+        params->set("sessionId", session_id);
+        send_command("", "Target.detachFromTarget", params, 2000, nullptr);
+    }
+
+    // ---- attach -----------------------------------------------------------------------------
+
+    void finish_attach(const std::shared_ptr<AttachOp>& op,
+                       std::shared_ptr<DevToolsSession> session, const std::string& error) {
+        if (op->done) return;
+        op->done = true;
+        cancel_timer(op->timer);
+        if (!session && !op->session_id.empty()) detach_session(op->session_id);
+        invoke(op->cb, std::move(session), error);
+    }
+
+    void start_attach(std::shared_ptr<AttachOp> op, int timeout_ms) {
+        op->timer = add_timer(std::chrono::milliseconds(std::max(timeout_ms, 1)), [this, op] {
+            std::string why = "attach timed out";
+            if (op->waiting_connect && !last_connect_error.empty()) {
+                why += " (connect: " + last_connect_error + ")";
+            } else if (!op->last_error.empty()) {
+                why += " (" + op->last_error + ")";
+            }
+            finish_attach(op, nullptr, why);
+        });
+        if (ws) {
+            find_target(op);
+        } else {
+            op->waiting_connect = true;
+            connect_waiters.push_back(op);
+        }
+    }
+
+    void find_target(const std::shared_ptr<AttachOp>& op) {
+        if (op->done) return;
+        send_command("", "Target.getTargets", nullptr, 5000,
+                     [this, op](Object::Ptr result, std::string error) {
+                         if (op->done) return;
+                         if (!error.empty()) return finish_attach(op, nullptr, error);
+                         const std::string target_id = pick_target(result, op->marker_url);
+                         if (target_id.empty()) {
+                             op->last_error = "no page target with URL " + op->marker_url;
+                             add_timer(kTargetRetry, [this, op] { find_target(op); });
+                             return;
+                         }
+                         attach_target(op, target_id);
+                     });
+    }
+
+    std::string pick_target(const Object::Ptr& result, const std::string& url) const {
+        if (!result || !result->has("targetInfos")) return {};
+        auto infos = result->getArray("targetInfos");
+        for (size_t i = 0; infos && i < infos->size(); ++i) {
+            auto info = infos->getObject(static_cast<unsigned>(i));
+            if (str_field(info, "type") != "page" || str_field(info, "url") != url) continue;
+            const std::string id = str_field(info, "targetId");
+            const bool ours = attaching.count(id) ||
+                              std::any_of(sessions.begin(), sessions.end(),
+                                          [&](const auto& s) { return s.second.target_id == id; });
+            if (!ours) return id;
+        }
+        return {};
+    }
+
+    void attach_target(const std::shared_ptr<AttachOp>& op, const std::string& target_id) {
+        auto params = Object::Ptr(new Object);
+        params->set("targetId", target_id);
+        params->set("flatten", true);
+        attaching.insert(target_id);
+        send_command("", "Target.attachToTarget", params, 5000,
+                     [this, op, target_id](Object::Ptr result, std::string error) {
+                         attaching.erase(target_id);
+                         const std::string session_id = str_field(result, "sessionId");
+                         if (op->done) {
+                             // Timed out meanwhile: do not leave a stray attached session.
+                             if (!session_id.empty()) {
+                                 sessions[session_id].target_id = target_id;
+                                 detach_session(session_id);
+                             }
+                             return;
+                         }
+                         if (!error.empty() || session_id.empty()) {
+                             return finish_attach(op, nullptr, "attachToTarget: " + error);
+                         }
+                         op->session_id = session_id;
+                         auto& s = sessions[session_id];
+                         s.target_id = target_id;
+                         s.main_frame_id = target_id;
+                         setup_session(op, session_id, target_id);
+                     });
+    }
+
+    // All set-up commands are sent at once (no round trip each): a page paused for the debugger
+    // would answer none of them until resumed, and it is simply faster.
+    void setup_session(const std::shared_ptr<AttachOp>& op, const std::string& session_id,
+                       const std::string& target_id) {
+        struct Join {
+            int outstanding = 0;
+            std::string error;
+            std::string main_frame_id;
+        };
+        auto join = std::make_shared<Join>();
+        auto done_one = [this, op, join, session_id, target_id](const std::string& what,
+                                                                const std::string& error) {
+            if (!error.empty() && join->error.empty()) join->error = what + ": " + error;
+            if (--join->outstanding > 0 || op->done) return;
+            if (!join->error.empty()) return finish_attach(op, nullptr, join->error);
+            auto it = sessions.find(session_id);
+            if (it == sessions.end()) return finish_attach(op, nullptr, "target went away");
+            if (!join->main_frame_id.empty()) it->second.main_frame_id = join->main_frame_id;
+            std::shared_ptr<DevToolsSession> session(new DevToolsSession(
+                weak_from_this(), session_id, target_id, it->second.main_frame_id));
+            finish_attach(op, std::move(session), "");
+        };
+        auto simple = [done_one](std::string what) {
+            return [done_one, what](Object::Ptr, std::string error) { done_one(what, error); };
+        };
+
+        const UaOverride& ua = op->ua;
+        const std::string user_agent = ua.user_agent.empty() ? browser_user_agent : ua.user_agent;
+        const std::string major = major_of(ua.full_version);
+
+        join->outstanding = user_agent.empty() ? 2 : ua.intercept_documents ? 5 : 4;
+        // Chromium keeps response bodies of an enabled session for Network.getResponseBody, by
+        // default up to ~100 MB per page: a long-lived worker page must not grow that far.
+        auto net = Object::Ptr(new Object);
+        net->set("maxTotalBufferSize", 4 * 1024 * 1024);
+        net->set("maxResourceBufferSize", 2 * 1024 * 1024);
+        send_command(session_id, "Network.enable", net, 5000, simple("Network.enable"));
+        send_command(session_id, "Page.getFrameTree", nullptr, 5000,
+                     [done_one, join](Object::Ptr result, std::string error) {
+                         auto tree = obj_field(result, "frameTree");
+                         join->main_frame_id = str_field(obj_field(tree, "frame"), "id");
+                         done_one("Page.getFrameTree", error);
+                     });
+        if (user_agent.empty()) return;
+
+        auto brand_list = Array::Ptr(new Array);
+        auto full_list = Array::Ptr(new Array);
+        for (const auto& [brand, version] : brands_of(ua)) {
+            auto b = Object::Ptr(new Object);
+            b->set("brand", brand);
+            b->set("version", version);
+            brand_list->add(b);
+            auto f = Object::Ptr(new Object);
+            f->set("brand", brand);
+            f->set("version", version == major ? ua.full_version : version + ".0.0.0");
+            full_list->add(f);
+        }
+        auto meta = Object::Ptr(new Object);
+        meta->set("brands", brand_list);
+        meta->set("fullVersionList", full_list);
+        meta->set("fullVersion", ua.full_version);
+        meta->set("platform", ua.ch_platform);
+        meta->set("platformVersion", ua.platform_version);
+        meta->set("architecture", ua.architecture);
+        meta->set("model", std::string());
+        meta->set("mobile", false);
+        meta->set("bitness", ua.bitness);
+
+        auto over = Object::Ptr(new Object);
+        over->set("userAgent", user_agent);
+        const std::string langs = sanitize_accept_language(ua.accept_language);
+        if (!langs.empty()) over->set("acceptLanguage", langs);
+        over->set("platform", ua.platform);
+        over->set("userAgentMetadata", meta);
+        send_command(session_id, "Emulation.setUserAgentOverride", over, 5000,
+                     simple("Emulation.setUserAgentOverride"));
+
+        // The override adds sec-ch-ua* to subresources only; the top navigation needs them too.
+        const auto hints = DevToolsClient::client_hint_headers(ua);
+        auto headers = Object::Ptr(new Object);
+        for (const auto& [name, value] : hints)
+            headers->set(name, value);
+        auto hp = Object::Ptr(new Object);
+        hp->set("headers", headers);
+        send_command(session_id, "Network.setExtraHTTPHeaders", hp, 5000,
+                     simple("Network.setExtraHTTPHeaders"));
+
+        if (!ua.intercept_documents) return;
+        if (auto it = sessions.find(session_id); it != sessions.end()) {
+            it->second.hint_headers = hints;
+        }
+        auto pattern = Object::Ptr(new Object);
+        pattern->set("urlPattern", std::string("*"));
+        pattern->set("resourceType", std::string("Document"));
+        pattern->set("requestStage", std::string("Request"));
+        auto patterns = Array::Ptr(new Array);
+        patterns->add(pattern);
+        auto fp = Object::Ptr(new Object);
+        fp->set("patterns", patterns);
+        send_command(session_id, "Fetch.enable", fp, 5000, simple("Fetch.enable"));
+    }
+
+    // ---- incoming ---------------------------------------------------------------------------
+
+    void deliver(SessionState& s, DocumentResponse r) {
+        if (!s.doc_cb) {
+            if (s.buffered.size() < kMaxBufferedResponses) s.buffered.push_back(std::move(r));
+            return;
+        }
+        auto cb = s.doc_cb;  // the callback may replace itself or detach: s is not used after
+        invoke(cb, r);
+    }
+
+    // Response.headers lacks Set-Cookie; only responseReceivedExtraInfo (the raw headers) has it.
+    // Takes the first stored ExtraInfo of request_id with the same status and replaces the
+    // headers with its raw ones. False if none has arrived yet.
+    static bool merge_extra_info(SessionState& s, const std::string& request_id,
+                                 DocumentResponse& r) {
+        auto it = s.extra_info.find(request_id);
+        if (it == s.extra_info.end()) return false;
+        auto& infos = it->second;
+        for (auto e = infos.begin(); e != infos.end(); ++e) {
+            if (int_field(*e, "statusCode") != r.status) continue;
+            r.headers = normalize_headers(obj_field(*e, "headers"));
+            infos.erase(infos.begin(), e + 1);
+            if (infos.empty()) s.extra_info.erase(it);
+            return true;
+        }
+        return false;
+    }
+
+    // Queues a document response so hops stay in order while one waits for its ExtraInfo.
+    void queue_document(const std::string& session_id, SessionState& s,
+                        const std::string& request_id, DocumentResponse r) {
+        Outgoing out;
+        out.request_id = request_id;
+        // Non-network documents (data:, file:, cache without network) never get ExtraInfo.
+        out.complete = merge_extra_info(s, request_id, r) || r.url.rfind("http", 0) != 0;
+        out.deadline = Clock::now() + kExtraInfoWait;
+        out.r = std::move(r);
+        s.outq.push_back(std::move(out));
+        if (!s.outq.back().complete) {
+            add_timer(kExtraInfoWait, [this, session_id] { flush_documents(session_id); });
+        }
+        flush_documents(session_id);
+    }
+
+    void flush_documents(const std::string& session_id) {
+        for (;;) {
+            auto it = sessions.find(session_id);  // re-looked up: a callback may detach
+            if (it == sessions.end()) return;
+            auto& q = it->second.outq;
+            if (q.empty()) return;
+            if (!q.front().complete && Clock::now() < q.front().deadline) return;
+            DocumentResponse r = std::move(q.front().r);
+            q.pop_front();
+            deliver(it->second, std::move(r));
+        }
+    }
+
+    // Chromium 102 in Qt strips sec-ch-ua* from a navigation's redirect hops (its client-hint
+    // handling removes them on redirect and the embedder never re-adds them), while
+    // setExtraHTTPHeaders only reaches the first hop. Re-adding them on every paused Document
+    // request keeps the top navigation consistent with subresources.
+    void on_request_paused(const std::string& session_id, const SessionState& s,
+                           const Object::Ptr& params) {
+        auto headers = obj_field(obj_field(params, "request"), "headers");
+        auto list = Array::Ptr(new Array);
+        auto add = [&list](const std::string& name, const std::string& value) {
+            auto h = Object::Ptr(new Object);
+            h->set("name", name);
+            h->set("value", value);
+            list->add(h);
+        };
+        if (headers) {
+            for (const auto& [name, value] : *headers) {
+                if (lower(name).rfind("sec-ch-ua", 0) == 0) continue;
+                add(name, value.isString() ? value.extract<std::string>() : value.toString());
+            }
+        }
+        for (const auto& [name, value] : s.hint_headers)
+            add(name, value);
+        auto cp = Object::Ptr(new Object);
+        cp->set("requestId", str_field(params, "requestId"));
+        cp->set("headers", list);
+        // No reply handling: if this fails the request is gone anyway (e.g. page closed).
+        send_command(session_id, "Fetch.continueRequest", cp, 5000, nullptr);
+    }
+
+    void on_event(const std::string& method, const std::string& session_id,
+                  const Object::Ptr& params) {
+        if (method == "Target.detachedFromTarget") {
+            const std::string sid = str_field(params, "sessionId");
+            if (sessions.count(sid)) drop_session(sid, "target detached");
+            return;
+        }
+        if (session_id.empty()) return;
+        auto it = sessions.find(session_id);
+        if (it == sessions.end()) return;
+        SessionState& s = it->second;
+        const std::string request_id = str_field(params, "requestId");
+        if (method == "Fetch.requestPaused") {
+            on_request_paused(session_id, s, params);
+        } else if (method == "Network.responseReceivedExtraInfo") {
+            // Kept for every request (the type is unknown here and it often precedes
+            // requestWillBeSent); dropped on loadingFinished/Failed, and bounded.
+            if (s.extra_info.size() >= kMaxExtraInfo) s.extra_info.erase(s.extra_info.begin());
+            s.extra_info[request_id].push_back(params);
+            for (auto& out : s.outq) {
+                if (out.complete || out.request_id != request_id) continue;
+                out.complete = merge_extra_info(s, request_id, out.r);
+                break;
+            }
+            flush_documents(session_id);
+        } else if (method == "Network.loadingFinished" || method == "Network.loadingFailed") {
+            s.extra_info.erase(request_id);
+            bool waiting = false;
+            for (auto& out : s.outq) {
+                if (out.request_id == request_id && !out.complete) waiting = out.complete = true;
+            }
+            if (waiting) flush_documents(session_id);
+        } else if (method == "Network.requestWillBeSent") {
+            if (str_field(params, "type") != "Document") return;
+            if (str_field(params, "frameId") != s.main_frame_id) return;
+            if (auto redirect = obj_field(params, "redirectResponse")) {
+                queue_document(session_id, s, request_id,
+                               to_document_response(redirect, s.main_frame_id, true));
+            }
+        } else if (method == "Network.responseReceived") {
+            if (str_field(params, "type") != "Document") return;
+            if (str_field(params, "frameId") != s.main_frame_id) return;
+            queue_document(
+                session_id, s, request_id,
+                to_document_response(obj_field(params, "response"), s.main_frame_id, false));
+        }
+    }
+
+    void on_message(const std::string& text) {
+        Object::Ptr msg;
+        try {
+            Poco::JSON::Parser parser;
+            msg = parser.parse(text).extract<Object::Ptr>();
+        } catch (const Poco::Exception&) {
+            return;  // not ours to fix; Chromium does not send malformed JSON
+        }
+        if (!msg) return;
+        if (msg->has("id")) {
+            const int id = int_field(msg, "id");
+            auto it = pending.find(id);
+            if (it == pending.end()) return;
+            auto cb = std::move(it->second.cb);
+            cancel_timer(it->second.timer);
+            pending.erase(it);
+            if (auto err = obj_field(msg, "error")) {
+                std::string what = str_field(err, "message");
+                const std::string data = str_field(err, "data");
+                if (!data.empty()) what += ": " + data;
+                if (what.empty()) what = "protocol error";
+                invoke(cb, nullptr, what);
+            } else {
+                auto result = obj_field(msg, "result");
+                invoke(cb, result ? result : Object::Ptr(new Object), std::string());
+            }
+            return;
+        }
+        on_event(str_field(msg, "method"), str_field(msg, "sessionId"), obj_field(msg, "params"));
+    }
+
+    // Reads one frame; Chromium does not fragment, but continuation frames are joined anyway.
+    void read_frame() {
+        int flags = 0;
+        int n = 0;
+        try {
+            n = ws->receiveFrame(rx, flags);
+        } catch (const Poco::Exception& e) {
+            return disconnect(e.displayText());
+        }
+        const int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
+        if (n == 0 && flags == 0) return disconnect("closed by peer");
+        if (opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) return disconnect("close frame");
+        if (opcode == Poco::Net::WebSocket::FRAME_OP_PING) {
+            try {
+                ws->sendFrame(rx.begin(), static_cast<int>(rx.size()),
+                              static_cast<int>(Poco::Net::WebSocket::FRAME_FLAG_FIN) |
+                                  static_cast<int>(Poco::Net::WebSocket::FRAME_OP_PONG));
+            } catch (const Poco::Exception& e) {
+                return disconnect(e.displayText());
+            }
+            rx.resize(0);
+            return;
+        }
+        if (opcode == Poco::Net::WebSocket::FRAME_OP_PONG) {
+            rx.resize(0);
+            return;
+        }
+        if (!(flags & Poco::Net::WebSocket::FRAME_FLAG_FIN)) return;  // more to come
+        std::string text(rx.begin(), rx.size());
+        rx.resize(0);
+        guarded([&] { on_message(text); });
+    }
+
+    // ---- loop -------------------------------------------------------------------------------
+
+    void run() {
+        pthread_setname_np(pthread_self(), "byparr-devtools");
+        while (!stop) {
+            // 1. Work handed in from other threads (and deferred by ourselves).
+            for (;;) {
+                std::deque<std::function<void()>> batch;
+                {
+                    std::lock_guard lock(mu);
+                    batch.swap(tasks);
+                }
+                if (batch.empty()) break;
+                for (auto& fn : batch) {
+                    if (stop) return;
+                    guarded(fn);
+                }
+            }
+            if (stop) return;
+
+            // 2. Due timers (a timer may add or cancel others, so pick them one at a time).
+            for (;;) {
+                const auto now = Clock::now();
+                auto due = std::find_if(timers.begin(), timers.end(),
+                                        [&](const auto& t) { return t.second.at <= now; });
+                if (due == timers.end()) break;
+                auto fn = std::move(due->second.fn);
+                timers.erase(due);
+                guarded(fn);
+                if (stop) return;
+            }
+
+            // 3. Connect when an attach waits for it.
+            std::erase_if(connect_waiters, [](const auto& op) { return op->done; });
+            if (!ws && !connect_waiters.empty() && Clock::now() >= next_connect_at) {
+                if (try_connect()) {
+                    auto waiters = std::move(connect_waiters);
+                    connect_waiters.clear();
+                    for (auto& op : waiters) {
+                        op->waiting_connect = false;
+                        find_target(op);
+                    }
+                } else {
+                    next_connect_at = Clock::now() + kConnectRetry;
+                }
+                if (stop) return;
+                continue;  // re-run tasks/timers before sleeping
+            }
+
+            // 4. Sleep until a socket, a wake-up or the next deadline. No deadline -> no timeout:
+            // an idle client costs no CPU.
+            int timeout_ms = -1;
+            auto deadline = Clock::time_point::max();
+            for (const auto& [id, t] : timers)
+                deadline = std::min(deadline, t.at);
+            if (!ws && !connect_waiters.empty()) deadline = std::min(deadline, next_connect_at);
+            if (deadline != Clock::time_point::max()) {
+                const auto left =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+                timeout_ms = static_cast<int>(std::max<int64_t>(left.count() + 1, 0));
+            }
+            bool ws_ready = false;
+            try {
+                ws_ready = ws && ws->available() > 0;  // bytes Poco buffered during handshake
+            } catch (...) {
+            }
+            if (ws_ready) timeout_ms = 0;
+
+            pollfd fds[2] = {{wake_fd, POLLIN, 0}, {ws ? ws->impl()->sockfd() : -1, POLLIN, 0}};
+            const int rc = ::poll(fds, ws ? 2 : 1, timeout_ms);
+            if (stop) return;
+            if (rc < 0) continue;  // EINTR
+            if (fds[0].revents & POLLIN) {
+                uint64_t v;
+                [[maybe_unused]] auto n = ::read(wake_fd, &v, sizeof v);
+            }
+            if (ws && (ws_ready || (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
+                read_frame();
+                // Drain whatever else is already here before going back to sleep.
+                for (int i = 0; ws && i < 256; ++i) {
+                    pollfd p{ws->impl()->sockfd(), POLLIN, 0};
+                    bool more = false;
+                    try {
+                        more = ws->available() > 0 || ::poll(&p, 1, 0) > 0;
+                    } catch (...) {
+                    }
+                    if (!more) break;
+                    read_frame();
+                }
+            }
+        }
+    }
+
+    void shutdown_thread() {
+        std::deque<std::function<void()>> dropped;
+        {
+            std::lock_guard lock(mu);
+            stop = true;
+            dropped.swap(tasks);
+        }
+        // Destroyed outside the lock: a task may own the last DevToolsSession reference, whose
+        // destructor posts (and so takes the lock).
+        dropped.clear();
+        wake();
+        {
+            // Unblocks a receive that waits on Chromium, whose UI thread may be the caller.
+            std::lock_guard lock(fd_mu);
+            if (blocking_fd >= 0) ::shutdown(blocking_fd, SHUT_RDWR);
+        }
+        if (thread.joinable()) thread.join();
+        // Drop user callbacks here, on the destroying thread, while the client still exists:
+        // their captured state may reference it.
+        timers.clear();
+        pending.clear();
+        sessions.clear();
+        connect_waiters.clear();
+        if (ws) {
+            try {
+                ws->close();
+            } catch (...) {
+            }
+            ws.reset();
+        }
+        is_connected = false;
+    }
+};
+
+// ---- DevToolsClient -----------------------------------------------------------------------------
+
+DevToolsClient::DevToolsClient(int port) : port_(port), impl_(std::make_shared<Impl>(port)) {}
+
+DevToolsClient::~DevToolsClient() {
+    impl_->shutdown_thread();
+}
+
+void DevToolsClient::start() {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->started) return;
+    // Without the eventfd the idle thread could never be woken: fail loudly instead.
+    if (impl_->wake_fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+    impl_->started = true;
+    impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+void DevToolsClient::attach(std::string marker_url, UaOverride ua, int timeout_ms,
+                            AttachCallback cb) {
+    auto op = std::make_shared<Impl::AttachOp>();
+    op->marker_url = std::move(marker_url);
+    op->ua = std::move(ua);
+    op->cb = std::move(cb);
+    Impl* impl = impl_.get();
+    impl_->post([impl, op, timeout_ms] { impl->start_attach(op, timeout_ms); });
+}
+
+bool DevToolsClient::connected() const {
+    return impl_->is_connected;
+}
+
+std::vector<std::pair<std::string, std::string>> DevToolsClient::client_hint_headers(
+    const UaOverride& ua) {
+    std::string sec_ch_ua;
+    for (const auto& [brand, version] : brands_of(ua)) {
+        if (!sec_ch_ua.empty()) sec_ch_ua += ", ";
+        sec_ch_ua += "\"" + brand + "\";v=\"" + version + "\"";
+    }
+    return {{"sec-ch-ua", sec_ch_ua},
+            {"sec-ch-ua-mobile", "?0"},
+            {"sec-ch-ua-platform", "\"" + ua.ch_platform + "\""}};
+}
+
+// ---- DevToolsSession ----------------------------------------------------------------------------
+
+DevToolsSession::DevToolsSession(std::weak_ptr<DevToolsClient::Impl> impl, std::string session_id,
+                                 std::string target_id, std::string main_frame_id)
+    : impl_(std::move(impl)),
+      session_id_(std::move(session_id)),
+      target_id_(std::move(target_id)),
+      main_frame_id_(std::move(main_frame_id)) {}
+
+DevToolsSession::~DevToolsSession() {
+    detach();
+}
+
+void DevToolsSession::on_document_response(std::function<void(const DocumentResponse&)> cb) {
+    auto impl = impl_.lock();
+    if (!impl) return;
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_, cb = std::move(cb)]() mutable {
+        auto it = p->sessions.find(sid);
+        if (it == p->sessions.end()) return;
+        it->second.doc_cb = std::move(cb);
+        if (!it->second.doc_cb) return;
+        auto buffered = std::move(it->second.buffered);
+        it->second.buffered.clear();
+        for (auto& r : buffered) {
+            auto again = p->sessions.find(sid);  // a callback may have detached the session
+            if (again == p->sessions.end() || !again->second.doc_cb) return;
+            auto f = again->second.doc_cb;
+            p->invoke(f, r);
+        }
+    });
+}
+
+void DevToolsSession::send(std::string method, std::string params_json, ResultCallback cb,
+                           int timeout_ms) {
+    auto impl = impl_.lock();
+    if (!impl) return;
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_, method = std::move(method),
+                params_json = std::move(params_json), cb = std::move(cb), timeout_ms]() mutable {
+        if (!p->sessions.count(sid)) return p->invoke(cb, std::string(), "session detached");
+        Object::Ptr params;
+        if (!params_json.empty()) {
+            try {
+                Poco::JSON::Parser parser;
+                params = parser.parse(params_json).extract<Object::Ptr>();
+            } catch (const Poco::Exception& e) {
+                return p->invoke(cb, std::string(), "bad params: " + e.displayText());
+            }
+        }
+        p->send_command(sid, method, params, timeout_ms,
+                        [p, cb = std::move(cb)](Object::Ptr result, std::string error) mutable {
+                            if (!error.empty()) return p->invoke(cb, std::string(), error);
+                            p->invoke(cb, stringify(result), std::string());
+                        });
+    });
+}
+
+void DevToolsSession::get_cookies(std::vector<std::string> urls, ResultCallback cb) {
+    auto impl = impl_.lock();
+    if (!impl) return;
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_, urls = std::move(urls), cb = std::move(cb)]() mutable {
+        if (!p->sessions.count(sid)) return p->invoke(cb, std::string(), "session detached");
+        auto params = Object::Ptr(new Object);
+        if (!urls.empty()) {
+            auto list = Array::Ptr(new Array);
+            for (const auto& u : urls)
+                list->add(u);
+            params->set("urls", list);
+        }
+        p->send_command(sid, "Network.getCookies", params, 10000,
+                        [p, cb = std::move(cb)](Object::Ptr result, std::string error) mutable {
+                            if (!error.empty()) return p->invoke(cb, std::string(), error);
+                            auto cookies = result->getArray("cookies");
+                            p->invoke(cb, cookies ? stringify(cookies) : std::string("[]"),
+                                      std::string());
+                        });
+    });
+}
+
+void DevToolsSession::evaluate(std::string expression, ResultCallback cb, int timeout_ms) {
+    auto impl = impl_.lock();
+    if (!impl) return;
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_, expression = std::move(expression), cb = std::move(cb),
+                timeout_ms]() mutable {
+        if (!p->sessions.count(sid)) return p->invoke(cb, std::string(), "session detached");
+        auto params = Object::Ptr(new Object);
+        params->set("expression", expression);
+        params->set("returnByValue", true);
+        params->set("awaitPromise", true);
+        p->send_command(
+            sid, "Runtime.evaluate", params, timeout_ms,
+            [p, cb = std::move(cb)](Object::Ptr result, std::string error) mutable {
+                if (!error.empty()) return p->invoke(cb, std::string(), error);
+                if (auto ex = obj_field(result, "exceptionDetails")) {
+                    std::string what = str_field(obj_field(ex, "exception"), "description");
+                    if (what.empty()) what = str_field(ex, "text");
+                    return p->invoke(cb, std::string(), "exception: " + what);
+                }
+                auto value = obj_field(result, "result");
+                std::string json = "null";
+                if (value && value->has("value")) {
+                    json = stringify(value->get("value"));
+                } else if (value && value->has("unserializableValue")) {
+                    // NaN, Infinity, -0, 1n: not JSON, handed over as a string.
+                    json = stringify(Poco::Dynamic::Var(str_field(value, "unserializableValue")));
+                }
+                p->invoke(cb, json, std::string());
+            });
+    });
+}
+
+void DevToolsSession::detach() {
+    auto impl = impl_.lock();
+    if (!impl) return;
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_] { p->detach_session(sid); });
+}
+
+}  // namespace byparr::webengine

@@ -1,0 +1,175 @@
+// DevTools protocol client for the Qt WebEngine worker.
+//
+// Qt WebEngine 6.4 has no API for the main document's real status and response headers, nor for a
+// user agent that is consistent across navigator.userAgent, navigator.platform, userAgentData
+// and the sec-ch-ua headers. Chromium's DevTools endpoint (enabled with
+// QTWEBENGINE_REMOTE_DEBUGGING=127.0.0.1:<port> before QApplication exists) has both, so the
+// worker talks to it through this class.
+//
+// Threading contract (the reason this class exists in this shape):
+//   Chromium serves DevTools HTTP and WebSocket traffic on the browser UI thread, which in Qt
+//   WebEngine is the Qt main thread. A Qt-thread caller that waited for a DevTools reply would
+//   deadlock. So:
+//   - every public method only enqueues work and returns at once (never does I/O);
+//   - all network I/O runs on the client's own thread;
+//   - every callback runs on that thread: marshal to Qt yourself (QMetaObject::invokeMethod with
+//     Qt::QueuedConnection). Callbacks may call back into the client/session (no lock is held),
+//     but must not block for long: they stall all DevTools traffic while they run.
+//   - once ~DevToolsClient has begun, no callback runs any more (pending ones are dropped), so a
+//     callback never touches Qt objects that are being torn down with the client.
+//   - when idle (no pending request, no attach in progress) the thread blocks in poll() without
+//     a timeout: no CPU use.
+//
+// One browser-level WebSocket is kept for the life of the client; pages are attached with
+// Target.attachToTarget {flatten: true}. The UA override lives only as long as that connection
+// and the session: detaching (or dropping the last DevToolsSession reference) ends it for that
+// page. If the connection drops, every session ends with it (its requests fail) and the next
+// attach() reconnects.
+//
+// Runtime.enable is never sent: pages can detect it. Runtime.evaluate works without it.
+//
+// Security: a page can reach the debugging port (Chromium 102 accepts any Origin). The worker must
+// block page requests to port() with a request interceptor.
+
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace byparr::webengine {
+
+// Identity applied to an attached page with Emulation.setUserAgentOverride, plus the sec-ch-ua*
+// headers via Network.setExtraHTTPHeaders (the override alone omits them on top navigations).
+struct UaOverride {
+    std::string user_agent;          // empty: keep the browser's current UA string
+    std::string accept_language;     // "de-DE,de,en"; q-values are stripped (Chromium adds its own)
+    std::string platform = "Linux";  // navigator.platform (real Chrome on Linux: "Linux x86_64")
+    std::string full_version = "102.0.5005.177";  // major part used for brands
+    std::string ch_platform = "Linux";            // userAgentData.platform / sec-ch-ua-platform
+    std::string platform_version;                 // userAgentData platformVersion
+    std::string architecture = "x86";
+    std::string bitness = "64";
+    // Chromium 102 in Qt drops sec-ch-ua* on a navigation's redirect hops, and
+    // setExtraHTTPHeaders only reaches the first hop. With this on, the session Fetch-intercepts
+    // Document requests (request stage) and re-adds them on every hop. Cost: each document
+    // request waits for one round trip through the client thread (well under 1 ms when idle),
+    // so keep client callbacks short. Off: the worker's request interceptor must add them
+    // (see DevToolsClient::client_hint_headers).
+    bool intercept_documents = true;
+};
+
+// The main frame's document response (one per redirect hop too).
+struct DocumentResponse {
+    std::string url;
+    int status = 0;
+    std::string status_text;
+    // Lower-case names. Repeated values are joined with ", ", except set-cookie (joined with "\n").
+    // Taken from the raw received headers (Network.responseReceivedExtraInfo) when they arrive
+    // within 50 ms, as only those carry Set-Cookie; else from Network.Response.headers.
+    std::map<std::string, std::string> headers;
+    std::string frame_id;
+    std::string mime_type;  // empty for redirect hops
+    bool redirect = false;  // true when taken from requestWillBeSent.redirectResponse
+};
+
+class DevToolsSession;
+
+class DevToolsClient {
+  public:
+    using AttachCallback =
+        std::function<void(std::shared_ptr<DevToolsSession> session, std::string error)>;
+
+    // Does nothing until start().
+    explicit DevToolsClient(int port);
+    // Stops the I/O thread and closes the socket. Takes a few ms even when the thread is blocked
+    // on Chromium (the socket is shut down under it). No callback runs after this begins.
+    ~DevToolsClient();
+
+    DevToolsClient(const DevToolsClient&) = delete;
+    DevToolsClient& operator=(const DevToolsClient&) = delete;
+
+    // Spawns the I/O thread. The browser endpoint is connected lazily on the first attach()
+    // (GET /json/version -> webSocketDebuggerUrl), retried until that attach's timeout, because the
+    // DevTools server only starts once the WebEngine context exists. Idempotent.
+    void start();
+
+    // Finds the page target whose URL equals marker_url exactly (retrying Target.getTargets
+    // briefly: the target may appear a few ms after the load), attaches with flatten:true,
+    // enables Network, learns the main frame id, applies the UA override and sec-ch-ua headers,
+    // then calls cb(session, ""). On failure or after timeout_ms: cb(nullptr, error).
+    // Targets already attached (or being attached) by this client are skipped, so pages that
+    // share a marker URL each get their own session. Attach once per page and keep the session:
+    // the override lives as long as it does.
+    void attach(std::string marker_url, UaOverride ua, int timeout_ms, AttachCallback cb);
+
+    // True while the browser WebSocket is open.
+    bool connected() const;
+    int port() const { return port_; }
+
+    // The sec-ch-ua, sec-ch-ua-mobile and sec-ch-ua-platform headers attach() sends for ua,
+    // for a request interceptor that must send identical values.
+    static std::vector<std::pair<std::string, std::string>> client_hint_headers(
+        const UaOverride& ua);
+
+    struct Impl;  // public only so DevToolsSession's implementation can name it
+
+  private:
+    int port_;
+    std::shared_ptr<Impl> impl_;
+};
+
+// One attached page. Obtained from DevToolsClient::attach. Dropping the last reference detaches.
+// All methods are thread-safe, non-blocking, and call back on the client's I/O thread. If the
+// client is gone or the session detached, requests are answered with an error (on the I/O thread)
+// or, when the client itself no longer exists, dropped.
+class DevToolsSession {
+  public:
+    using ResultCallback = std::function<void(std::string json, std::string error)>;
+
+    ~DevToolsSession();
+    DevToolsSession(const DevToolsSession&) = delete;
+    DevToolsSession& operator=(const DevToolsSession&) = delete;
+
+    // Main-frame Document responses, in order: each redirect hop (30x) and then the final one.
+    // Responses that arrived before a callback was set are buffered (up to 64) and delivered when
+    // it is set, so there is no race between attach and the first navigation. Replaces any
+    // previous callback; an empty function clears it.
+    void on_document_response(std::function<void(const DocumentResponse&)> cb);
+
+    // Network.getCookies: `json` is the JSON array of cookie objects (HttpOnly included).
+    // Empty urls: the cookies of the page's current URL.
+    void get_cookies(std::vector<std::string> urls, ResultCallback cb);
+
+    // Runtime.evaluate with returnByValue and awaitPromise (without Runtime.enable). `json` is the
+    // JSON of the value ("null" for undefined); a thrown exception is reported as the error.
+    void evaluate(std::string expression, ResultCallback cb, int timeout_ms = 10000);
+
+    // Sends a raw command on this session (escape hatch for e.g. Input.dispatchMouseEvent).
+    // params_json must be a JSON object ("" = {}); `json` is the result object.
+    void send(std::string method, std::string params_json, ResultCallback cb,
+              int timeout_ms = 10000);
+
+    // Target.detachFromTarget. Idempotent. Pending requests of this session fail with
+    // "session detached"; the document callback is dropped.
+    void detach();
+
+    const std::string& session_id() const { return session_id_; }
+    const std::string& target_id() const { return target_id_; }
+    const std::string& main_frame_id() const { return main_frame_id_; }
+
+  private:
+    friend struct DevToolsClient::Impl;
+    DevToolsSession(std::weak_ptr<DevToolsClient::Impl> impl, std::string session_id,
+                    std::string target_id, std::string main_frame_id);
+
+    std::weak_ptr<DevToolsClient::Impl> impl_;
+    std::string session_id_;
+    std::string target_id_;
+    std::string main_frame_id_;
+};
+
+}  // namespace byparr::webengine

@@ -1,0 +1,159 @@
+// byparr-webengine-worker: Qt WebEngine in its own process, driven over a socket
+// by the webengine plugin's supervisor (see ../PROTOCOL.md).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <QApplication>
+#include <QDir>
+#include <QFile>
+#include <QNetworkProxy>
+#include <QTimer>
+#include <QWebEngineProfile>
+
+#include "frame_channel.h"
+#include "worker.h"
+#include "worker_options.h"
+
+using byparr::webengine::FrameChannel;
+using byparr::webengine::ProxyKind;
+using byparr::webengine::Worker;
+using byparr::webengine::WorkerOptions;
+
+namespace {
+
+// Everything Chromium does on its own that would phone home or slow a hidden page.
+std::string chromium_flags(const WorkerOptions& o) {
+    std::string f =
+        "--disable-gpu --disable-background-networking --disable-background-timer-throttling "
+        "--disable-renderer-backgrounding --disable-backgrounding-occluded-windows "
+        "--disable-component-update --no-first-run --disable-sync --disable-default-apps "
+        "--disable-domain-reliability --disable-client-side-phishing-detection "
+        "--disable-breakpad --disable-crash-reporter --no-pings --dns-prefetch-disable "
+        "--no-default-browser-check --metrics-recording-only --disable-hang-monitor "
+        "--disable-features=Translate,OptimizationHints,OptimizationHintsFetching,"
+        "MediaRouter,DialMediaRouteProvider,AutofillServerCommunication,"
+        "CertificateTransparencyComponentUpdater,NetworkTimeServiceQuerying,"
+        "SafeBrowsingEnhancedProtection,InterestFeedContentSuggestions,"
+        "SpareRendererForSitePerProcess,UseChromeOSDirectVideoDecoder";
+    f += " --lang=" + o.lang;
+    if (o.proxy_kind == ProxyKind::kSocks) f += " --proxy-server=" + o.proxy_url;
+    if (const char* extra = std::getenv("BYPARR_WORKER_EXTRA_FLAGS")) {
+        // Tests only (e.g. --proxy-bypass-list=<-loopback>).
+        f += " ";
+        f += extra;
+    }
+    return f;
+}
+
+// A private runtime dir (0700) and the offscreen screen geometry file.
+QString prepare_runtime_dir() {
+    QString dir = qEnvironmentVariable("XDG_RUNTIME_DIR");
+    if (dir.isEmpty() || !QDir(dir).exists()) {
+        char tmpl[] = "/tmp/byparr-worker-XXXXXX";
+        if (char* d = ::mkdtemp(tmpl)) {
+            dir = QString::fromLocal8Bit(d);
+            ::chmod(d, 0700);
+            qputenv("XDG_RUNTIME_DIR", dir.toLocal8Bit());
+        }
+    }
+    return dir;
+}
+
+// The engine's GL/flags dump ignores QT_LOGGING_RULES here; keep stderr for what matters.
+void log_filter(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
+    static const bool verbose = qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE");
+    const bool noisy = type == QtDebugMsg || type == QtInfoMsg ||
+                       (ctx.category && std::strncmp(ctx.category, "qt.webenginecontext", 19) == 0);
+    if (noisy && !verbose) return;
+    std::fprintf(stderr, "byparr-webengine-worker: %s%s%s\n", ctx.category ? ctx.category : "",
+                 ctx.category ? ": " : "", qPrintable(msg));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    WorkerOptions options;
+    std::string error;
+    if (!byparr::webengine::parse_worker_options(argc, argv, &options, &error)) {
+        std::fprintf(stderr, "byparr-webengine-worker: %s\n", error.c_str());
+        return 2;
+    }
+    if (options.proxy_kind == ProxyKind::kSocks && !options.proxy_username.empty()) {
+        // Chromium's SOCKS client has no authentication; refuse rather than leak traffic.
+        error = "SOCKS proxies with credentials are not supported";
+    }
+
+    QString runtime_dir = prepare_runtime_dir();
+    bool own_runtime_dir = runtime_dir.startsWith("/tmp/byparr-worker-");
+    // The offscreen screen defaults to 800x600; give it a common laptop size so
+    // screen.* and the window agree.
+    QString screen_cfg = runtime_dir + QStringLiteral("/byparr-offscreen-%1.json").arg(::getpid());
+    {
+        QFile f(screen_cfg);
+        if (f.open(QIODevice::WriteOnly)) {
+            f.write(R"({"synchronousWindowSystemEvents":false,"windowFrameMargins":false,)"
+                    R"("screens":[{"name":"screen0","x":0,"y":0,"width":1366,"height":768,)"
+                    R"("logicalDpi":96,"dpr":1}]})");
+            f.close();
+            qputenv("QT_QPA_PLATFORM", ("offscreen:configfile=" + screen_cfg).toLocal8Bit());
+        } else {
+            qputenv("QT_QPA_PLATFORM", "offscreen");
+        }
+    }
+    qunsetenv("DISPLAY");
+    qunsetenv("WAYLAND_DISPLAY");
+    qputenv("QT_LOGGING_RULES",
+            "qt.webenginecontext.info=false;qt.webenginecontext.debug=false;js=false;"
+            "qt.qpa.*=false;default.debug=false");
+    qInstallMessageHandler(log_filter);
+    if (::geteuid() == 0) qputenv("QTWEBENGINE_DISABLE_SANDBOX", "1");
+    options.devtools_port = byparr::webengine::pick_free_loopback_port();
+    if (options.devtools_port > 0) {
+        qputenv("QTWEBENGINE_REMOTE_DEBUGGING",
+                QByteArray("127.0.0.1:") + QByteArray::number(options.devtools_port));
+    }
+    qputenv("QTWEBENGINE_CHROMIUM_FLAGS", QByteArray::fromStdString(chromium_flags(options)));
+    // Keep Chromium from picking up a desktop proxy from the environment.
+    for (const char* v : {"http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                          "ALL_PROXY", "no_proxy", "NO_PROXY"}) {
+        qunsetenv(v);
+    }
+
+    QCoreApplication::setAttribute(Qt::AA_ShareOpenGLContexts);
+    QApplication app(argc, argv);  // QWidget-based views need QApplication
+    QApplication::setQuitOnLastWindowClosed(false);
+    QFile::remove(screen_cfg);
+
+    if (options.proxy_kind == ProxyKind::kHttp) {
+        QNetworkProxy proxy(QNetworkProxy::HttpProxy, QString::fromStdString(options.proxy_host),
+                            static_cast<quint16>(options.proxy_port),
+                            QString::fromStdString(options.proxy_username),
+                            QString::fromStdString(options.proxy_password));
+        QNetworkProxy::setApplicationProxy(proxy);
+    }
+
+    int rc = 0;
+    {
+        FrameChannel channel(options.fd);
+        Worker worker(options, &channel);
+        if (!error.empty()) {
+            // Serve the protocol anyway so each solve gets a clear `proxy` error.
+            worker.set_fatal_error("proxy", QString::fromStdString(error));
+        }
+        std::string start_error;
+        if (!worker.start(&start_error)) {
+            std::fprintf(stderr, "byparr-webengine-worker: %s\n", start_error.c_str());
+            return 3;
+        }
+        rc = app.exec();
+        // Pages first, then profiles (deferred), before the engine goes down.
+    }
+    QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+    if (own_runtime_dir) QDir(runtime_dir).removeRecursively();
+    return rc;
+}

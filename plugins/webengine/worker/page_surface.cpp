@@ -1,0 +1,97 @@
+#include "page_surface.h"
+
+#include <QPointer>
+#include <QRandomGenerator>
+#include <QWebEngineProfile>
+#include <QWebEngineView>
+
+namespace byparr::webengine {
+
+PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJar* jar,
+                         const SurfaceDeps& deps)
+    : profile_(profile), owns_profile_(owns_profile), jar_(jar), deps_(deps) {
+    page_ = new WorkerPage(profile_);
+    view_ = new QWebEngineView();
+    view_->resize(kWidth, kHeight);
+    view_->setPage(page_);
+    marker_ = QStringLiteral("about:blank#byparr-%1")
+                  .arg(QRandomGenerator::global()->generate64(), 16, 16, QLatin1Char('0'));
+    attach_timer_.setSingleShot(true);
+    connect(&attach_timer_, &QTimer::timeout, this, &PageSurface::set_ready);
+    connect(page_, &QWebEnginePage::loadFinished, this, [this](bool) {
+        if (shown_) return;
+        shown_ = true;
+        view_->move(0, 0);
+        view_->show();
+        on_shown();
+    });
+    page_->load(QUrl(marker_));
+}
+
+PageSurface::~PageSurface() {
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    if (devtools_session_) devtools_session_->detach();
+    devtools_session_.reset();
+#endif
+    disconnect(page_, nullptr, this, nullptr);
+    delete view_;
+    delete page_;
+    if (owns_profile_) profile_->deleteLater();
+}
+
+bool PageSurface::has_devtools() const {
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    return devtools_session_ != nullptr;
+#else
+    return false;
+#endif
+}
+
+void PageSurface::on_shown() {
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    if (deps_.devtools) {
+        guard_ = std::make_shared<QPointer<PageSurface>>(this);
+        auto guard = guard_;
+        QObject* router = deps_.router;
+        attach_timer_.start(kAttachTimeoutMs);
+        deps_.devtools->attach(
+            marker_.toStdString(), deps_.ua, kAttachTimeoutMs,
+            [guard, router](std::shared_ptr<DevToolsSession> session, std::string) {
+                QMetaObject::invokeMethod(
+                    router,
+                    [guard, router, session] {
+                        PageSurface* self = *guard;
+                        if (!self || self->ready_) {
+                            if (session) session->detach();  // late or orphaned
+                            return;
+                        }
+                        self->devtools_session_ = session;
+                        if (session) {
+                            session->on_document_response([guard, router](
+                                                              const DocumentResponse& doc) {
+                                QMetaObject::invokeMethod(
+                                    router,
+                                    [guard, doc] {
+                                        if (PageSurface* s = *guard) emit s->document_response(doc);
+                                    },
+                                    Qt::QueuedConnection);
+                            });
+                        }
+                        self->set_ready();
+                    },
+                    Qt::QueuedConnection);
+            });
+        return;
+    }
+#endif
+    set_ready();
+}
+
+void PageSurface::set_ready() {
+    if (ready_) return;
+    attach_timer_.stop();
+    ready_ = true;
+    emit ready();
+}
+
+}  // namespace byparr::webengine

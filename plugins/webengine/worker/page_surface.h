@@ -1,0 +1,97 @@
+// One shown, sized QWebEngineView with its page, prepared the way the engine
+// needs: load the about:blank marker first, show, attach DevTools to the marker,
+// then hand it to a solve (showing before the first load has no effect, and a
+// hidden page gets throttled timers). Spares are prepared ahead of requests, so
+// the renderer launch and the DevTools attach stay off the request path.
+#pragma once
+
+#include <memory>
+
+#include <QObject>
+#include <QPointer>
+#include <QString>
+#include <QTimer>
+#include <QWebEnginePage>
+
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+#include "devtools_client.h"
+#endif
+
+class QWebEngineProfile;
+class QWebEngineView;
+
+namespace byparr::webengine {
+
+class CookieJar;
+
+// Quiet console, no pop-ups.
+class WorkerPage : public QWebEnginePage {
+    Q_OBJECT
+public:
+    using QWebEnginePage::QWebEnginePage;
+
+protected:
+    void javaScriptConsoleMessage(JavaScriptConsoleMessageLevel, const QString&, int,
+                                  const QString&) override {}
+    QWebEnginePage* createWindow(WebWindowType) override { return nullptr; }
+};
+
+// What every surface needs besides its profile; owned by the Worker.
+struct SurfaceDeps {
+    QObject* router = nullptr;  // context for callbacks from the DevTools thread
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    DevToolsClient* devtools = nullptr;
+    UaOverride ua;
+#endif
+};
+
+class PageSurface : public QObject {
+    Q_OBJECT
+public:
+    static constexpr int kWidth = 1366;
+    static constexpr int kHeight = 768;
+    static constexpr int kAttachTimeoutMs = 300;  // headers are optional; never wait longer
+
+    // owns_profile: delete the profile after the page (off-the-record profiles must
+    // outlive their pages).
+    PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJar* jar,
+                const SurfaceDeps& deps);
+    ~PageSurface() override;
+
+    bool is_ready() const { return ready_; }
+    bool has_devtools() const;
+    const QString& marker_url() const { return marker_; }
+    QWebEngineProfile* profile() const { return profile_; }
+    CookieJar* jar() const { return jar_; }
+    WorkerPage* page() const { return page_; }
+    QWebEngineView* view() const { return view_; }
+
+signals:
+    void ready();
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    // Main-frame document responses (redirect hops included), on the Qt thread.
+    void document_response(const DocumentResponse& doc);
+#endif
+
+private:
+    void on_shown();
+    void set_ready();
+
+    QWebEngineProfile* profile_;
+    bool owns_profile_;
+    CookieJar* jar_;
+    SurfaceDeps deps_;
+    WorkerPage* page_ = nullptr;
+    QWebEngineView* view_ = nullptr;
+    QString marker_;
+    bool ready_ = false;
+    bool shown_ = false;
+    QTimer attach_timer_;
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    std::shared_ptr<DevToolsSession> devtools_session_;
+    // Lets DevTools-thread callbacks find us only while we exist.
+    std::shared_ptr<QPointer<PageSurface>> guard_;
+#endif
+};
+
+}  // namespace byparr::webengine

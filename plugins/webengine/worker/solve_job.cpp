@@ -1,0 +1,435 @@
+#include "solve_job.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+
+#include <QAuthenticator>
+#include <QBuffer>
+#include <QJsonDocument>
+#include <QPixmap>
+#include <QPointer>
+#include <QTest>
+#include <QWebEngineHttpRequest>
+#include <QWebEngineProfile>
+#include <QWebEngineScript>
+#include <QWebEngineView>
+
+#include "cookie_jar.h"
+#include "page_surface.h"
+#include "request_interceptor.h"
+#include "worker_options.h"
+
+namespace byparr::webengine {
+
+namespace {
+
+constexpr int kQuietMs = 100;          // URL unchanged this long = no pending JS redirect
+constexpr int kChallengeRecheckMs = 1000;  // DOM-only challenge progress has no signal
+constexpr int kMaxClicks = 6;
+constexpr int kClickBackoffMs[] = {500, 1000, 2000};
+
+// One round trip: everything classify() needs, from an isolated world so the page
+// cannot see or intercept it.
+QString facts_script(const std::vector<std::string>& selectors) {
+    QJsonArray sels;
+    for (const auto& s : selectors) sels.append(QString::fromStdString(s));
+    return QStringLiteral(
+               "(function(s){var m=[];for(var i=0;i<s.length;i++){try{if(document.querySelector("
+               "s[i]))m.push(s[i]);}catch(e){}}var t='';try{t=document.body?document.body."
+               "innerText.slice(0,4096):'';}catch(e){}var k='';try{var e=document.querySelector("
+               "'input[name=\"cf-turnstile-response\"]');if(e&&e.value)k=e.value;}catch(e){}"
+               "return {title:document.title,matched:m,text:t,token:k};})(%1)")
+        .arg(QString::fromUtf8(QJsonDocument(sels).toJson(QJsonDocument::Compact)));
+}
+
+QString rect_script(const QString& selector) {
+    QJsonArray arg{selector};
+    return QStringLiteral(
+               "(function(s){var e=document.querySelector(s);if(!e)return null;"
+               "e.scrollIntoView({block:'center',inline:'center'});var r=e.getBoundingClientRect();"
+               "if(r.width<=0||r.height<=0)return null;"
+               "return [r.left+r.width/2,r.top+r.height/2];})(%1[0])")
+        .arg(QString::fromUtf8(QJsonDocument(arg).toJson(QJsonDocument::Compact)));
+}
+
+bool is_proxy_error(int code, const QString& text) {
+    // net_error_list.h: PROXY_CONNECTION_FAILED, TUNNEL_CONNECTION_FAILED,
+    // PROXY_AUTH_UNSUPPORTED, PROXY_AUTH_REQUESTED, PROXY_CERTIFICATE_INVALID,
+    // SOCKS_CONNECTION_FAILED, SOCKS_CONNECTION_HOST_UNREACHABLE, PROXY_HTTP_1_1_REQUIRED...
+    static const int kProxyCodes[] = {-130, -111, -115, -127, -120, -121, -136, -137, -160, -336};
+    for (int c : kProxyCodes) {
+        if (c == code) return true;
+    }
+    return text.contains(QLatin1String("PROXY"), Qt::CaseInsensitive) ||
+           text.contains(QLatin1String("SOCKS"), Qt::CaseInsensitive) ||
+           text.contains(QLatin1String("TUNNEL"), Qt::CaseInsensitive);
+}
+
+QString domain_name(QWebEngineLoadingInfo::ErrorDomain d) {
+    switch (d) {
+        case QWebEngineLoadingInfo::InternalErrorDomain:
+            return "internal";
+        case QWebEngineLoadingInfo::ConnectionErrorDomain:
+            return "connection";
+        case QWebEngineLoadingInfo::CertificateErrorDomain:
+            return "certificate";
+        case QWebEngineLoadingInfo::HttpErrorDomain:
+            return "http";
+        case QWebEngineLoadingInfo::FtpErrorDomain:
+            return "ftp";
+        case QWebEngineLoadingInfo::DnsErrorDomain:
+            return "dns";
+        default:
+            return "unknown";
+    }
+}
+
+bool trace_enabled() {
+    static const bool on = qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE");
+    return on;
+}
+
+}  // namespace
+
+void SolveJob::trace(const char* what, const QString& detail) const {
+    if (!trace_enabled()) return;
+    std::fprintf(stderr, "[worker %llu +%lldms] %s %s\n", static_cast<unsigned long long>(serial_),
+                 static_cast<long long>(clock_.elapsed()), what, qPrintable(detail));
+}
+
+SolveJob::SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const SolveContext& ctx)
+    : serial_(serial), id_(std::move(id)), request_(std::move(request)), ctx_(ctx) {
+    clock_.start();
+    for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_}) {
+        t->setSingleShot(true);
+        t->setTimerType(Qt::PreciseTimer);
+    }
+    connect(&deadline_timer_, &QTimer::timeout, this, [this] { fail("timeout", "Timeout"); });
+    connect(&quiet_timer_, &QTimer::timeout, this, &SolveJob::check);
+    connect(&click_timer_, &QTimer::timeout, this, &SolveJob::try_click);
+    connect(&wait_timer_, &QTimer::timeout, this, &SolveJob::collect);
+    deadline_timer_.start(static_cast<int>(std::clamp<qint64>(request_.timeout_ms, 1, INT_MAX)));
+}
+
+SolveJob::~SolveJob() {
+    if (surface_) {
+        disconnect(surface_->page(), nullptr, this, nullptr);
+        surface_->page()->setUrlRequestInterceptor(nullptr);
+    }
+    surface_.reset();
+}
+
+int SolveJob::remaining_ms() const {
+    return static_cast<int>(std::max<qint64>(0, request_.timeout_ms - clock_.elapsed()));
+}
+
+void SolveJob::start(std::unique_ptr<PageSurface> surface) {
+    surface_ = std::move(surface);
+    if (surface_->is_ready()) {
+        begin();
+    } else {
+        connect(surface_.get(), &PageSurface::ready, this, &SolveJob::begin);
+    }
+}
+
+void SolveJob::begin() {
+    if (finished_) return;
+    trace("begin", surface_->marker_url() + (surface_->has_devtools() ? " devtools" : ""));
+    QWebEnginePage* page = surface_->page();
+    QString err = surface_->jar()->set_request_cookies(request_.cookies, request_.url);
+    if (!err.isEmpty()) {
+        fail("invalid", err);
+        return;
+    }
+    if (request_.disable_media) {
+        auto* blocker = new MediaBlocker();
+        media_blocker_.reset(blocker);
+        page->setUrlRequestInterceptor(blocker);
+    }
+    connect(page, &QWebEnginePage::loadingChanged, this, &SolveJob::on_loading_changed);
+    connect(page, &QWebEnginePage::loadFinished, this, [this](bool) { schedule_check(kQuietMs); });
+    connect(page, &QWebEnginePage::urlChanged, this, [this](const QUrl&) {
+        if (phase_ == Phase::kLoading) schedule_check(kQuietMs);
+    });
+    connect(page, &QWebEnginePage::titleChanged, this, [this](const QString&) {
+        if (phase_ == Phase::kLoading) schedule_check(kQuietMs);
+    });
+    connect(surface_->jar(), &CookieJar::cookie_added, this, [this](const QNetworkCookie& c) {
+        if (phase_ == Phase::kLoading && challenge_seen_ &&
+            ctx_.detector->is_clearance_cookie(c.name().toStdString())) {
+            schedule_check(kQuietMs);
+        }
+    });
+    connect(page, &QWebEnginePage::renderProcessTerminated, this,
+            [this](QWebEnginePage::RenderProcessTerminationStatus, int code) {
+                fail("internal", QStringLiteral("Renderer process ended (exit code %1)").arg(code));
+            });
+    connect(page, &QWebEnginePage::proxyAuthenticationRequired, this,
+            [this](const QUrl&, QAuthenticator* auth, const QString&) {
+                if (ctx_.options->proxy_username.empty()) return;  // -> 407, reported below
+                auth->setUser(QString::fromStdString(ctx_.options->proxy_username));
+                auth->setPassword(QString::fromStdString(ctx_.options->proxy_password));
+            });
+
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    connect(surface_.get(), &PageSurface::document_response, this, &SolveJob::on_document);
+#endif
+    navigate();
+}
+
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+void SolveJob::on_document(const DocumentResponse& doc) {
+    trace("document", QStringLiteral("%1 %2").arg(doc.status).arg(QString::fromStdString(doc.url)));
+    if (doc.redirect) return;  // a hop: the final document follows
+    doc_status_ = doc.status;
+    doc_headers_ = doc.headers;
+    doc_url_ = QString::fromStdString(doc.url);
+}
+#endif
+
+void SolveJob::navigate() {
+    if (finished_) return;
+    phase_ = Phase::kLoading;
+    trace("navigate", request_.url.toString());
+    QWebEngineHttpRequest req(request_.url);
+    if (request_.post) {
+        req.setMethod(QWebEngineHttpRequest::Post);
+        req.setHeader("Content-Type", "application/x-www-form-urlencoded");
+        req.setPostData(request_.post_data);
+    }
+    surface_->page()->load(req);
+}
+
+void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
+    if (phase_ != Phase::kLoading && phase_ != Phase::kWaiting) return;
+    load_status_ = info.status();
+    trace("loading", QStringLiteral("status=%1 domain=%2 code=%3 %4 %5")
+                         .arg(info.status())
+                         .arg(info.errorDomain())
+                         .arg(info.errorCode())
+                         .arg(info.errorString(), info.url().toString()));
+    if (info.status() == QWebEngineLoadingInfo::LoadStartedStatus) {
+        quiet_timer_.stop();
+        return;
+    }
+    load_seen_ = true;
+    error_domain_ = info.errorDomain();
+    error_code_ = info.errorCode();
+    error_string_ = info.errorString();
+    if (info.errorDomain() == QWebEngineLoadingInfo::HttpStatusCodeDomain) {
+        http_status_ = info.errorCode();
+    } else if (info.status() == QWebEngineLoadingInfo::LoadSucceededStatus) {
+        // Successful loads without an HTTP status (data:, about:) or pre-6.x behaviour.
+        if (http_status_ == 0) http_status_ = 200;
+    }
+    schedule_check(kQuietMs);
+}
+
+void SolveJob::schedule_check(int delay_ms) {
+    if (finished_ || phase_ != Phase::kLoading) return;
+    quiet_timer_.start(delay_ms);
+}
+
+void SolveJob::check() {
+    if (finished_ || phase_ != Phase::kLoading) return;
+    QWebEnginePage* page = surface_->page();
+    if (page->isLoading() || !load_seen_) return;  // loadFinished/loadingChanged re-arms us
+    if (check_running_) {
+        check_again_ = true;
+        return;
+    }
+    if (load_status_ == QWebEngineLoadingInfo::LoadFailedStatus ||
+        load_status_ == QWebEngineLoadingInfo::LoadStoppedStatus) {
+        if (error_domain_ != QWebEngineLoadingInfo::HttpStatusCodeDomain &&
+            error_domain_ != QWebEngineLoadingInfo::NoErrorDomain) {
+            QString text = error_string_.isEmpty() ? QStringLiteral("load failed") : error_string_;
+            QString msg = QStringLiteral("%1 (%2 error %3) loading %4")
+                              .arg(text, domain_name(error_domain_))
+                              .arg(error_code_)
+                              .arg(request_.url.toString());
+            fail(is_proxy_error(error_code_, text) ? "proxy" : "network", msg);
+            return;
+        }
+    }
+    if (http_status_ == 407) {
+        fail("proxy", "Proxy authentication required (HTTP 407)");
+        return;
+    }
+    if (!ctx_.detector->enabled()) {
+        settle();
+        return;
+    }
+    check_running_ = true;
+    QPointer<SolveJob> self(this);
+    page->runJavaScript(facts_script(ctx_.detector->selectors()), QWebEngineScript::ApplicationWorld,
+                        [self](const QVariant& v) {
+                            if (!self) return;
+                            self->check_running_ = false;
+                            self->on_facts(v);
+                        });
+}
+
+void SolveJob::on_facts(const QVariant& v) {
+    if (finished_ || phase_ != Phase::kLoading) return;
+    if (check_again_) {
+        check_again_ = false;
+        schedule_check(0);
+        return;
+    }
+    QVariantMap m = v.toMap();
+    PageFactsIn facts;
+    facts.url = surface_->page()->url().toString().toStdString();
+    facts.title = m.value("title").toString().toStdString();
+    facts.status = http_status_ ? http_status_ : doc_status_;
+    facts.headers = doc_headers_;
+    for (const auto& s : m.value("matched").toList()) {
+        facts.matched_selectors.insert(s.toString().toStdString());
+    }
+    facts.body_text = m.value("text").toString().toStdString();
+    QString token = m.value("token").toString();
+    if (!token.isEmpty()) turnstile_token_ = token;
+
+    PageMatch match = ctx_.detector->classify(facts);
+    switch (match.verdict) {
+        case PageVerdict::kNone:
+            settle();
+            return;
+        case PageVerdict::kBlocked:
+            fail("blocked", QStringLiteral("Blocked page detected (rule %1)")
+                                .arg(QString::fromStdString(match.rule_id)),
+                 QJsonObject{{"rule", QString::fromStdString(match.rule_id)}});
+            return;
+        case PageVerdict::kCaptcha:
+            fail("captcha", QStringLiteral("Captcha detected (rule %1)")
+                                .arg(QString::fromStdString(match.rule_id)),
+                 QJsonObject{{"rule", QString::fromStdString(match.rule_id)},
+                             {"captchaKind", QString::fromStdString(match.kind)}});
+            return;
+        case PageVerdict::kChallenge:
+            break;
+    }
+    challenge_seen_ = true;
+    challenge_rule_ = QString::fromStdString(match.rule_id);
+    challenge_kind_ = QString::fromStdString(match.kind);
+    click_selector_ = QString::fromStdString(match.click_selector);
+    if (!click_selector_.isEmpty() && !click_timer_.isActive() && clicks_ < kMaxClicks) {
+        int backoff = kClickBackoffMs[std::min<int>(clicks_, std::size(kClickBackoffMs) - 1)];
+        click_timer_.start(backoff);
+    }
+    // The page's own script solves it; events re-check, this catches DOM-only progress.
+    quiet_timer_.start(kChallengeRecheckMs);
+}
+
+void SolveJob::try_click() {
+    if (finished_ || phase_ != Phase::kLoading || click_selector_.isEmpty()) return;
+    QPointer<SolveJob> self(this);
+    surface_->page()->runJavaScript(
+        rect_script(click_selector_), QWebEngineScript::ApplicationWorld, [self](const QVariant& v) {
+            if (!self || self->finished_ || self->phase_ != Phase::kLoading) return;
+            QVariantList xy = v.toList();
+            if (xy.size() != 2) return;  // gone: the next check decides
+            QWidget* target = self->surface_->view()->focusProxy();
+            if (!target) return;
+            QPoint p(qRound(xy[0].toDouble()), qRound(xy[1].toDouble()));
+            // Trusted input: events must go to the focus proxy, not the view.
+            QTest::mouseMove(target, p - QPoint(7, 5));
+            QTest::mouseMove(target, p);
+            QTest::mouseClick(target, Qt::LeftButton, {}, p, 60);
+            ++self->clicks_;
+            self->schedule_check(kQuietMs * 3);
+            if (self->clicks_ < kMaxClicks) {
+                int backoff = kClickBackoffMs[std::min<int>(self->clicks_,
+                                                            std::size(kClickBackoffMs) - 1)];
+                self->click_timer_.start(backoff);
+            }
+        });
+}
+
+void SolveJob::settle() {
+    if (finished_) return;
+    trace("settled", surface_->page()->url().toString());
+    quiet_timer_.stop();
+    click_timer_.stop();
+    phase_ = Phase::kWaiting;
+    if (request_.wait_ms > 0) {
+        wait_timer_.start(static_cast<int>(std::min<qint64>(request_.wait_ms, INT_MAX)));
+    } else {
+        collect();
+    }
+}
+
+void SolveJob::collect() {
+    if (finished_) return;
+    phase_ = Phase::kCollecting;
+    if (request_.return_only_cookies) {
+        complete({});
+        return;
+    }
+    QPointer<SolveJob> self(this);
+    surface_->page()->toHtml([self](const QString& html) {
+        if (self) self->complete(html);
+    });
+}
+
+QJsonObject SolveJob::base_result() const {
+    QJsonObject r;
+    QUrl url = surface_ ? surface_->page()->url() : request_.url;
+    if (url.isEmpty() || url.scheme() == "about") url = request_.url;
+    r["url"] = url.toString(QUrl::FullyEncoded);
+    r["status"] = http_status_ ? http_status_ : doc_status_;
+    QJsonObject headers;
+    for (const auto& [k, v] : doc_headers_) {
+        headers[QString::fromStdString(k)] = QString::fromStdString(v);
+    }
+    r["headers"] = headers;
+    r["userAgent"] = ctx_.user_agent;
+    QJsonObject challenge{{"detected", challenge_seen_}};
+    if (challenge_seen_) {
+        challenge["rule"] = challenge_rule_;
+        challenge["kind"] = challenge_kind_;
+    }
+    r["challenge"] = challenge;
+    if (surface_) r["cookies"] = surface_->jar()->cookies_for(url);
+    return r;
+}
+
+void SolveJob::complete(const QString& html) {
+    if (finished_) return;
+    QJsonObject r = base_result();
+    if (!request_.return_only_cookies) r["html"] = html;
+    if (request_.return_screenshot) {
+        QPixmap shot = surface_->view()->grab();
+        QByteArray png;
+        QBuffer buf(&png);
+        buf.open(QIODevice::WriteOnly);
+        shot.save(&buf, "PNG");
+        r["screenshot"] = QString::fromLatin1(png.toBase64());
+    }
+    if (!turnstile_token_.isEmpty()) r["turnstileToken"] = turnstile_token_;
+    r["message"] = challenge_seen_ ? "Challenge solved!" : "Challenge not detected!";
+    finished_ = true;
+    trace("complete", {});
+    emit reply(QJsonObject{{"id", id_}, {"ok", true}, {"result", r}});
+    emit done(serial_);
+}
+
+void SolveJob::fail(const QString& kind, const QString& message, QJsonObject extra) {
+    if (finished_) return;
+    finished_ = true;
+    trace("fail", kind + ": " + message);
+    for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_}) {
+        t->stop();
+    }
+    QJsonObject error{{"kind", kind}, {"message", message}};
+    for (auto it = extra.begin(); it != extra.end(); ++it) error[it.key()] = it.value();
+    QJsonObject msg{{"id", id_}, {"ok", false}, {"error", error}};
+    if (surface_ && phase_ != Phase::kPreparing) msg["result"] = base_result();
+    if (surface_) surface_->page()->triggerAction(QWebEnginePage::Stop);
+    emit reply(msg);
+    emit done(serial_);
+}
+
+void SolveJob::abort(const QString& kind, const QString& message) { fail(kind, message); }
+
+}  // namespace byparr::webengine

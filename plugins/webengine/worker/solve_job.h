@@ -1,0 +1,130 @@
+// One `solve` request: drives its own page from navigation to a settled (or
+// solved) document and produces exactly one reply. Everything runs on the Qt
+// thread; DevTools callbacks are routed back here through the Worker by serial.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QObject>
+#include <QTimer>
+#include <QUrl>
+#include <QWebEngineLoadingInfo>
+
+#include "challenge_detector.h"
+
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+#include "devtools_client.h"
+#endif
+
+namespace byparr::webengine {
+
+class PageSurface;
+struct WorkerOptions;
+
+struct SolveRequest {
+    QUrl url;
+    bool post = false;
+    QByteArray post_data;
+    qint64 timeout_ms = 60000;
+    QString session;
+    QJsonArray cookies;
+    bool return_only_cookies = false;
+    bool return_screenshot = false;
+    bool disable_media = false;
+    qint64 wait_ms = 0;
+};
+
+class SolveJob;
+
+// What every job shares; owned by the Worker.
+struct SolveContext {
+    const WorkerOptions* options = nullptr;
+    const ChallengeDetector* detector = nullptr;
+    QString user_agent;
+};
+
+class SolveJob : public QObject {
+    Q_OBJECT
+public:
+    SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const SolveContext& ctx);
+    ~SolveJob() override;
+
+    // Takes the surface (ready or still preparing) and starts as soon as it is ready.
+    void start(std::unique_ptr<PageSurface> surface);
+    // Ends the solve now with an error reply (cancel, shutdown).
+    void abort(const QString& kind, const QString& message);
+
+    quint64 serial() const { return serial_; }
+    const QJsonValue& id() const { return id_; }
+    const QString& session() const { return request_.session; }
+    bool finished() const { return finished_; }
+
+signals:
+    void reply(const QJsonObject& message);
+    void done(quint64 serial);  // after the reply; the owner deletes the job later
+
+private:
+    enum class Phase { kPreparing, kLoading, kWaiting, kCollecting };
+
+    void begin();
+    void navigate();
+    void on_loading_changed(const QWebEngineLoadingInfo& info);
+    void schedule_check(int delay_ms);
+    void check();
+    void on_facts(const QVariant& facts);
+    void try_click();
+    void settle();
+    void collect();
+    void complete(const QString& html);
+    void fail(const QString& kind, const QString& message, QJsonObject extra = {});
+    QJsonObject base_result() const;
+    int remaining_ms() const;
+    void trace(const char* what, const QString& detail) const;
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    void on_document(const DocumentResponse& doc);
+#endif
+
+    quint64 serial_;
+    QJsonValue id_;
+    SolveRequest request_;
+    SolveContext ctx_;
+    std::unique_ptr<PageSurface> surface_;
+    std::unique_ptr<QObject> media_blocker_;
+    Phase phase_ = Phase::kPreparing;
+    bool finished_ = false;
+    QElapsedTimer clock_;
+
+    QTimer deadline_timer_;
+    QTimer quiet_timer_;  // settle/re-check after the page has been quiet
+    QTimer click_timer_;
+    QTimer wait_timer_;
+
+    // Main document, as seen by loadingChanged.
+    QWebEngineLoadingInfo::LoadStatus load_status_ = QWebEngineLoadingInfo::LoadStartedStatus;
+    QWebEngineLoadingInfo::ErrorDomain error_domain_ = QWebEngineLoadingInfo::NoErrorDomain;
+    int error_code_ = 0;
+    QString error_string_;
+    int http_status_ = 0;
+    bool load_seen_ = false;
+
+    // Main document, as seen by DevTools.
+    int doc_status_ = 0;
+    std::map<std::string, std::string> doc_headers_;
+    QString doc_url_;
+
+    bool check_running_ = false;
+    bool check_again_ = false;
+    bool challenge_seen_ = false;
+    QString challenge_rule_;
+    QString challenge_kind_;
+    QString click_selector_;
+    int clicks_ = 0;
+    QString turnstile_token_;
+};
+
+}  // namespace byparr::webengine

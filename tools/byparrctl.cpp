@@ -1,0 +1,3 @@
+// Placeholder replaced by the full CLI.
+#include <cstdio>
+int main() { std::puts("byparrctl"); return 0; }
