@@ -1,0 +1,262 @@
+// The webengine plugin's supervisor, end to end: the real server, the real
+// worker process (Qt WebEngine) and the test site, over HTTP.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include "tests/support/http_client.h"
+#include "tests/support/test_process.h"
+#include "tests/support/test_site.h"
+
+#ifndef BYPARR_BIN_DIR
+#error "BYPARR_BIN_DIR must be defined"
+#endif
+#ifndef BYPARR_PLUGIN_DIR
+#error "BYPARR_PLUGIN_DIR must be defined"
+#endif
+
+namespace byparr::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Json = Poco::JSON::Object::Ptr;
+
+std::string comm_of(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
+
+bool alive(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return false;
+    auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        if (done()) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return done();
+}
+
+// The byparr server with the in-tree plugins and a private state dir.
+class Server {
+  public:
+    explicit Server(std::map<std::string, std::string> extra_env = {}) {
+        char tmpl[] = "/tmp/byparr-we-test-XXXXXX";
+        state_dir_ = ::mkdtemp(tmpl);
+        std::map<std::string, std::string> env{{"PORT", "0"},
+                                               {"HOST", "127.0.0.1"},
+                                               {"BYPARR_ANNOUNCE_PORT", "1"},
+                                               {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
+                                               {"BYPARR_STATE_DIR", state_dir_},
+                                               {"LOG_LEVEL", "info"}};
+        for (auto& [k, v] : extra_env) env[k] = v;
+        process_.start(std::string(BYPARR_BIN_DIR) + "/byparr", {}, env);
+        auto port = process_.read_port(20s);
+        if (!port) throw std::runtime_error("byparr did not announce its port");
+        port_ = *port;
+    }
+    ~Server() {
+        process_.stop(15s);
+        std::error_code ec;
+        std::filesystem::remove_all(state_dir_, ec);
+    }
+
+    Json v1(const std::string& body, int timeout_ms = 40000) {
+        HttpResult r = post_json(base() + "/v1", body, timeout_ms);
+        Poco::JSON::Parser parser;
+        return parser.parse(r.body).extract<Json>();
+    }
+    Json get(const std::string& url, int max_timeout_ms = 20000) {
+        return v1(R"({"cmd":"request.get","url":")" + url + R"(","maxTimeout":)" +
+                  std::to_string(max_timeout_ms) + "}");
+    }
+    std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    ChildProcess& process() { return process_; }
+
+    // Worker processes: descendants named byparr-webengine-worker (comm is truncated).
+    std::vector<pid_t> workers() {
+        std::vector<pid_t> out;
+        for (pid_t p : descendants(process_.pid()))
+            if (comm_of(p).rfind("byparr-webengin", 0) == 0) out.push_back(p);
+        return out;
+    }
+
+  private:
+    std::string state_dir_;
+    ChildProcess process_;
+    int port_ = 0;
+};
+
+std::string status_of(const Json& j) { return j->optValue<std::string>("status", ""); }
+Json solution_of(const Json& j) { return j->getObject("solution"); }
+
+class WebEngineSupervisorTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (::access((std::string(BYPARR_PLUGIN_DIR) + "/webengine/byparr-webengine-worker").c_str(),
+                     X_OK) != 0)
+            GTEST_SKIP() << "byparr-webengine-worker is not built";
+    }
+};
+
+TEST_F(WebEngineSupervisorTest, LoadsAPlainPageWithABrowserUserAgent) {
+    TestSite site;
+    Server server;
+    Json r = server.get(site.url("/plain"));
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    Json s = solution_of(r);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->getValue<int>("status"), 200);
+    EXPECT_NE(s->getValue<std::string>("response").find("Hello plain"), std::string::npos);
+    std::string ua = s->getValue<std::string>("userAgent");
+    EXPECT_FALSE(ua.empty());
+    EXPECT_EQ(ua.find("QtWebEngine"), std::string::npos) << ua;
+    EXPECT_EQ(server.workers().size(), 1u);
+}
+
+TEST_F(WebEngineSupervisorTest, ReportsTheRealStatusAndHttpOnlyCookies) {
+    TestSite site;
+    Server server;
+    Json r = server.get(site.url("/status/404"));
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    EXPECT_EQ(solution_of(r)->getValue<int>("status"), 404);
+
+    r = server.get(site.url("/set-cookie"));
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    auto cookies = solution_of(r)->getArray("cookies");
+    ASSERT_TRUE(cookies);
+    bool found = false;
+    for (size_t i = 0; i < cookies->size(); ++i) {
+        auto c = cookies->getObject(static_cast<unsigned>(i));
+        if (c->getValue<std::string>("name") != "sid") continue;
+        found = true;
+        EXPECT_EQ(c->getValue<std::string>("value"), "abc123");
+        EXPECT_TRUE(c->getValue<bool>("httpOnly"));
+    }
+    EXPECT_TRUE(found);
+}
+
+TEST_F(WebEngineSupervisorTest, SessionsCanBeCreatedListedUsedAndDestroyed) {
+    TestSite site;
+    Server server;
+    Json r = server.v1(R"({"cmd":"sessions.create","session":"s1"})");
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    r = server.v1(R"({"cmd":"sessions.list"})");
+    ASSERT_EQ(status_of(r), "ok");
+    auto ids = r->getArray("sessions");
+    ASSERT_TRUE(ids);
+    ASSERT_EQ(ids->size(), 1u);
+    EXPECT_EQ(ids->getElement<std::string>(0), "s1");
+
+    r = server.v1(R"({"cmd":"request.get","session":"s1","maxTimeout":20000,"url":")" +
+                  site.url("/set-cookie") + "\"}");
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+
+    r = server.v1(R"({"cmd":"sessions.destroy","session":"s1"})");
+    EXPECT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    r = server.v1(R"({"cmd":"sessions.destroy","session":"s1"})");
+    EXPECT_EQ(status_of(r), "error");
+    r = server.v1(R"({"cmd":"sessions.list"})");
+    EXPECT_EQ(r->getArray("sessions")->size(), 0u);
+}
+
+TEST_F(WebEngineSupervisorTest, AWorkerCrashFailsItsRequestFastAndTheNextOneGetsANewWorker) {
+    TestSite site;
+    Server server;
+    ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    auto before = server.workers();
+    ASSERT_EQ(before.size(), 1u);
+
+    auto started = std::chrono::steady_clock::now();
+    auto slow = std::async(std::launch::async, [&] { return server.get(site.url("/slow?ms=5000")); });
+    std::this_thread::sleep_for(700ms);
+    ASSERT_EQ(::kill(before[0], SIGKILL), 0);
+    Json r = slow.get();
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(status_of(r), "error");
+    EXPECT_LT(took, 3s);
+    EXPECT_NE(r->optValue<std::string>("message", "").find("exited unexpectedly"),
+              std::string::npos)
+        << r->optValue<std::string>("message", "");
+
+    r = server.get(site.url("/plain"));
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    auto after = server.workers();
+    ASSERT_EQ(after.size(), 1u);
+    EXPECT_NE(after[0], before[0]);
+    EXPECT_FALSE(alive(before[0]));
+}
+
+TEST_F(WebEngineSupervisorTest, NoProcessOutlivesTheServer) {
+    TestSite site;
+    Server server;
+    ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    std::vector<pid_t> tree = descendants(server.process().pid());
+    ASSERT_FALSE(tree.empty());
+    ASSERT_EQ(::kill(server.process().pid(), SIGTERM), 0);
+    EXPECT_TRUE(server.process().wait_exit(15s).has_value());
+    EXPECT_TRUE(wait_for(
+        [&] {
+            for (pid_t p : tree)
+                if (alive(p)) return false;
+            return true;
+        },
+        3s));
+}
+
+TEST_F(WebEngineSupervisorTest, AnIdleWorkerIsStopped) {
+    TestSite site;
+    Server server({{"BROWSER_IDLE_TIMEOUT", "2"}});
+    ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    ASSERT_EQ(server.workers().size(), 1u);
+    EXPECT_TRUE(wait_for([&] { return server.workers().empty(); }, 5s));
+    // And a new one comes on demand.
+    EXPECT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+}
+
+TEST_F(WebEngineSupervisorTest, AWorkerIsRecycledAfterMaxPages) {
+    TestSite site;
+    Server server({{"BROWSER_MAX_PAGES", "2"}});
+    ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    auto first = server.workers();
+    ASSERT_EQ(first.size(), 1u);
+    ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    Json r = server.get(site.url("/plain"));
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    EXPECT_TRUE(wait_for(
+        [&] {
+            auto now = server.workers();
+            return now.size() == 1 && now[0] != first[0];
+        },
+        5s));
+    HttpResult m = http_request("GET", server.base() + "/metrics");
+    EXPECT_NE(m.body.find("browser_restarts_total{reason=\"pages\"} 1"), std::string::npos)
+        << m.body;
+}
+
+}  // namespace
+}  // namespace byparr::test

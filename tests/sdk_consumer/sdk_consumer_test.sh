@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The SDK as a stranger uses it: install it from the build tree into an empty
+# prefix, build each example against that prefix alone, then load the result
+# into a running byparr and have it answer a request.
+set -euo pipefail
+build_dir=$1
+src_dir=$2
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+    if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cmake --install "$build_dir" --prefix "$work/prefix" --component sdk >/dev/null
+test -f "$work/prefix/include/byparr/abi.h"
+test -f "$work/prefix/lib/cmake/ByparrSDK/ByparrSDKConfig.cmake"
+
+for ex in hello-solver captcha-hook; do
+    # A fresh copy outside the source tree: nothing of the project but the prefix.
+    cp -r "$src_dir/sdk/examples/$ex" "$work/$ex"
+    cmake -S "$work/$ex" -B "$work/$ex/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+    cmake --build "$work/$ex/build" >/dev/null
+done
+test -f "$work/hello-solver/build/plugins/hello/libhello.so"
+test -f "$work/hello-solver/build/plugins/hello/hello.plugin.json"
+test -f "$work/captcha-hook/build/plugins/captcha-hook/libcaptcha-hook.so"
+
+# An SDK of another major must not satisfy find_package(ByparrSDK 2).
+mkdir -p "$work/v2"
+cat >"$work/v2/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.16)
+project(v2 LANGUAGES CXX)
+find_package(ByparrSDK 2 QUIET)
+if(ByparrSDK_FOUND)
+    message(FATAL_ERROR "ByparrSDK 1 accepted for a request of major 2")
+endif()
+CM
+cmake -S "$work/v2" -B "$work/v2/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+
+# Both plugins on the path; the hello solver enabled through SOLVERS.
+mkdir -p "$work/plugins"
+cp -r "$work/hello-solver/build/plugins/hello" "$work/plugins/"
+cp -r "$work/captcha-hook/build/plugins/captcha-hook" "$work/plugins/"
+exec {out}< <(PORT=0 HOST=127.0.0.1 BYPARR_ANNOUNCE_PORT=1 LOG_LEVEL=warning \
+    BYPARR_PLUGIN_PATH="$work/plugins" BYPARR_STATE_DIR="$work/state" SOLVERS=hello \
+    HELLO_GREETING="Greetings from outside" exec "$build_dir/bin/byparr")
+server_pid=$!
+read -r -t 20 line <&$out
+port=${line#PORT }
+[[ "$port" =~ ^[0-9]+$ ]] || { echo "no port announced: $line"; exit 1; }
+
+reply=$(curl -sS -m 20 -X POST "http://127.0.0.1:$port/v1" -H 'Content-Type: application/json' \
+    -d '{"cmd":"request.get","url":"http://example.test/hello"}')
+echo "$reply" | grep -q '"status":"ok"' || { echo "bad reply: $reply"; exit 1; }
+echo "$reply" | grep -q 'Greetings from outside' || { echo "plugin config not applied: $reply"; exit 1; }
+# The captcha hook registered as a captcha solver, listed by the admin endpoint.
+plugins=$(curl -sS -m 5 --unix-socket "$work/state/admin.sock" http://admin/plugins)
+echo "$plugins" | grep -q '"id":"captcha-hook"' || { echo "captcha hook not loaded: $plugins"; exit 1; }
+echo "$plugins" | grep -q '"kind":"captcha-solver"' || { echo "captcha hook kind missing: $plugins"; exit 1; }
+echo "sdk consumer: 1 passed, 0 failed"
