@@ -1,11 +1,27 @@
 #include "page_surface.h"
 
+#include <QCoreApplication>
+#include <QFocusEvent>
 #include <QPointer>
 #include <QRandomGenerator>
 #include <QWebEngineProfile>
 #include <QWebEngineView>
 
 namespace byparr::webengine {
+
+namespace {
+
+class FocusKeeper : public QObject {
+public:
+    using QObject::QObject;
+
+protected:
+    bool eventFilter(QObject*, QEvent* event) override {
+        return event->type() == QEvent::FocusOut;
+    }
+};
+
+}  // namespace
 
 PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJar* jar,
                          const SurfaceDeps& deps)
@@ -37,6 +53,17 @@ PageSurface::~PageSurface() {
     delete view_;
     delete page_;
     if (owns_profile_) profile_->deleteLater();
+}
+
+void PageSurface::keep_focus() {
+    QWidget* proxy = view_->focusProxy();
+    if (!proxy) return;
+    if (!focus_keeper_) {
+        focus_keeper_ = new FocusKeeper(this);
+        proxy->installEventFilter(focus_keeper_);
+    }
+    QFocusEvent in(QEvent::FocusIn, Qt::ActiveWindowFocusReason);
+    QCoreApplication::sendEvent(proxy, &in);
 }
 
 bool PageSurface::has_devtools() const {

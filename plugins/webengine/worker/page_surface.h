@@ -59,6 +59,10 @@ public:
     ~PageSurface() override;
 
     bool is_ready() const { return ready_; }
+    // Gives the page keyboard focus for good: several views are shown at once on one
+    // screen and only one window can be active, but challenge scripts check
+    // document.hasFocus(). Focus-out events to the page are swallowed from now on.
+    void keep_focus();
     bool has_devtools() const;
     const QString& marker_url() const { return marker_; }
     QWebEngineProfile* profile() const { return profile_; }
@@ -87,6 +91,7 @@ private:
     bool ready_ = false;
     bool shown_ = false;
     QTimer attach_timer_;
+    QObject* focus_keeper_ = nullptr;
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     std::shared_ptr<DevToolsSession> devtools_session_;
     // Lets DevTools-thread callbacks find us only while we exist.

@@ -192,6 +192,7 @@ void SolveJob::navigate() {
     if (finished_) return;
     phase_ = Phase::kLoading;
     trace("navigate", request_.url.toString());
+    surface_->keep_focus();
     QWebEngineHttpRequest req(request_.url);
     if (request_.post) {
         req.setMethod(QWebEngineHttpRequest::Post);
