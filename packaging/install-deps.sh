@@ -3,27 +3,89 @@
 # Idempotent and non-interactive: does nothing (not even apt-get update) when
 # everything is already present, so `make test` stays fast on a warm machine.
 #
-#   packaging/install-deps.sh           build + test dependencies (default)
-#   packaging/install-deps.sh --runtime runtime libraries only (container stage)
+#   packaging/install-deps.sh              build + test + runtime (default; `make deps`)
+#   packaging/install-deps.sh --build      compilers and -dev packages only (image build stage)
+#   packaging/install-deps.sh --runtime    runtime libraries only (image runtime stage)
+#   ... --check                            install nothing: list what is missing, exit 1 if any
+#   ... --list                             print the selected package names and exit
 set -euo pipefail
 
+# What the installed binaries need at run time, and nothing to compile with.
+# Derived from `ldd` of bin/byparr, bin/byparrctl, every lib/byparr/plugins/*/lib*.so and
+# byparr-webengine-worker, each library mapped to its package with `dpkg -S` (Poco 1.11
+# libraries are the *80 packages). Transitive dependencies (libqt6core6, libnss3, ...) come
+# with these through apt; listing the direct ones keeps the stage honest when one is dropped.
 runtime_pkgs=(
-    libpoco-dev libqt6webenginecore6 libqt6webenginewidgets6 libqt6widgets6 libqt6gui6
-    libboost-filesystem1.74.0 libfmt9 qt6-webengine-dev libqt6test6 libpsl5
-    publicsuffix ca-certificates fonts-liberation
+    # byparr, byparrctl, plugins: Poco (core links Data/SQLite/Redis for cache and state)
+    libpocofoundation80 libpoconet80 libpocoutil80 libpocoxml80 libpocojson80
+    libpocodata80 libpocodatasqlite80 libpocoredis80
+    libfmt9
+    # byparr-webengine-worker: Qt 6.4 WebEngine (Chromium 102) and the Qt modules it links
+    libqt6core6 libqt6gui6 libqt6widgets6 libqt6network6 libqt6test6
+    libqt6webenginecore6 libqt6webenginewidgets6
+    # QtWebEngineProcess (the Chromium child processes) lives in -bin, which
+    # libqt6webenginecore6 does not depend on; its .pak resources and locales come
+    # with libqt6webengine6-data (a dependency). Debian builds Chromium against the
+    # system ICU (libicu72), so there is no icudtl.dat to ship.
+    libqt6webenginecore6-bin
+    # Pages need fonts to lay out text (and fingerprinting scripts measure them), TLS needs
+    # the CA bundle.
+    fonts-liberation fonts-dejavu-core fontconfig ca-certificates
+    # Container plumbing: tini as PID 1 reaps the Chromium grandchildren a crashed worker
+    # leaves behind and forwards SIGTERM; curl is the HEALTHCHECK probe.
+    tini curl
 )
 build_pkgs=(
     build-essential cmake make pkg-config git
     libpoco-dev qt6-base-dev qt6-webengine-dev libqt6opengl6-dev
     libboost-dev libboost-filesystem-dev libfmt-dev libpsl-dev publicsuffix
+    dpkg-dev file ca-certificates
+)
+test_pkgs=(
     libgtest-dev libgmock-dev googletest libbenchmark-dev
-    curl redis-server wrk dpkg-dev file xauth fonts-liberation ca-certificates
+    curl redis-server wrk xauth fonts-liberation
 )
 
-if [[ "${1:-}" == "--runtime" ]]; then
-    pkgs=("${runtime_pkgs[@]}")
-else
-    pkgs=("${build_pkgs[@]}")
+mode=all
+check=0
+list=0
+for arg in "$@"; do
+    case "$arg" in
+        --runtime) mode=runtime ;;
+        --build) mode=build ;;
+        --check) check=1 ;;
+        --list) list=1 ;;
+        -h | --help)
+            sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "install-deps: unknown argument '$arg' (see --help)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+case "$mode" in
+    runtime) pkgs=("${runtime_pkgs[@]}") ;;
+    build) pkgs=("${build_pkgs[@]}") ;;
+    # The default is a superset of the other two, so a machine that ran `make deps` passes
+    # `--runtime --check` too (the packaging tests rely on it).
+    all) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}" "${runtime_pkgs[@]}") ;;
+esac
+# Drop duplicates, keep the order.
+declare -A seen=()
+uniq=()
+for p in "${pkgs[@]}"; do
+    [[ -n "${seen[$p]:-}" ]] && continue
+    seen[$p]=1
+    uniq+=("$p")
+done
+pkgs=("${uniq[@]}")
+
+if [[ $list -eq 1 ]]; then
+    printf '%s\n' "${pkgs[@]}"
+    exit 0
 fi
 
 missing=()
@@ -34,13 +96,24 @@ for p in "${pkgs[@]}"; do
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-deps: all ${#pkgs[@]} packages present"
+    echo "install-deps: all ${#pkgs[@]} $mode packages present"
     exit 0
+fi
+
+if [[ $check -eq 1 ]]; then
+    echo "install-deps: missing $mode packages: ${missing[*]}" >&2
+    exit 1
 fi
 
 echo "install-deps: installing ${missing[*]}"
 SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+if [[ $(id -u) -ne 0 ]]; then
+    if ! command -v sudo >/dev/null; then
+        echo "install-deps: not root and no sudo; install as root: ${missing[*]}" >&2
+        exit 1
+    fi
+    SUDO="sudo"
+fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -343,8 +343,10 @@ Outcome Supervisor::solve(Poco::JSON::Object::Ptr request, const std::string& se
     }
     request->set("timeoutMs", static_cast<Poco::Int64>(budget.count()));
     request->set("session", session_id);
+    Poco::JSON::Object::Ptr fields = new Poco::JSON::Object;
+    fields->set("request", request);
     uint64_t id = 0;
-    CallReply r = slot->proc->call("solve", request, deadline, &id);
+    CallReply r = slot->proc->call("solve", fields, deadline, &id);
     if (r.status == CallReply::Status::kTimeout) {
         Poco::JSON::Object::Ptr cancel = new Poco::JSON::Object;
         cancel->set("target", static_cast<Poco::UInt64>(id));

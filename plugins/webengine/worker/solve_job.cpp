@@ -288,6 +288,7 @@ void SolveJob::on_facts(const QVariant& v) {
         facts.matched_selectors.insert(s.toString().toStdString());
     }
     facts.body_text = m.value("text").toString().toStdString();
+    trace("facts", QString::fromStdString(facts.title + " | " + facts.body_text).left(600));
     QString token = m.value("token").toString();
     if (!token.isEmpty()) turnstile_token_ = token;
 

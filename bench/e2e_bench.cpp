@@ -1,0 +1,202 @@
+// End-to-end benchmark: the real byparr with the real webengine plugin against
+// local test sites, through POST /v1 over loopback. Prints numbers; asserts
+// nothing (targets are judged by a person reading them, and in the closing note).
+//
+//   byparr-bench-e2e [--warm N] [--skip-idle]
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/http_client.h"
+#include "tests/support/test_process.h"
+#include "tests/support/test_site.h"
+
+namespace {
+
+using namespace byparr::test;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Proportional set size of a process and all its descendants, in MiB.
+double tree_pss_mib(pid_t root) {
+    std::vector<pid_t> pids = descendants(root);
+    pids.push_back(root);
+    double kib = 0;
+    for (pid_t p : pids) {
+        std::ifstream in("/proc/" + std::to_string(p) + "/smaps_rollup");
+        std::string key;
+        double v;
+        std::string unit;
+        while (in >> key) {
+            if (key == "Pss:") {
+                in >> v >> unit;
+                kib += v;
+                break;
+            }
+            std::getline(in, unit);
+        }
+    }
+    return kib / 1024.0;
+}
+
+size_t browser_processes(pid_t root) {
+    size_t n = 0;
+    for (pid_t p : descendants(root)) {
+        std::ifstream in("/proc/" + std::to_string(p) + "/comm");
+        std::string comm;
+        std::getline(in, comm);
+        if (comm.find("QtWebEngine") != std::string::npos || comm.find("byparr-webengin") == 0) ++n;
+    }
+    return n;
+}
+
+double pct(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
+    return v[i];
+}
+
+struct Reply {
+    int http = 0;
+    std::string status, message;
+    double ms = 0;
+};
+
+Reply solve(const std::string& base, const std::string& body, int timeout_ms = 90000) {
+    Reply r;
+    auto t0 = Clock::now();
+    try {
+        auto res = post_json(base + "/v1", body, timeout_ms);
+        r.ms = ms_since(t0);
+        r.http = res.status;
+        Poco::JSON::Parser p;
+        auto o = p.parse(res.body).extract<Poco::JSON::Object::Ptr>();
+        r.status = o->optValue<std::string>("status", "");
+        r.message = o->optValue<std::string>("message", "");
+    } catch (const std::exception& e) {
+        r.ms = ms_since(t0);
+        r.message = e.what();
+    }
+    return r;
+}
+
+std::string get_body(const std::string& url) {
+    return R"({"cmd":"request.get","maxTimeout":60000,"url":")" + url + "\"}";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int warm = 50;
+    bool skip_idle = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--warm" && i + 1 < argc) warm = std::atoi(argv[++i]);
+        else if (a == "--skip-idle") skip_idle = true;
+        else {
+            std::fprintf(stderr, "usage: %s [--warm N] [--skip-idle]\n", argv[0]);
+            return 2;
+        }
+    }
+    const int idle_timeout_s = 5;
+    auto state = std::filesystem::temp_directory_path() / ("byparr-e2e-" + std::to_string(getpid()));
+    std::filesystem::remove_all(state);
+    TestSite site;
+    ChildProcess server(std::string(BYPARR_BIN_DIR) + "/byparr", {},
+                        {{"PORT", "0"},
+                         {"HOST", "127.0.0.1"},
+                         {"BYPARR_ANNOUNCE_PORT", "1"},
+                         {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
+                         {"BYPARR_STATE_DIR", state.string()},
+                         {"BROWSER_IDLE_TIMEOUT", std::to_string(idle_timeout_s)},
+                         {"LOG_LEVEL", "warning"}});
+    auto port = server.read_port(std::chrono::seconds(20));
+    if (!port) {
+        std::fprintf(stderr, "byparr did not start\n");
+        return 1;
+    }
+    std::string base = "http://127.0.0.1:" + std::to_string(*port);
+    std::printf("Byparr end-to-end benchmark (plain local page: %s)\n\n", site.url("/plain").c_str());
+    std::printf("%-46s %12s\n", "measure", "value");
+    auto row = [](const char* name, double v, const char* unit) {
+        std::printf("%-46s %9.1f %s\n", name, v, unit);
+    };
+
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    row("PSS of the process tree, idle before use", tree_pss_mib(server.pid()), "MiB");
+
+    Reply cold = solve(base, get_body(site.url("/plain")));
+    row("first request after start (cold browser)", cold.ms, "ms");
+    if (cold.status != "ok") std::printf("  (cold request failed: %s)\n", cold.message.c_str());
+
+    std::vector<double> lat;
+    int failures = 0;
+    for (int i = 0; i < warm; ++i) {
+        Reply r = solve(base, get_body(site.url("/plain")));
+        if (r.status != "ok") ++failures;
+        lat.push_back(r.ms);
+    }
+    row("plain page p50 (warm)", pct(lat, 0.5), "ms");
+    row("plain page p95 (warm)", pct(lat, 0.95), "ms");
+    if (failures) std::printf("  (%d of %d warm requests failed)\n", failures, warm);
+    row("PSS of the tree after sequential requests", tree_pss_mib(server.pid()), "MiB");
+
+    std::vector<double> batch_ms;
+    double max_pss = 0;
+    for (int round = 0; round < 5; ++round) {
+        std::atomic<bool> running{true};
+        std::thread sampler([&] {
+            while (running) {
+                max_pss = std::max(max_pss, tree_pss_mib(server.pid()));
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        });
+        auto t0 = Clock::now();
+        std::vector<std::future<Reply>> fs;
+        for (int i = 0; i < 5; ++i)
+            fs.push_back(std::async(std::launch::async, [&] { return solve(base, get_body(site.url("/plain"))); }));
+        int ok = 0;
+        for (auto& f : fs) ok += f.get().status == "ok";
+        batch_ms.push_back(ms_since(t0));
+        running = false;
+        sampler.join();
+        if (ok != 5) std::printf("  (round %d: %d of 5 ok)\n", round, ok);
+    }
+    row("5 concurrent plain pages, wall time (median)", pct(batch_ms, 0.5), "ms");
+    row("peak PSS of the tree during 5 concurrent", max_pss, "MiB");
+
+    // Challenge fixtures: time to solve minus the challenge's own built-in delay.
+    struct Ch {
+        const char* path;
+        int delay_ms;
+    } chs[] = {{"/cf/?delay_ms=1000", 1000}, {"/ddg/?delay_ms=1000", 1000},
+               {"/turnstile/", 0}, {"/two-stage/?delay_ms=500", 1000}};
+    for (const auto& c : chs) {
+        TestSite s2;  // a fresh site: no clearance from an earlier round
+        Reply r = solve(base, get_body(s2.url(c.path)));
+        std::printf("%-46s %9.1f ms  (overhead %.1f ms; %s: %s)\n",
+                    (std::string("challenge ") + c.path).c_str(), r.ms, r.ms - c.delay_ms,
+                    r.status.c_str(), r.message.c_str());
+    }
+
+    if (!skip_idle) {
+        std::this_thread::sleep_for(std::chrono::seconds(idle_timeout_s + 3));
+        row("browser processes after BROWSER_IDLE_TIMEOUT", static_cast<double>(browser_processes(server.pid())), "");
+        row("PSS of the tree after BROWSER_IDLE_TIMEOUT", tree_pss_mib(server.pid()), "MiB");
+    }
+    server.stop(std::chrono::seconds(10));
+    std::filesystem::remove_all(state);
+    return 0;
+}
