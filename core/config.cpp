@@ -74,6 +74,7 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
                                        std::string* error) {
     Config c;
     c.raw = env;
+    c.raw.erase("API_KEY");  // plugins have no business reading it
     auto get = [&](const char* k) -> const std::string* {
         auto it = env.find(k);
         return it == env.end() ? nullptr : &it->second;
@@ -126,6 +127,7 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
     if (auto v = get("PROXY_USERNAME")) c.proxy_username = *v;
     if (auto v = get("PROXY_PASSWORD")) c.proxy_password = *v;
     if (auto v = get("LANG")) c.lang = *v;
+    if (auto v = get("API_KEY")) c.api_key = *v;
     if (auto v = get("BYPARR_STATE_DIR"); v && !v->empty())
         c.state_dir = *v;
     else

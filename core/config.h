@@ -28,6 +28,7 @@ struct Config {
     std::vector<std::string> solvers;  // SOLVERS order, empty = default
     uint32_t shutdown_grace_s = 10;
     size_t max_body_bytes = 1 << 20;
+    std::string api_key;  // API_KEY: when set, /v1 requires it (Bearer header or apiKey field)
 
     /// Every variable the host knows (and their raw values), so plugins can read
     /// their own settings (BROWSER_*) through byparr_config::get.

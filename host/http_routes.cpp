@@ -103,7 +103,7 @@ private:
                 return;
             }
         }
-        send(resp, s_.handle_v1(body));
+        send(resp, s_.handle_v1(body, req.get("Authorization", "")));
     }
 
     V1Service& s_;

@@ -43,6 +43,8 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
   BYPARR_PLUGIN_PATH   plugin directories, colon-separated   (default <exe>/../lib/byparr/plugins)
   SHUTDOWN_GRACE       seconds in-flight requests get on SIGTERM (default 10)
   MAX_BODY_BYTES       largest accepted request body         (default 1048576)
+  API_KEY              when set, POST /v1 requires "Authorization: Bearer <key>" or an
+                       "apiKey" field (GET /, /health, /metrics stay open)
   BROWSER_IDLE_TIMEOUT, BROWSER_MEMORY_LIMIT, BROWSER_MAX_PAGES, MAX_SESSIONS:
                        see README (webengine plugin)
 )";

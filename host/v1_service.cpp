@@ -133,7 +133,20 @@ void V1Service::count(const char* cmd, const char* result, const std::string& do
                                                         : "solved"}});
 }
 
-HttpReply V1Service::handle_v1(std::string_view body) {
+namespace {
+
+// Compares without an early exit, so the time taken says nothing about how much
+// of the key was right.
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    return diff == 0;
+}
+
+}  // namespace
+
+HttpReply V1Service::handle_v1(std::string_view body, std::string_view authorization) {
     int64_t start_ms = now_epoch_ms();
     if (!accepting_) return envelope_error("Byparr is shutting down.", start_ms, 503);
     struct Active {
@@ -149,6 +162,19 @@ HttpReply V1Service::handle_v1(std::string_view body) {
         return envelope_error(err->message, start_ms, err->http_status);
     }
     const V1Request& req = std::get<V1Request>(parsed);
+    if (!config_.api_key.empty()) {
+        std::string_view given = req.api_key;
+        if (given.empty() && authorization.substr(0, 7) == "Bearer ") given = authorization.substr(7);
+        if (!constant_time_equal(given, config_.api_key)) {
+            metrics_.inc("byparr_requests_total", {{"cmd", to_string(req.cmd)}, {"result", "error"}});
+            log::warning("v1", "request refused: missing or wrong API key");
+            auto r = envelope_error("Missing or invalid API key: send 'Authorization: Bearer <key>' "
+                                    "or an 'apiKey' field.",
+                                    start_ms, 401);
+            r.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return r;
+        }
+    }
     for (const auto& f : req.deprecated_fields)
         log::warning("v1", "request parameter '{}' was removed in FlareSolverr v2 and is ignored", f);
     if (req.cmd == Command::kRequestGet || req.cmd == Command::kRequestPost) {

@@ -33,7 +33,8 @@ class V1Service {
 public:
     V1Service(const Config& config, Registry& registry);
 
-    HttpReply handle_v1(std::string_view body);
+    /// `authorization` is the request's Authorization header ("" if none).
+    HttpReply handle_v1(std::string_view body, std::string_view authorization = {});
     HttpReply index();
     HttpReply health();
     HttpReply metrics();

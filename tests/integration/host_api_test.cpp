@@ -335,3 +335,32 @@ TEST(HostProcess, SigtermStopsCleanly) {
 
 }  // namespace
 }  // namespace byparr
+
+namespace byparr {
+namespace {
+
+TEST(HostProcess, ApiKeyGuardsV1ButNotHealth) {
+    auto state = std::filesystem::temp_directory_path() / ("byparr-key-" + std::to_string(getpid()));
+    test::ChildProcess p(std::string(BYPARR_BIN_DIR) + "/byparr", {},
+                         {{"PORT", "0"}, {"HOST", "127.0.0.1"}, {"BYPARR_ANNOUNCE_PORT", "1"},
+                          {"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
+                          {"SOLVERS", "echo-solver"}, {"API_KEY", "s3cret"},
+                          {"BYPARR_STATE_DIR", state.string()}, {"LOG_LEVEL", "error"}});
+    auto port = p.read_port();
+    ASSERT_TRUE(port);
+    std::string base = "http://127.0.0.1:" + std::to_string(*port);
+    std::string body = R"({"cmd":"request.get","url":"http://a.test/"})";
+    EXPECT_EQ(test::http_request("POST", base + "/v1", body).status, 401);
+    EXPECT_EQ(test::http_request("POST", base + "/v1", body, {{"Authorization", "Bearer wrong"}}).status, 401);
+    EXPECT_EQ(test::http_request("POST", base + "/v1", body, {{"Authorization", "Bearer s3cret"}}).status, 200);
+    EXPECT_EQ(test::http_request("POST", base + "/v1",
+                                 R"({"cmd":"request.get","url":"http://a.test/","apiKey":"s3cret"})")
+                  .status,
+              200);
+    EXPECT_EQ(test::http_request("GET", base + "/health").status, 200);
+    p.stop();
+    std::filesystem::remove_all(state);
+}
+
+}  // namespace
+}  // namespace byparr

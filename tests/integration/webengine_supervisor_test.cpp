@@ -11,7 +11,9 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +38,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Json = Poco::JSON::Object::Ptr;
+using Env = std::map<std::string, std::string>;
 
 std::string comm_of(pid_t pid) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
@@ -64,10 +67,10 @@ bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeo
 // The byparr server with the in-tree plugins and a private state dir.
 class Server {
   public:
-    explicit Server(std::map<std::string, std::string> extra_env = {}) {
+    explicit Server(const Env& extra_env = {}) {
         char tmpl[] = "/tmp/byparr-we-test-XXXXXX";
         state_dir_ = ::mkdtemp(tmpl);
-        std::map<std::string, std::string> env{{"PORT", "0"},
+        Env env{{"PORT", "0"},
                                                {"HOST", "127.0.0.1"},
                                                {"BYPARR_ANNOUNCE_PORT", "1"},
                                                {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
@@ -230,7 +233,7 @@ TEST_F(WebEngineSupervisorTest, NoProcessOutlivesTheServer) {
 
 TEST_F(WebEngineSupervisorTest, AnIdleWorkerIsStopped) {
     TestSite site;
-    Server server({{"BROWSER_IDLE_TIMEOUT", "2"}});
+    Server server(Env{{"BROWSER_IDLE_TIMEOUT", "2"}});
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
     ASSERT_EQ(server.workers().size(), 1u);
     EXPECT_TRUE(wait_for([&] { return server.workers().empty(); }, 5s));
@@ -240,7 +243,7 @@ TEST_F(WebEngineSupervisorTest, AnIdleWorkerIsStopped) {
 
 TEST_F(WebEngineSupervisorTest, AWorkerIsRecycledAfterMaxPages) {
     TestSite site;
-    Server server({{"BROWSER_MAX_PAGES", "2"}});
+    Server server(Env{{"BROWSER_MAX_PAGES", "2"}});
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
     auto first = server.workers();
     ASSERT_EQ(first.size(), 1u);

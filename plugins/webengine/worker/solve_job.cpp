@@ -148,11 +148,15 @@ void SolveJob::begin() {
         page->setUrlRequestInterceptor(blocker);
     }
     connect(page, &QWebEnginePage::loadingChanged, this, &SolveJob::on_loading_changed);
-    connect(page, &QWebEnginePage::loadFinished, this, [this](bool) { schedule_check(kQuietMs); });
+    connect(page, &QWebEnginePage::loadFinished, this, [this](bool ok) {
+        trace("loadFinished", ok ? "ok" : "failed");
+        schedule_check(kQuietMs);
+    });
     connect(page, &QWebEnginePage::urlChanged, this, [this](const QUrl&) {
         if (phase_ == Phase::kLoading) schedule_check(kQuietMs);
     });
-    connect(page, &QWebEnginePage::titleChanged, this, [this](const QString&) {
+    connect(page, &QWebEnginePage::titleChanged, this, [this](const QString& title) {
+        trace("title", title);
         if (phase_ == Phase::kLoading) schedule_check(kQuietMs);
     });
     connect(surface_->jar(), &CookieJar::cookie_added, this, [this](const QNetworkCookie& c) {
@@ -289,6 +293,14 @@ void SolveJob::on_facts(const QVariant& v) {
     }
     facts.body_text = m.value("text").toString().toStdString();
     trace("facts", QString::fromStdString(facts.title + " | " + facts.body_text).left(600));
+    if (trace_enabled()) {
+        surface_->page()->runJavaScript(
+            "Array.from(document.querySelectorAll('pre')).map(e => e.id + '=' + e.textContent)"
+            ".join(' ').slice(0, 1000)",
+            QWebEngineScript::ApplicationWorld, [](const QVariant& v) {
+                std::fprintf(stderr, "[worker] pre: %s\n", qPrintable(v.toString()));
+            });
+    }
     QString token = m.value("token").toString();
     if (!token.isEmpty()) turnstile_token_ = token;
 
@@ -420,6 +432,7 @@ void SolveJob::fail(const QString& kind, const QString& message, QJsonObject ext
     if (finished_) return;
     finished_ = true;
     trace("fail", kind + ": " + message);
+
     for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_}) {
         t->stop();
     }
