@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <Poco/URI.h>
+
 #include <cmath>
+#include <fstream>
 #include <sstream>
 
 #include "core/json_writer.h"
@@ -19,26 +22,72 @@
 
 namespace byparr {
 
+namespace {
+
+void write_plugin(JsonWriter& w, const PluginRecord& p, bool details) {
+    w.begin_object().field("id", p.manifest.id).field("name", p.manifest.name);
+    w.field("version", p.manifest.version).field("dir", p.dir);
+    w.field("status", to_string(p.refusal));
+    if (!p.loaded()) w.field("reason", p.detail);
+    if (details) {
+        w.field("description", p.manifest.description).field("library", p.library_path);
+        w.field("manifest", p.manifest_path);
+        w.key("abi").begin_object().field("major", static_cast<int64_t>(p.manifest.abi_major));
+        w.field("minor", static_cast<int64_t>(p.manifest.abi_minor)).end_object();
+        w.key("capabilities").begin_array();
+        for (const auto& c : p.manifest.capabilities) w.value(c);
+        w.end_array();
+    }
+    w.end_object();
+}
+
+void write_component(JsonWriter& w, const ComponentStatus& s) {
+    w.begin_object().field("id", s.id).field("plugin", s.plugin_id);
+    w.field("kind", to_string(s.kind)).field("state", s.state());
+    w.field("enabled", s.enabled).field("description", s.description);
+    if (!s.reason.empty()) w.field("reason", s.reason);
+    if (s.order >= 0) w.field("order", s.order);
+    w.field("calls", static_cast<int64_t>(s.calls)).field("faults", static_cast<int64_t>(s.faults));
+    w.end_object();
+}
+
+// Resident set size from /proc: what `byparrctl stats` shows as memory.
+int64_t resident_bytes() {
+    std::ifstream in("/proc/self/statm");
+    long long pages = 0, resident = 0;
+    if (!(in >> pages >> resident)) return 0;
+    return static_cast<int64_t>(resident) * ::sysconf(_SC_PAGESIZE);
+}
+
+}  // namespace
+
 std::string plugins_json(const Registry& registry) {
     JsonWriter w;
     w.begin_object().key("plugins").begin_array();
-    for (const auto& p : registry.plugins()) {
-        w.begin_object().field("id", p.manifest.id).field("name", p.manifest.name);
-        w.field("version", p.manifest.version).field("dir", p.dir);
-        w.field("status", to_string(p.refusal));
-        if (!p.loaded()) w.field("reason", p.detail);
-        w.end_object();
-    }
+    for (const auto& p : registry.plugins()) write_plugin(w, p, false);
     w.end_array().key("components").begin_array();
-    for (const auto& s : registry.status()) {
-        w.begin_object().field("id", s.id).field("plugin", s.plugin_id);
-        w.field("kind", to_string(s.kind)).field("state", s.state());
-        w.field("enabled", s.enabled).field("description", s.description);
-        if (!s.reason.empty()) w.field("reason", s.reason);
-        if (s.order >= 0) w.field("order", s.order);
-        w.field("calls", static_cast<int64_t>(s.calls)).field("faults", static_cast<int64_t>(s.faults));
-        w.end_object();
-    }
+    for (const auto& s : registry.status()) write_component(w, s);
+    w.end_array().end_object();
+    return w.take();
+}
+
+std::optional<std::string> plugin_info_json(const Registry& registry, const std::string& id) {
+    // An id names a plugin or a component; either way show the plugin and all
+    // of its components, since they are enabled and faulted one by one.
+    std::string plugin_id = id;
+    auto status = registry.status();
+    for (const auto& s : status)
+        if (s.id == id) plugin_id = s.plugin_id;
+    const PluginRecord* rec = nullptr;
+    for (const auto& p : registry.plugins())
+        if (p.manifest.id == plugin_id) rec = &p;
+    if (rec == nullptr) return std::nullopt;
+    JsonWriter w;
+    w.begin_object().key("plugin");
+    write_plugin(w, *rec, true);
+    w.key("components").begin_array();
+    for (const auto& s : status)
+        if (s.plugin_id == plugin_id) write_component(w, s);
     w.end_array().end_object();
     return w.take();
 }
@@ -80,6 +129,12 @@ public:
     }
 
 private:
+    static std::string decoded(const std::string& s) {
+        std::string out;
+        Poco::URI::decode(s, out);
+        return out;
+    }
+
     std::string read_body(HTTPServerRequest& req) {
         std::string body;
         char buf[8192];
@@ -96,6 +151,13 @@ private:
         const std::string& m = req.getMethod();
         if (path == "/plugins" && m == "GET") return plugins_json(r_);
         const std::string prefix = "/plugins/";
+        if (path.rfind(prefix, 0) == 0 && m == "GET") {
+            if (auto info = plugin_info_json(r_, decoded(path.substr(prefix.size()))))
+                return *info;
+            *status = 404;
+            return error_json("no plugin or component '" + decoded(path.substr(prefix.size())) +
+                              "'");
+        }
         if (path.rfind(prefix, 0) == 0 && m == "POST") {
             std::string rest = path.substr(prefix.size());
             auto slash = rest.find('/');
@@ -112,7 +174,7 @@ private:
                 return ok_json("order saved");
             }
             if (slash != std::string::npos) {
-                std::string id = rest.substr(0, slash), verb = rest.substr(slash + 1);
+                std::string id = decoded(rest.substr(0, slash)), verb = rest.substr(slash + 1);
                 if (verb == "enable" || verb == "disable") {
                     if (auto err = r_.set_enabled(id, verb == "enable")) {
                         *status = err->rfind("no component", 0) == 0 ? 404 : 500;
@@ -132,7 +194,7 @@ private:
             return w.take();
         }
         if (path.rfind("/sessions/", 0) == 0 && m == "DELETE") {
-            auto o = s_.dispatcher().session_destroy(path.substr(10), "");
+            auto o = s_.dispatcher().session_destroy(decoded(path.substr(10)), "");
             if (!o.ok) {
                 *status = 404;
                 return error_json("The session doesn't exist.");
@@ -164,6 +226,7 @@ private:
         w.field("p50Seconds", num(mx.quantile("byparr_request_duration_seconds", 0.5)));
         w.field("p95Seconds", num(mx.quantile("byparr_request_duration_seconds", 0.95)));
         w.field("cacheHitRate", hits + misses > 0 ? hits / (hits + misses) : 0.0);
+        w.field("memoryBytes", resident_bytes());
         w.field("inFlight", static_cast<int64_t>(s_.gate().in_flight()));
         w.field("queued", static_cast<int64_t>(s_.gate().queued()));
         w.key("solver").begin_object();

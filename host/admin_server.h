@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/config.h"
@@ -35,5 +36,9 @@ private:
 /// JSON of every plugin (loaded or refused) and component, as `byparrctl plugins
 /// list --json` prints it. Also used with the server stopped (from manifests).
 std::string plugins_json(const Registry& registry);
+
+/// JSON of one plugin (by plugin or component id) with all its components, as
+/// `byparrctl plugins info` prints it; nullopt when no such id is loaded.
+std::optional<std::string> plugin_info_json(const Registry& registry, const std::string& id);
 
 }  // namespace byparr

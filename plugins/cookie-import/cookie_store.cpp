@@ -27,7 +27,7 @@ bool is_cookie_file_name(const std::string& name) {
     if (name.empty() || name.front() == '.') return false;
     for (std::string_view s : {".ua", ".tmp", "~", ".swp", ".part"})
         if (ends_with(name, s)) return false;
-    return true;
+    return name.find(".tmp.") == std::string::npos;  // write_file_atomic's temp names
 }
 
 bool read_file(const std::string& path, std::string* out) {

@@ -59,15 +59,13 @@ Settings read_settings(const Config& c) {
     }
     std::string lang = c.get("LANG", "");
     // "C"/"POSIX" say nothing about a language: let the worker use en-US.
-    if (!lang.empty() && lang != "C" && lang != "POSIX" && lang.rfind("C.", 0) != 0)
-        s.lang = lang;
+    if (!lang.empty() && lang != "C" && lang != "POSIX" && lang.rfind("C.", 0) != 0) s.lang = lang;
     s.idle_timeout = std::chrono::seconds(number_setting(c, "BROWSER_IDLE_TIMEOUT", 300));
     s.memory_limit_bytes = number_setting(c, "BROWSER_MEMORY_LIMIT", 1024) << 20;
     s.max_pages = number_setting(c, "BROWSER_MAX_PAGES", 500);
     s.max_workers = std::max<uint64_t>(1, number_setting(c, "BROWSER_MAX_WORKERS", 4));
     s.max_sessions = number_setting(c, "MAX_SESSIONS", 20);
-    s.session_idle_timeout =
-        std::chrono::seconds(number_setting(c, "SESSION_IDLE_TIMEOUT", 1800));
+    s.session_idle_timeout = std::chrono::seconds(number_setting(c, "SESSION_IDLE_TIMEOUT", 1800));
     return s;
 }
 

@@ -57,7 +57,9 @@ Supervisor::Supervisor(Settings settings) : settings_(std::move(settings)) {
     std::getline(f, user_agent_);
 }
 
-Supervisor::~Supervisor() { shutdown(std::chrono::seconds(2)); }
+Supervisor::~Supervisor() {
+    shutdown(std::chrono::seconds(2));
+}
 
 std::string Supervisor::key_of(const ProxySpec& p) {
     return p.url.empty() ? std::string() : p.url + '\n' + p.username;
@@ -68,7 +70,9 @@ Outcome Supervisor::from_reply(const CallReply& r) {
     o.result = r.result;
     o.error = r.error;
     switch (r.status) {
-        case CallReply::Status::kOk: o.ok = true; break;
+        case CallReply::Status::kOk:
+            o.ok = true;
+            break;
         case CallReply::Status::kTimeout:
             o.kind = BYPARR_ERROR_TIMEOUT;
             o.message = r.message;
@@ -115,8 +119,11 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
             }
             if (slot->state == State::kStarting) {
                 if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-                    *err = Outcome{false, BYPARR_ERROR_TIMEOUT,
-                                   "the browser worker did not start in time", {}, {}};
+                    *err = Outcome{false,
+                                   BYPARR_ERROR_TIMEOUT,
+                                   "the browser worker did not start in time",
+                                   {},
+                                   {}};
                     return nullptr;
                 }
                 continue;
@@ -137,7 +144,8 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
                 continue;
             }
             if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-                *err = Outcome{false, BYPARR_ERROR_TIMEOUT,
+                *err = Outcome{false,
+                               BYPARR_ERROR_TIMEOUT,
                                "all browser workers are busy (BROWSER_MAX_WORKERS=" +
                                    std::to_string(settings_.max_workers) + ")",
                                {},
@@ -157,7 +165,7 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
     slots_.push_back(slot);
     lock.unlock();
 
-    WorkerLaunch launch{settings_.worker_path, proxy.url,  proxy.username,
+    WorkerLaunch launch{settings_.worker_path, proxy.url,       proxy.username,
                         proxy.password,        settings_.rules, settings_.lang};
     std::weak_ptr<Slot> weak = slot;
     auto proc = std::make_unique<WorkerProcess>(
@@ -176,8 +184,11 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
         slot->state = State::kRetired;
         cv_.notify_all();
         bool late = Clock::now() >= deadline;
-        *err = Outcome{false, late ? BYPARR_ERROR_TIMEOUT : BYPARR_ERROR_INTERNAL,
-                       "could not start the browser worker: " + error, {}, {}};
+        *err = Outcome{false,
+                       late ? BYPARR_ERROR_TIMEOUT : BYPARR_ERROR_INTERNAL,
+                       "could not start the browser worker: " + error,
+                       {},
+                       {}};
         return nullptr;
     }
     remember_user_agent(proc->user_agent());
@@ -261,11 +272,12 @@ std::shared_ptr<Supervisor::Slot> Supervisor::open_session(const std::string& id
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (sessions_.count(id) == 0 && sessions_.size() >= settings_.max_sessions) {
-            *err = Outcome{false, BYPARR_ERROR_INVALID_REQUEST,
-                           "too many sessions (MAX_SESSIONS=" +
-                               std::to_string(settings_.max_sessions) + ")",
-                           {},
-                           {}};
+            *err = Outcome{
+                false,
+                BYPARR_ERROR_INVALID_REQUEST,
+                "too many sessions (MAX_SESSIONS=" + std::to_string(settings_.max_sessions) + ")",
+                {},
+                {}};
             return nullptr;
         }
     }
@@ -294,8 +306,7 @@ std::shared_ptr<Supervisor::Slot> Supervisor::open_session(const std::string& id
 }
 
 std::shared_ptr<Supervisor::Slot> Supervisor::use_session(const std::string& id,
-                                                          const ProxySpec& proxy,
-                                                          uint32_t ttl_ms,
+                                                          const ProxySpec& proxy, uint32_t ttl_ms,
                                                           Clock::time_point deadline,
                                                           Outcome* err) {
     std::shared_ptr<Slot> expired;
@@ -385,8 +396,8 @@ Outcome Supervisor::session_destroy(const std::string& id, Clock::time_point dea
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = sessions_.find(id);
         if (it == sessions_.end() || it->second.slot->state == State::kRetired) {
-            return Outcome{false, BYPARR_ERROR_UNKNOWN_SESSION, "The session doesn't exist.", {},
-                           {}};
+            return Outcome{
+                false, BYPARR_ERROR_UNKNOWN_SESSION, "The session doesn't exist.", {}, {}};
         }
         slot = it->second.slot;
         sessions_.erase(it);
@@ -427,7 +438,8 @@ void Supervisor::timer_loop() {
                 else
                     next = std::min(next, due);
             }
-            for (auto& s : idle) retire_locked(s, "idle");
+            for (auto& s : idle)
+                retire_locked(s, "idle");
             if (!idle.empty()) continue;
         }
         if (settings_.session_idle_timeout.count() > 0) {

@@ -30,7 +30,7 @@ struct Settings {
     std::string state_dir;
     std::vector<std::string> rules;
     std::string lang;
-    std::chrono::seconds idle_timeout{300};  // 0: never
+    std::chrono::seconds idle_timeout{300};       // 0: never
     uint64_t memory_limit_bytes = 1024ull << 20;  // 0: no limit
     uint64_t max_pages = 500;                     // 0: no limit
     size_t max_workers = 4;
@@ -92,15 +92,13 @@ class Supervisor {
 
     static std::string key_of(const ProxySpec& p);
     // A running worker for `proxy` with in_flight already counted, or null and `err`.
-    std::shared_ptr<Slot> acquire(const ProxySpec& proxy, Clock::time_point deadline,
-                                  Outcome* err);
+    std::shared_ptr<Slot> acquire(const ProxySpec& proxy, Clock::time_point deadline, Outcome* err);
     void release(const std::shared_ptr<Slot>& slot, bool page_served,
                  const std::string& session_id);
     // Creates the session in the worker for `proxy`; with `hold`, returns the slot
     // acquired (in_flight and in_use counted) for a solve that follows.
-    std::shared_ptr<Slot> open_session(const std::string& id, const ProxySpec& proxy,
-                                       bool hold, bool* existed, Clock::time_point deadline,
-                                       Outcome* err);
+    std::shared_ptr<Slot> open_session(const std::string& id, const ProxySpec& proxy, bool hold,
+                                       bool* existed, Clock::time_point deadline, Outcome* err);
     std::shared_ptr<Slot> use_session(const std::string& id, const ProxySpec& proxy,
                                       uint32_t ttl_ms, Clock::time_point deadline, Outcome* err);
     void retire_locked(const std::shared_ptr<Slot>& slot, const char* reason);

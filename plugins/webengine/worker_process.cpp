@@ -118,7 +118,8 @@ bool WorkerProcess::spawn(std::string* error) {
     // async-signal-safe calls are allowed (the host is multithreaded).
     std::vector<std::string> args{launch_.executable, "--fd", std::to_string(child_fd_)};
     if (!launch_.proxy_url.empty()) args.insert(args.end(), {"--proxy", launch_.proxy_url});
-    for (const auto& r : launch_.rules) args.insert(args.end(), {"--rules", r});
+    for (const auto& r : launch_.rules)
+        args.insert(args.end(), {"--rules", r});
     if (!launch_.lang.empty()) args.insert(args.end(), {"--lang", launch_.lang});
     std::vector<std::string> env;
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -132,9 +133,11 @@ bool WorkerProcess::spawn(std::string* error) {
         env.push_back("BYPARR_PROXY_PASSWORD=" + launch_.proxy_password);
     }
     std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args)
+        argv.push_back(a.data());
     argv.push_back(nullptr);
-    for (auto& e : env) envp.push_back(e.data());
+    for (auto& e : env)
+        envp.push_back(e.data());
     envp.push_back(nullptr);
 
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -155,7 +158,8 @@ bool WorkerProcess::spawn(std::string* error) {
         ::sigprocmask(SIG_SETMASK, &none, nullptr);  // host threads may block signals
         struct sigaction dfl {};
         dfl.sa_handler = SIG_DFL;
-        for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) ::sigaction(s, &dfl, nullptr);
+        for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD})
+            ::sigaction(s, &dfl, nullptr);
         if (devnull >= 0) ::dup2(devnull, 0);
         ::dup2(2, 1);  // the host's stdout is for its own announcements
         ::fcntl(child_fd, F_SETFD, 0);
@@ -263,9 +267,9 @@ void WorkerProcess::on_eof() {
         wait_status_ = status;
         reaped_ = true;
         exited_ = true;
-        std::string msg = stopping_ ? "browser worker was stopped"
-                                    : "browser worker exited unexpectedly (" +
-                                          describe_status(status) + ")";
+        std::string msg =
+            stopping_ ? "browser worker was stopped"
+                      : "browser worker exited unexpectedly (" + describe_status(status) + ")";
         for (auto& [id, p] : pending_) {
             p->reply.status = CallReply::Status::kExited;
             p->reply.message = msg;
@@ -399,7 +403,9 @@ std::string WorkerProcess::exit_reason() const {
     return reaped_ ? describe_status(wait_status_) : std::string();
 }
 
-uint64_t tree_pss_bytes(pid_t pid) { return tree_pss_bytes(std::vector<pid_t>{pid}); }
+uint64_t tree_pss_bytes(pid_t pid) {
+    return tree_pss_bytes(std::vector<pid_t>{pid});
+}
 
 uint64_t tree_pss_bytes(const std::vector<pid_t>& roots) {
     std::unordered_map<pid_t, std::vector<pid_t>> children;

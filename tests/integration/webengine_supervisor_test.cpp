@@ -71,12 +71,13 @@ class Server {
         char tmpl[] = "/tmp/byparr-we-test-XXXXXX";
         state_dir_ = ::mkdtemp(tmpl);
         Env env{{"PORT", "0"},
-                                               {"HOST", "127.0.0.1"},
-                                               {"BYPARR_ANNOUNCE_PORT", "1"},
-                                               {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
-                                               {"BYPARR_STATE_DIR", state_dir_},
-                                               {"LOG_LEVEL", "info"}};
-        for (auto& [k, v] : extra_env) env[k] = v;
+                {"HOST", "127.0.0.1"},
+                {"BYPARR_ANNOUNCE_PORT", "1"},
+                {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
+                {"BYPARR_STATE_DIR", state_dir_},
+                {"LOG_LEVEL", "info"}};
+        for (auto& [k, v] : extra_env)
+            env[k] = v;
         process_.start(std::string(BYPARR_BIN_DIR) + "/byparr", {}, env);
         auto port = process_.read_port(20s);
         if (!port) throw std::runtime_error("byparr did not announce its port");
@@ -114,14 +115,19 @@ class Server {
     int port_ = 0;
 };
 
-std::string status_of(const Json& j) { return j->optValue<std::string>("status", ""); }
-Json solution_of(const Json& j) { return j->getObject("solution"); }
+std::string status_of(const Json& j) {
+    return j->optValue<std::string>("status", "");
+}
+Json solution_of(const Json& j) {
+    return j->getObject("solution");
+}
 
 class WebEngineSupervisorTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (::access((std::string(BYPARR_PLUGIN_DIR) + "/webengine/byparr-webengine-worker").c_str(),
-                     X_OK) != 0)
+        if (::access(
+                (std::string(BYPARR_PLUGIN_DIR) + "/webengine/byparr-webengine-worker").c_str(),
+                X_OK) != 0)
             GTEST_SKIP() << "byparr-webengine-worker is not built";
     }
 };
@@ -195,7 +201,8 @@ TEST_F(WebEngineSupervisorTest, AWorkerCrashFailsItsRequestFastAndTheNextOneGets
     ASSERT_EQ(before.size(), 1u);
 
     auto started = std::chrono::steady_clock::now();
-    auto slow = std::async(std::launch::async, [&] { return server.get(site.url("/slow?ms=5000")); });
+    auto slow =
+        std::async(std::launch::async, [&] { return server.get(site.url("/slow?ms=5000")); });
     std::this_thread::sleep_for(700ms);
     ASSERT_EQ(::kill(before[0], SIGKILL), 0);
     Json r = slow.get();

@@ -17,7 +17,8 @@ public:
 
 protected:
     bool eventFilter(QObject*, QEvent* event) override {
-        return event->type() == QEvent::FocusOut;
+        const auto t = event->type();
+        return t == QEvent::FocusOut || t == QEvent::WindowDeactivate;
     }
 };
 
@@ -61,6 +62,7 @@ void PageSurface::keep_focus() {
     if (!focus_keeper_) {
         focus_keeper_ = new FocusKeeper(this);
         proxy->installEventFilter(focus_keeper_);
+        view_->installEventFilter(focus_keeper_);
     }
     QFocusEvent in(QEvent::FocusIn, Qt::ActiveWindowFocusReason);
     QCoreApplication::sendEvent(proxy, &in);
