@@ -443,7 +443,8 @@ public:
                     auto reply = c.execute<Poco::Redis::Array>(scan);
                     cursor = reply.get<Poco::Redis::BulkString>(0).value();
                     auto keys = reply.get<Poco::Redis::Array>(1);
-                    if (keys.size() == 0) continue;
+                    // An empty reply array is a "null" Array in Poco, whose size() throws.
+                    if (keys.isNull() || keys.size() == 0) continue;
                     Poco::Redis::Array del;
                     del << "DEL";
                     for (size_t i = 0; i < keys.size(); ++i)

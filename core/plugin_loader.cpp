@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -279,7 +280,17 @@ void load_plugin(PluginRecord& r) {
                       std::string("does not export ") + BYPARR_ENTRY_SYMBOL_V1);
     }
 
+    // Never unloaded (no hot unload): a call the host abandoned may still be
+    // running in the library, and plugins may keep pointers into it. The
+    // libraries live in a process-wide list that is never destroyed, so the
+    // leak checker sees them as reachable, not lost.
+    static auto* keep_loaded = new std::vector<std::shared_ptr<LoadedLibrary>>;
+    static std::mutex keep_mu;
     auto lib = std::make_shared<LoadedLibrary>();
+    {
+        std::lock_guard<std::mutex> lock(keep_mu);
+        keep_loaded->push_back(lib);
+    }
     try {
         // Local binding: two plugins may carry different copies of the same
         // library (fmt, their own helpers) without one resolving into the other.

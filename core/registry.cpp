@@ -20,6 +20,10 @@ namespace fs = std::filesystem;
 
 namespace byparr {
 
+struct ConfigCtx {
+    const Config* config;
+};
+
 void Component::record_success() {
     std::lock_guard<std::mutex> lock(mu_);
     consecutive_faults_ = 0;
@@ -94,9 +98,6 @@ std::optional<std::string> write_file_atomic(const std::string& path, const std:
 
 namespace {
 
-struct ConfigCtx {
-    const Config* config;
-};
 
 byparr_str config_get(void* ctx, byparr_str key) {
     const auto* c = static_cast<const ConfigCtx*>(ctx);
@@ -238,7 +239,10 @@ void Registry::create_component(const PluginRecord& rec, const RegisteredCompone
     const std::string& plugin_dir = *config_strings_.back();
     config_strings_.push_back(std::make_unique<std::string>(state_dir));
     const std::string& sdir = *config_strings_.back();
-    auto* cctx = new ConfigCtx{&config_};  // lives as long as the process: plugins may keep it
+    // Components read settings through this context until destroy(), which runs
+    // before the registry goes away.
+    config_ctxs_.push_back(std::make_unique<ConfigCtx>(ConfigCtx{&config_}));
+    auto* cctx = config_ctxs_.back().get();
     byparr_config cfg{sizeof(byparr_config), &config_get, cctx,
                       byparr_str{plugin_dir.data(), plugin_dir.size()},
                       byparr_str{sdir.data(), sdir.size()}};

@@ -18,6 +18,7 @@
 
 namespace byparr {
 
+struct ConfigCtx;
 using Kind = RegisteredComponent::Kind;
 
 /// One live component. Handed out as shared_ptr so an in-flight call keeps it.
@@ -121,6 +122,7 @@ private:
     bool shut_down_ = false;
     // Strings handed to plugins through byparr_config::get must outlive them.
     std::vector<std::unique_ptr<std::string>> config_strings_;
+    std::vector<std::unique_ptr<ConfigCtx>> config_ctxs_;
 };
 
 /// Atomically replaces `path` with `content` (write temp, fsync, rename, fsync dir).

@@ -42,7 +42,6 @@ done <"$dockerfile"
 # Stage scripts as the image sees them -> as this repository has them. A script may only be
 # run from where a COPY put it (or from /src, where `COPY . /src` puts the whole tree), and
 # install-deps.sh must sit where the script looks for it (../install-deps.sh).
-declare -A image_to_repo=()
 declare -A copied=()
 for ins in "${instructions[@]}"; do
     if [[ "$ins" =~ ^COPY\ (--[^ ]+\ )*([^ ]+)\ ([^ ]+)$ ]]; then

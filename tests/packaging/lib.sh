@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the packaging tests (sourced, not run): a temp dir removed on exit, the local
 # test site, starting byparr on PORT=0, HTTP checks, and proof that nothing outlives it.
 #
@@ -154,8 +155,8 @@ pk_check_server() {
 # and leave no process behind.
 pk_stop_server() {
     kill -TERM "$pk_server_pid"
-    local rc=0 i
-    for i in $(seq 300); do
+    local rc=0
+    for _ in $(seq 300); do
         kill -0 "$pk_server_pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -164,7 +165,7 @@ pk_stop_server() {
     pk_server_pid=""
     [[ $rc -eq 0 ]] || pk_fail "the server exited with $rc after SIGTERM"
     local left=""
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         left="$(pk_marked_pids)"
         [[ -z "$left" ]] && break
         sleep 0.2

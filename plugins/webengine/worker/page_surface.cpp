@@ -61,8 +61,13 @@ void PageSurface::keep_focus() {
     if (!proxy) return;
     if (!focus_keeper_) {
         focus_keeper_ = new FocusKeeper(this);
-        proxy->installEventFilter(focus_keeper_);
         view_->installEventFilter(focus_keeper_);
+    }
+    // A cross-site navigation swaps in a new render widget (and focus proxy) that
+    // only inherits focus if its window is active: filter and focus each new one.
+    if (proxy != focused_proxy_) {
+        proxy->installEventFilter(focus_keeper_);
+        focused_proxy_ = proxy;
     }
     QFocusEvent in(QEvent::FocusIn, Qt::ActiveWindowFocusReason);
     QCoreApplication::sendEvent(proxy, &in);

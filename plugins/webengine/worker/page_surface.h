@@ -92,6 +92,7 @@ private:
     bool shown_ = false;
     QTimer attach_timer_;
     QObject* focus_keeper_ = nullptr;
+    QPointer<QWidget> focused_proxy_;
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     std::shared_ptr<DevToolsSession> devtools_session_;
     // Lets DevTools-thread callbacks find us only while we exist.

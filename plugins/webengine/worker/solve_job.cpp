@@ -153,6 +153,7 @@ void SolveJob::begin() {
         schedule_check(kQuietMs);
     });
     connect(page, &QWebEnginePage::urlChanged, this, [this](const QUrl&) {
+        surface_->keep_focus();
         if (phase_ == Phase::kLoading) schedule_check(kQuietMs);
     });
     connect(page, &QWebEnginePage::titleChanged, this, [this](const QString& title) {
@@ -208,6 +209,7 @@ void SolveJob::navigate() {
 
 void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
     if (phase_ != Phase::kLoading && phase_ != Phase::kWaiting) return;
+    surface_->keep_focus();
     load_status_ = info.status();
     trace("loading", QStringLiteral("status=%1 domain=%2 code=%3 %4 %5")
                          .arg(info.status())

@@ -348,7 +348,9 @@ TEST(ClearanceCache, ReadOnlyStateDirDegradesToMemory) {
                     fs::perm_options::replace);
     ClearanceCache cache(opts(clock, 600, dir.path.string()));
     // root ignores permissions: then the file is simply written.
-    if (::geteuid() != 0) EXPECT_FALSE(cache.persistent());
+    if (::geteuid() != 0) {
+        EXPECT_FALSE(cache.persistent());
+    }
     ASSERT_TRUE(cache.put(key_for("https://example.com/"), {cookie("a")}));
     EXPECT_TRUE(cache.get(key_for("https://example.com/")));
     EXPECT_TRUE(cache.invalidate(key_for("https://example.com/")));
@@ -718,7 +720,8 @@ TEST(SingleFlight, KeysAreIndependentAndANewFlightStartsAfterPublish) {
     EXPECT_EQ(flights.in_flight(), 1u);
     auto a2 = flights.join_or_lead("a");
     EXPECT_TRUE(a2.leader());
-    EXPECT_FALSE(a.wait(std::chrono::steady_clock::now()));  // a leader never waits on itself
+    EXPECT_FALSE(a2.wait(std::chrono::steady_clock::now() + 1s));  // a leader never waits
+    EXPECT_TRUE(a.wait(std::chrono::steady_clock::now()));  // its published outcome is kept
     auto moved = std::move(a2);
     EXPECT_TRUE(moved.leader());
     EXPECT_FALSE(a2.leader());  // NOLINT(bugprone-use-after-move): moved-from is inert
