@@ -10,6 +10,7 @@
 #include <Poco/Redis/Client.h>
 #include <Poco/Redis/Type.h>
 #include <Poco/URI.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +33,8 @@ constexpr const char* kComponent = "cache";
 
 std::string lowered(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
 
@@ -168,8 +170,10 @@ ClearanceKey make_clearance_key(std::string_view url, std::string_view user_agen
 
 class ClearanceCache::SqliteStore {
 public:
-    /// nullptr (after a warning) when no usable database can be had.
-    static std::unique_ptr<SqliteStore> open(const std::string& dir, int64_t now) {
+    /// nullptr (after a warning) when no writable database can be had; then
+    /// `salvaged` holds the rows of a database that can only be read.
+    static std::unique_ptr<SqliteStore> open(const std::string& dir, int64_t now,
+                                             std::vector<ClearanceRecord>& salvaged) {
         static std::once_flag registered;
         std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
 
@@ -179,29 +183,48 @@ public:
         if (fs::create_directories(dir, ec) && !ec)
             fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
         if (ec) {
-            log::warning(kComponent, "cannot create state directory {}: {}; the clearance cache "
-                         "is memory-only", dir, ec.message());
+            log::warning(kComponent,
+                         "cannot create state directory {}: {}; the clearance cache "
+                         "is memory-only",
+                         dir, ec.message());
             return nullptr;
         }
         std::string path = (fs::path(dir) / "cache.db").string();
+        bool exists = fs::exists(path, ec);
+        // Checked up front: Poco retries a failing open until its login
+        // timeout, which would stall the start for that long. WAL mode also
+        // needs to create files next to the database.
+        if (::access(dir.c_str(), W_OK | X_OK) != 0 ||
+            (exists && ::access(path.c_str(), R_OK | W_OK) != 0)) {
+            if (exists && ::access(path.c_str(), R_OK) == 0) salvaged = load_read_only(path, now);
+            log::warning(
+                kComponent, "{} is not writable; the clearance cache is memory-only{}",
+                exists ? path : dir,
+                salvaged.empty() ? "" : fmt::format(" ({} entries read)", salvaged.size()));
+            return nullptr;
+        }
         bool corrupt = false;
         std::string why;
         if (auto s = try_open(path, corrupt, why)) return s;
-        if (corrupt && fs::exists(path)) {
+        if (corrupt && fs::exists(path, ec)) {
             std::string aside = path + ".corrupt-" + std::to_string(now);
             fs::rename(path, aside, ec);
             if (ec) {
-                log::warning(kComponent, "{} is corrupt ({}) and cannot be set aside: {}; the "
-                             "clearance cache is memory-only", path, why, ec.message());
+                log::warning(kComponent,
+                             "{} is corrupt ({}) and cannot be set aside: {}; the "
+                             "clearance cache is memory-only",
+                             path, why, ec.message());
                 return nullptr;
             }
             // A WAL belongs to the file it was written for; it must not be
             // replayed into the new one.
             for (const char* ext : {"-wal", "-shm"}) {
-                if (fs::exists(path + ext)) fs::rename(path + ext, aside + ext, ec);
+                if (fs::exists(path + ext, ec)) fs::rename(path + ext, aside + ext, ec);
             }
-            log::warning(kComponent, "{} is corrupt ({}): moved to {}, starting with an empty "
-                         "clearance cache", path, why, aside);
+            log::warning(kComponent,
+                         "{} is corrupt ({}): moved to {}, starting with an empty "
+                         "clearance cache",
+                         path, why, aside);
             if (auto s = try_open(path, corrupt, why)) return s;
         }
         log::warning(kComponent, "cannot use {}: {}; the clearance cache is memory-only", path,
@@ -211,35 +234,14 @@ public:
 
     /// All rows; expired ones are deleted first.
     std::vector<ClearanceRecord> load(int64_t now) {
-        std::vector<ClearanceRecord> out;
         std::lock_guard<std::mutex> lock(mu_);
         try {
             session_ << "DELETE FROM clearance WHERE expires_s <= ?", use(now), now_;
-            std::vector<std::string> sites, agents, proxies, cookies;
-            std::vector<Poco::Int64> created, expires;
-            session_ << "SELECT site, user_agent, proxy, cookies, created_s, expires_s "
-                        "FROM clearance",
-                into(sites), into(agents), into(proxies), into(cookies), into(created),
-                into(expires), now_;
-            for (size_t i = 0; i < sites.size(); ++i) {
-                ClearanceRecord r;
-                r.key = ClearanceKey{sites[i], agents[i], proxies[i]};
-                try {
-                    r.entry.cookies = parse_cookies_json(cookies[i]);
-                } catch (const Poco::Exception& e) {
-                    log::warning(kComponent, "skipping a malformed cache row for {}: {}",
-                                 sites[i], e.displayText());
-                    continue;
-                }
-                r.entry.user_agent = agents[i];
-                r.entry.created_s = created[i];
-                r.entry.expires_s = expires[i];
-                out.push_back(std::move(r));
-            }
+            return read_rows(session_, now);
         } catch (const Poco::Exception& e) {
             log::warning(kComponent, "cannot read the clearance cache: {}", e.displayText());
         }
-        return out;
+        return {};
     }
 
     void upsert(const ClearanceRecord& r, int64_t now) {
@@ -281,11 +283,60 @@ private:
 
     explicit SqliteStore(Poco::Data::Session s) : session_(std::move(s)) {}
 
+    // Poco retries a failing open for this long; the access() checks in open()
+    // make that rare, this bounds it.
+    static constexpr std::size_t kLoginTimeoutS = 2;
+
+    /// Fresh rows of session's clearance table; malformed ones are skipped.
+    static std::vector<ClearanceRecord> read_rows(Poco::Data::Session& session, int64_t now) {
+        std::vector<std::string> sites, agents, proxies, cookies;
+        std::vector<Poco::Int64> created, expires;
+        Poco::Int64 t = now;
+        session << "SELECT site, user_agent, proxy, cookies, created_s, expires_s "
+                   "FROM clearance WHERE expires_s > ?",
+            use(t), into(sites), into(agents), into(proxies), into(cookies), into(created),
+            into(expires), now_;
+        std::vector<ClearanceRecord> out;
+        for (size_t i = 0; i < sites.size(); ++i) {
+            ClearanceRecord r;
+            r.key = ClearanceKey{sites[i], agents[i], proxies[i]};
+            try {
+                r.entry.cookies = parse_cookies_json(cookies[i]);
+            } catch (const Poco::Exception& e) {
+                log::warning(kComponent, "skipping a malformed cache row for {}: {}", sites[i],
+                             e.displayText());
+                continue;
+            }
+            r.entry.user_agent = agents[i];
+            r.entry.created_s = created[i];
+            r.entry.expires_s = expires[i];
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    /// Reads a database that cannot be written (read-only file or directory),
+    /// so a restart on a read-only volume still reuses what it holds.
+    static std::vector<ClearanceRecord> load_read_only(const std::string& path, int64_t now) {
+        // immutable=1: a WAL database cannot be opened read-only when its
+        // -shm cannot be created; a cleanly closed database has no WAL left.
+        for (const char* mode : {"?mode=ro", "?mode=ro&immutable=1"}) {
+            try {
+                Poco::Data::Session s("SQLite", "file:" + path + mode, kLoginTimeoutS);
+                return read_rows(s, now);
+            } catch (const Poco::Exception& e) {
+                log::debug(kComponent, "reading {} read-only ({}): {}", path, mode,
+                           e.displayText());
+            }
+        }
+        return {};
+    }
+
     static std::unique_ptr<SqliteStore> try_open(const std::string& path, bool& corrupt,
                                                  std::string& why) {
         corrupt = false;
         try {
-            Poco::Data::Session s("SQLite", path);
+            Poco::Data::Session s("SQLite", path, kLoginTimeoutS);
             std::vector<std::string> check;
             s << "PRAGMA integrity_check", into(check), now_;
             if (check.size() != 1 || check[0] != "ok") {
@@ -363,8 +414,10 @@ public:
         try {
             Poco::URI uri(url);
             if (uri.getScheme() != "redis" || uri.getHost().empty()) {
-                log::warning(kComponent, "CACHE_BACKEND '{}' is not redis://host[:port][/db]; "
-                             "ignored", log::redact_url(url));
+                log::warning(kComponent,
+                             "CACHE_BACKEND '{}' is not redis://host[:port][/db]; "
+                             "ignored",
+                             log::redact_url(url));
                 return nullptr;
             }
             auto r = std::unique_ptr<RedisStore>(new RedisStore);
@@ -520,8 +573,10 @@ private:
         } catch (...) {
         }
         if (healthy_.exchange(false) || !warned_) {
-            log::warning(kComponent, "clearance cache backend {} failed ({}); using memory only, "
-                         "retrying in {} s", redacted_, why, kRetryAfter.count());
+            log::warning(kComponent,
+                         "clearance cache backend {} failed ({}); using memory only, "
+                         "retrying in {} s",
+                         redacted_, why, kRetryAfter.count());
         }
         warned_ = true;
     }
@@ -549,10 +604,12 @@ ClearanceCache::ClearanceCache(Options options) : options_(std::move(options)) {
     if (!enabled()) return;
     int64_t now = now_s();
     if (!options_.state_dir.empty()) {
-        sqlite_ = SqliteStore::open(options_.state_dir, now);
-        if (sqlite_) {
+        std::vector<ClearanceRecord> rows;
+        sqlite_ = SqliteStore::open(options_.state_dir, now, rows);
+        if (sqlite_) rows = sqlite_->load(now);
+        {
             std::unique_lock lock(mu_);
-            for (ClearanceRecord& r : sqlite_->load(now)) {
+            for (ClearanceRecord& r : rows) {
                 // A shorter CACHE_DURATION than when the row was written applies.
                 r.entry.expires_s =
                     std::min(r.entry.expires_s, r.entry.created_s + options_.duration_s);
@@ -572,10 +629,16 @@ ClearanceCache::ClearanceCache(Options options) : options_(std::move(options)) {
 
 ClearanceCache::~ClearanceCache() = default;
 
-bool ClearanceCache::persistent() const { return sqlite_ != nullptr; }
-bool ClearanceCache::shared() const { return redis_ && redis_->healthy(); }
+bool ClearanceCache::persistent() const {
+    return sqlite_ != nullptr;
+}
+bool ClearanceCache::shared() const {
+    return redis_ && redis_->healthy();
+}
 
-int64_t ClearanceCache::now_s() const { return options_.clock(); }
+int64_t ClearanceCache::now_s() const {
+    return options_.clock();
+}
 
 void ClearanceCache::insert_locked(const ClearanceKey& key, ClearanceEntry entry) {
     Slot& slot = slots_[key.site_proxy()];
@@ -726,7 +789,8 @@ size_t ClearanceCache::size() const {
     std::shared_lock lock(mu_);
     size_t n = 0;
     for (const auto& [k, slot] : slots_)
-        for (const auto& [ua, e] : slot.by_agent) n += e.expires_s > now ? 1 : 0;
+        for (const auto& [ua, e] : slot.by_agent)
+            n += e.expires_s > now ? 1 : 0;
     return n;
 }
 
@@ -737,8 +801,7 @@ SingleFlight::Ticket::Ticket(SingleFlight* owner, std::string key, std::shared_p
     : owner_(owner), key_(std::move(key)), flight_(std::move(f)), leader_(leader) {}
 
 SingleFlight::Ticket::Ticket(Ticket&& o) noexcept
-    : owner_(o.owner_), key_(std::move(o.key_)), flight_(std::move(o.flight_)),
-      leader_(o.leader_) {
+    : owner_(o.owner_), key_(std::move(o.key_)), flight_(std::move(o.flight_)), leader_(o.leader_) {
     o.leader_ = false;
 }
 
@@ -762,7 +825,8 @@ std::optional<SolveOutcome> SingleFlight::Ticket::wait(
     if (!flight_ || leader_) return std::nullopt;  // a leader waiting on itself would hang
     std::unique_lock<std::mutex> lock(flight_->mu);
     ++flight_->followers;
-    bool done = flight_->cv.wait_until(lock, deadline, [&] { return flight_->outcome.has_value(); });
+    bool done =
+        flight_->cv.wait_until(lock, deadline, [&] { return flight_->outcome.has_value(); });
     --flight_->followers;
     if (!done) return std::nullopt;
     return flight_->outcome;

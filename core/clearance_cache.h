@@ -107,7 +107,9 @@ public:
     std::optional<ClearanceEntry> put(const ClearanceKey& key, std::vector<Cookie> cookies);
 
     /// Drops the entry for key (the site challenged again despite its
-    /// cookies). True if there was one in memory.
+    /// cookies), here, in SQLite and in Redis. True if there was one in memory.
+    /// Other instances sharing Redis keep a copy they already read until it
+    /// expires or their own next request for the site is challenged.
     bool invalidate(const ClearanceKey& key);
 
     /// Drops every entry of a site (host, site or URL; normalised with
@@ -135,7 +137,7 @@ private:
     void purge_expired_locked(int64_t now);
 
     Options options_;
-    mutable std::shared_mutex mu_;  // guards slots_
+    mutable std::shared_mutex mu_;                 // guards slots_
     std::unordered_map<std::string, Slot> slots_;  // by ClearanceKey::site_proxy()
     std::mutex write_mu_;  // orders writers, so memory, SQLite and Redis agree
     std::unique_ptr<SqliteStore> sqlite_;

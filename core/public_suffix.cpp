@@ -16,6 +16,7 @@ namespace {
 // Used when Debian's list is missing (minimal containers): the generic TLDs are
 // covered by the implicit "*" rule, so only second-level suffixes and the big
 // shared-hosting suffixes matter here.
+// clang-format off
 constexpr const char* kBuiltinRules[] = {
     "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "co", "me", "tv",
     "app", "dev", "uk", "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk",
@@ -29,8 +30,11 @@ constexpr const char* kBuiltinRules[] = {
     "blogspot.com", "herokuapp.com", "appspot.com", "cloudfront.net", "azurewebsites.net",
     "pages.dev", "workers.dev", "vercel.app", "netlify.app", "web.app", "firebaseapp.com",
 };
+// clang-format on
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // Splits "a.b.c" into views of its labels; empty labels are kept (and then
 // simply match no rule).
@@ -59,11 +63,16 @@ bool decode_utf8(std::string_view s, std::u32string& out) {
         auto b = static_cast<unsigned char>(s[i]);
         char32_t cp;
         size_t n;
-        if (b < 0x80) cp = b, n = 1;
-        else if ((b & 0xE0) == 0xC0) cp = b & 0x1F, n = 2;
-        else if ((b & 0xF0) == 0xE0) cp = b & 0x0F, n = 3;
-        else if ((b & 0xF8) == 0xF0) cp = b & 0x07, n = 4;
-        else return false;
+        if (b < 0x80)
+            cp = b, n = 1;
+        else if ((b & 0xE0) == 0xC0)
+            cp = b & 0x1F, n = 2;
+        else if ((b & 0xF0) == 0xE0)
+            cp = b & 0x0F, n = 3;
+        else if ((b & 0xF8) == 0xF0)
+            cp = b & 0x07, n = 4;
+        else
+            return false;
         if (i + n > s.size()) return false;
         for (size_t k = 1; k < n; ++k) {
             auto c = static_cast<unsigned char>(s[i + k]);
@@ -135,9 +144,11 @@ std::string normalize_host(std::string_view host) {
     } else if (std::count(host.begin(), host.end(), ':') == 1) {
         host = host.substr(0, host.find(':'));  // "example.com:8080"; bare IPv6 has several
     }
-    while (!host.empty() && host.back() == '.') host.remove_suffix(1);
+    while (!host.empty() && host.back() == '.')
+        host.remove_suffix(1);
     std::string out(host);
-    for (char& c : out) c = lower(c);
+    for (char& c : out)
+        c = lower(c);
     return out;
 }
 
@@ -158,7 +169,8 @@ void PublicSuffixList::add_rule(std::string_view rule) {
     }
     if (rule.empty()) return;
     std::string text(rule);
-    for (char& c : text) c = lower(c);
+    for (char& c : text)
+        c = lower(c);
     if (!is_ascii(text)) {
         std::string puny;
         for (std::string_view label : split_labels(text)) {
@@ -203,7 +215,8 @@ std::unique_ptr<PublicSuffixList> PublicSuffixList::load(const std::string& path
 
 PublicSuffixList PublicSuffixList::builtin() {
     PublicSuffixList list;
-    for (const char* r : kBuiltinRules) list.add_rule(r);
+    for (const char* r : kBuiltinRules)
+        list.add_rule(r);
     return list;
 }
 

@@ -13,10 +13,13 @@
 
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
+#include "core/clearance_cache.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 
@@ -111,7 +114,7 @@ std::string ok_json(const std::string& m) {
 
 class AdminHandler : public Poco::Net::HTTPRequestHandler {
 public:
-    AdminHandler(Registry& r, V1Service& s) : r_(r), s_(s) {}
+    AdminHandler(Registry& r, V1Service& s, ClearanceCache* c) : r_(r), s_(s), cache_(c) {}
 
     void handleRequest(HTTPServerRequest& req, HTTPServerResponse& resp) override {
         int status = 200;
@@ -201,6 +204,22 @@ private:
             }
             return ok_json("The session has been removed.");
         }
+        if (cache_ != nullptr && path == "/cache" && m == "GET") return cache_list();
+        if (cache_ != nullptr && path == "/cache/flush" && m == "POST") {
+            std::string site, body = read_body(req);
+            if (body.find_first_not_of(" \t\r\n") != std::string::npos) {
+                Poco::JSON::Parser p;
+                auto o = p.parse(body).extract<Poco::JSON::Object::Ptr>();
+                if (o && o->has("site")) site = o->getValue<std::string>("site");
+            }
+            size_t n = cache_->flush(site);
+            JsonWriter w;
+            w.begin_object().field("status", "ok");
+            w.field("message", "flushed " + std::to_string(n) + " cached clearance(s)" +
+                                   (site.empty() ? "" : " of " + site));
+            w.field("flushed", static_cast<int64_t>(n)).end_object();
+            return w.take();
+        }
         if (path == "/metrics" && m == "GET") {
             JsonWriter w;
             w.begin_object().field("text", s_.metrics().body).end_object();
@@ -208,6 +227,21 @@ private:
         }
         *status = 404;
         return error_json("no admin route " + m + " " + path);
+    }
+
+    std::string cache_list() {
+        auto now = static_cast<int64_t>(std::time(nullptr));
+        JsonWriter w;
+        w.begin_object().key("entries").begin_array();
+        for (const auto& rec : cache_->list()) {
+            w.begin_object().field("site", rec.key.site).field("proxy", rec.key.proxy);
+            w.field("userAgent", rec.key.user_agent);
+            w.field("cookies", static_cast<int64_t>(rec.entry.cookies.size()));
+            w.field("expiresInSeconds", std::max<int64_t>(0, rec.entry.expires_s - now));
+            w.end_object();
+        }
+        w.end_array().end_object();
+        return w.take();
     }
 
     std::string stats() {
@@ -244,18 +278,20 @@ private:
 
     Registry& r_;
     V1Service& s_;
+    ClearanceCache* cache_;
 };
 
 class AdminFactory : public Poco::Net::HTTPRequestHandlerFactory {
 public:
-    AdminFactory(Registry& r, V1Service& s) : r_(r), s_(s) {}
+    AdminFactory(Registry& r, V1Service& s, ClearanceCache* c) : r_(r), s_(s), cache_(c) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-        return new AdminHandler(r_, s_);
+        return new AdminHandler(r_, s_, cache_);
     }
 
 private:
     Registry& r_;
     V1Service& s_;
+    ClearanceCache* cache_;
 };
 
 }  // namespace
@@ -282,7 +318,7 @@ void AdminServer::start() {
         auto* params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(4);
         params->setKeepAlive(false);
-        server_ = std::make_unique<Poco::Net::HTTPServer>(new AdminFactory(registry_, service_),
+        server_ = std::make_unique<Poco::Net::HTTPServer>(new AdminFactory(registry_, service_, cache_),
                                                           sock, params);
         server_->start();
         log::info("admin", "admin socket at {}", path);

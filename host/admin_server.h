@@ -17,9 +17,14 @@ class HTTPServer;
 
 namespace byparr {
 
+class ClearanceCache;
+
 class AdminServer {
 public:
     AdminServer(const Config& config, Registry& registry, V1Service& service);
+    /// Enables GET /cache and POST /cache/flush; without a cache they answer 404
+    /// and byparrctl says the server has none. Call before start().
+    void set_cache(ClearanceCache* cache) { cache_ = cache; }
     ~AdminServer();
     /// Binds <state_dir>/admin.sock; logs and carries on without it on failure.
     void start();
@@ -30,6 +35,7 @@ private:
     const Config& config_;
     Registry& registry_;
     V1Service& service_;
+    ClearanceCache* cache_ = nullptr;
     std::unique_ptr<Poco::Net::HTTPServer> server_;
 };
 

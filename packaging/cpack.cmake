@@ -35,7 +35,10 @@ set(BYPARR_PACKAGE_MAINTAINER "Byparr maintainers <byparr@localhost>" CACHE STRI
 set(CPACK_PACKAGE_NAME byparr)
 set(CPACK_PACKAGE_VENDOR byparr)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+# Each package's Description below starts with its own summary line. CPack 3.25 prepends
+# CPACK_PACKAGE_DESCRIPTION_SUMMARY to every component's description unless it is CPack's
+# placeholder, so keep the placeholder (it then appears nowhere).
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${CMAKE_PROJECT_NAME} built using CMake")
 set(CPACK_PACKAGE_CONTACT "${BYPARR_PACKAGE_MAINTAINER}")
 # The build tree is configured for /usr/local (a `make install` stays out of dpkg's way);
 # the package relocates everything under /usr.
@@ -58,14 +61,14 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 set(CPACK_DEBIAN_SERVER_PACKAGE_NAME byparr)
-set(CPACK_DEBIAN_SERVER_DESCRIPTION "FlareSolverr-compatible anti-bot challenge solver
- Byparr serves the FlareSolverr v1 HTTP API (POST /v1) that Prowlarr, Jackett and
- other clients use to get past Cloudflare and DDoS-Guard challenges. Pages are
- loaded in Qt WebEngine (Chromium) worker processes; solvers, cookie sources and
- proxy providers are plugins, managed at run time with byparrctl.
- .
- The systemd unit byparr.service is installed but not enabled; settings are read
- from /etc/default/byparr.")
+set(CPACK_DEBIAN_SERVER_DESCRIPTION "${PROJECT_DESCRIPTION}
+Byparr serves the FlareSolverr v1 HTTP API (POST /v1) that Prowlarr, Jackett and
+other clients use to get past Cloudflare and DDoS-Guard challenges. Pages are
+loaded in Qt WebEngine (Chromium) worker processes; solvers, cookie sources and
+proxy providers are plugins, managed at run time with byparrctl.
+
+The systemd unit byparr.service is installed but not enabled; settings are read
+from /etc/default/byparr.")
 set(CPACK_DEBIAN_SERVER_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libqt6webenginecore6-bin, fonts-liberation | fonts-dejavu-core, ca-certificates")
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
@@ -74,9 +77,9 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME byparr-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_ARCHITECTURE all)  # headers and CMake files only
 set(CPACK_DEBIAN_DEV_DESCRIPTION "Byparr plugin SDK
- The C ABI header, the header-only C++ wrapper and the CMake package
- (find_package(ByparrSDK) + byparr_add_plugin()) for building Byparr plugins
- out of tree, with an example plugin under /usr/share/byparr/sdk.")
+The C ABI header, the header-only C++ wrapper and the CMake package
+(find_package(ByparrSDK) + byparr_add_plugin()) for building Byparr plugins
+out of tree, with an example plugin under /usr/share/byparr/sdk.")
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake, g++")
 set(CPACK_DEBIAN_DEV_PACKAGE_SUGGESTS "byparr")

@@ -11,28 +11,32 @@
 set -euo pipefail
 
 # What the installed binaries need at run time, and nothing to compile with.
-# Derived from `ldd` of bin/byparr, bin/byparrctl, every lib/byparr/plugins/*/lib*.so and
-# byparr-webengine-worker, each library mapped to its package with `dpkg -S` (Poco 1.11
-# libraries are the *80 packages). Transitive dependencies (libqt6core6, libnss3, ...) come
-# with these through apt; listing the direct ones keeps the stage honest when one is dropped.
+# Derived from the NEEDED entries (objdump -p / ldd) of bin/byparr, bin/byparrctl, every
+# lib/byparr/plugins/*/lib*.so and byparr-webengine-worker, each library mapped to its
+# package with `dpkg -S`. Transitive dependencies (libpocoxml80, libnss3, ...) come with
+# these through apt; libc6/libstdc++6/libgcc-s1 are in every Debian image.
+# Boost is header-only here (Boost.DLL with BOOST_DLL_USE_STD_FS): no libboost-* at run time.
+# runtime-stage.sh re-checks with ldd that every library resolves, so a new dependency
+# fails the image build instead of the first request.
 runtime_pkgs=(
-    # byparr, byparrctl, plugins: Poco (core links Data/SQLite/Redis for cache and state)
-    libpocofoundation80 libpoconet80 libpocoutil80 libpocoxml80 libpocojson80
+    # byparr, byparrctl, libwebengine.so, the worker
+    libpocofoundation80 libpoconet80 libpocoutil80 libpocojson80 libfmt9
+    # core links Poco Data/SQLite/Redis (CMake PUBLIC); --as-needed drops them while no
+    # code calls them, but the clearance cache's Redis backend will: keep them installed.
     libpocodata80 libpocodatasqlite80 libpocoredis80
-    libfmt9
     # byparr-webengine-worker: Qt 6.4 WebEngine (Chromium 102) and the Qt modules it links
     libqt6core6 libqt6gui6 libqt6widgets6 libqt6network6 libqt6test6
     libqt6webenginecore6 libqt6webenginewidgets6
-    # QtWebEngineProcess (the Chromium child processes) lives in -bin, which
-    # libqt6webenginecore6 does not depend on; its .pak resources and locales come
-    # with libqt6webengine6-data (a dependency). Debian builds Chromium against the
-    # system ICU (libicu72), so there is no icudtl.dat to ship.
+    # QtWebEngineProcess (Chromium's child processes) is in -bin, which libqt6webenginecore6
+    # does not depend on; its .pak resources and locales come with libqt6webengine6-data (a
+    # dependency). Debian builds Chromium against the system ICU (libicu72): no icudtl.dat.
+    # The offscreen platform plugin the worker selects is in libqt6gui6.
     libqt6webenginecore6-bin
-    # Pages need fonts to lay out text (and fingerprinting scripts measure them), TLS needs
+    # Pages need fonts to lay out text (and fingerprinting scripts measure them); TLS needs
     # the CA bundle.
     fonts-liberation fonts-dejavu-core fontconfig ca-certificates
-    # Container plumbing: tini as PID 1 reaps the Chromium grandchildren a crashed worker
-    # leaves behind and forwards SIGTERM; curl is the HEALTHCHECK probe.
+    # Container plumbing: tini as PID 1 reaps the Chromium processes a crashed worker leaves
+    # behind and forwards SIGTERM; curl is the HEALTHCHECK probe.
     tini curl
 )
 build_pkgs=(

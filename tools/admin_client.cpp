@@ -40,7 +40,8 @@ Reply exchange(Poco::Net::HTTPClientSession& session, const std::string& method,
 
 Reply admin_request(const std::string& socket_path, const std::string& method,
                     const std::string& path, const std::string& body, int timeout_s) {
-    const std::string not_running = "byparr is not running (no admin socket at " + socket_path + ")";
+    const std::string not_running =
+        "byparr is not running (no admin socket at " + socket_path + ")";
     struct stat st {};
     if (::stat(socket_path.c_str(), &st) != 0) {
         if (errno == EACCES)
@@ -67,13 +68,13 @@ Reply admin_request(const std::string& socket_path, const std::string& method,
         session.setTimeout(Poco::Timespan(timeout_s, 0));
         return exchange(session, method, path, body, "localhost");
     } catch (const Poco::Exception& e) {
-        throw std::runtime_error("admin request " + method + " " + path + " failed: " +
-                                 e.displayText());
+        throw std::runtime_error("admin request " + method + " " + path +
+                                 " failed: " + e.displayText());
     }
 }
 
-Reply http_post_json(const std::string& base_url, const std::string& path,
-                     const std::string& body, int timeout_s) {
+Reply http_post_json(const std::string& base_url, const std::string& path, const std::string& body,
+                     int timeout_s) {
     Poco::URI uri;
     try {
         uri = Poco::URI(base_url);
@@ -83,7 +84,8 @@ Reply http_post_json(const std::string& base_url, const std::string& path,
     if (uri.getScheme() != "http" || uri.getHost().empty())
         throw std::runtime_error("invalid URL '" + base_url + "': expected http://host:port");
     std::string full = uri.getPath();
-    while (!full.empty() && full.back() == '/') full.pop_back();
+    while (!full.empty() && full.back() == '/')
+        full.pop_back();
     full += path;
     try {
         Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());

@@ -14,7 +14,7 @@ struct Reply {
 
 /// The server cannot be reached at all (socket missing, refused, not allowed).
 class Unreachable : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -25,8 +25,8 @@ Reply admin_request(const std::string& socket_path, const std::string& method,
 
 /// POST application/json to base_url + path (http:// only). Throws Unreachable
 /// when nothing listens there.
-Reply http_post_json(const std::string& base_url, const std::string& path,
-                     const std::string& body, int timeout_s);
+Reply http_post_json(const std::string& base_url, const std::string& path, const std::string& body,
+                     int timeout_s);
 
 /// Percent-encodes one path segment.
 std::string encode_segment(const std::string& s);

@@ -110,7 +110,8 @@ constexpr const char* kSessionsHelp = R"(Usage: byparrctl [--json] sessions list
   destroy   close one session and free its browser context.
 )";
 
-constexpr const char* kCookiesHelp = R"(Usage: byparrctl [--json] cookies import FILE [--user-agent UA]
+constexpr const char* kCookiesHelp =
+    R"(Usage: byparrctl [--json] cookies import FILE [--user-agent UA]
 
 Imports cookies exported from a browser into the cookie-import plugin's folder
 (<state dir>/cookies/), where a running server picks them up on its next request; files
@@ -126,7 +127,8 @@ secure, sameSite, hostOnly, session), optionally wrapped as {"userAgent": "...",
                     cookies.txt or the JSON wrapper's "userAgent".
 )";
 
-constexpr const char* kSolveHelp = R"(Usage: byparrctl [--json] solve URL [--post DATA] [--proxy URL] [--timeout S]
+constexpr const char* kSolveHelp =
+    R"(Usage: byparrctl [--json] solve URL [--post DATA] [--proxy URL] [--timeout S]
                                  [--solver ID] [--cookies-only] [--url API]
 
 Sends request.get (request.post with --post) for URL to the public API and prints the
@@ -155,7 +157,7 @@ struct Options {
 };
 
 class UsageError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -188,16 +190,26 @@ Options parse_args(int argc, char** argv) {
             if (has_inline) throw UsageError("option " + name + " takes no value");
             field = true;
         };
-        if (name == "--json") flag(o.json);
-        else if (name == "-h" || name == "--help") flag(o.help);
-        else if (name == "--cookies-only") flag(o.cookies_only);
-        else if (name == "--socket") o.socket = value();
-        else if (name == "--state-dir") o.state_dir = value();
-        else if (name == "--url") o.url = value();
-        else if (name == "--user-agent") o.user_agent = value(), o.has_user_agent = true;
-        else if (name == "--post") o.post = value(), o.has_post = true;
-        else if (name == "--proxy") o.proxy = value(), o.has_proxy = true;
-        else if (name == "--solver") o.solver = value(), o.has_solver = true;
+        if (name == "--json")
+            flag(o.json);
+        else if (name == "-h" || name == "--help")
+            flag(o.help);
+        else if (name == "--cookies-only")
+            flag(o.cookies_only);
+        else if (name == "--socket")
+            o.socket = value();
+        else if (name == "--state-dir")
+            o.state_dir = value();
+        else if (name == "--url")
+            o.url = value();
+        else if (name == "--user-agent")
+            o.user_agent = value(), o.has_user_agent = true;
+        else if (name == "--post")
+            o.post = value(), o.has_post = true;
+        else if (name == "--proxy")
+            o.proxy = value(), o.has_proxy = true;
+        else if (name == "--solver")
+            o.solver = value(), o.has_solver = true;
         else if (name == "--timeout") {
             std::string v = value();
             char* end = nullptr;
@@ -273,7 +285,9 @@ std::string fixed(double v, int digits) {
     return buf;
 }
 
-std::string integer(double v) { return std::to_string(static_cast<long long>(std::llround(v))); }
+std::string integer(double v) {
+    return std::to_string(static_cast<long long>(std::llround(v)));
+}
 
 std::string bytes(double b) {
     if (b <= 0) return "-";
@@ -326,8 +340,8 @@ int print_result(const Context& c, const Reply& r, const std::string& fallback) 
 // ---- plugins --------------------------------------------------------------------------------
 
 void print_components(const Array::Ptr& comps) {
-    TextTable t({"COMPONENT", "PLUGIN", "KIND", "STATE", "ORDER", "CALLS", "FAULTS",
-                 "DESCRIPTION"});
+    TextTable t(
+        {"COMPONENT", "PLUGIN", "KIND", "STATE", "ORDER", "CALLS", "FAULTS", "DESCRIPTION"});
     std::vector<std::string> reasons;
     for (size_t i = 0; comps && i < comps->size(); ++i) {
         auto o = comps->getObject(static_cast<unsigned>(i));
@@ -335,15 +349,15 @@ void print_components(const Array::Ptr& comps) {
         t.add({str(o, "id"), str(o, "plugin"), str(o, "kind"), str(o, "state"), order,
                integer(num(o, "calls")), integer(num(o, "faults")),
                ellipsize(str(o, "description"), 60)});
-        if (!str(o, "reason").empty())
-            reasons.push_back(str(o, "id") + ": " + str(o, "reason"));
+        if (!str(o, "reason").empty()) reasons.push_back(str(o, "id") + ": " + str(o, "reason"));
     }
     if (t.empty()) {
         std::cout << "no components loaded\n";
     } else {
         t.print(std::cout);
     }
-    for (const auto& r : reasons) std::cout << "  " << r << "\n";
+    for (const auto& r : reasons)
+        std::cout << "  " << r << "\n";
 }
 
 int plugins_list_online(const Context& c, const Reply& r) {
@@ -377,8 +391,8 @@ int plugins_list_offline(const Context& c, const std::string& why) {
     auto plugins = discover_plugins(plugin_search_path(cfg->plugin_path));
 
     std::map<std::string, bool> explicit_state;
-    std::vector<std::string> order = cfg->solvers.empty() ? std::vector<std::string>{"webengine"}
-                                                          : cfg->solvers;
+    std::vector<std::string> order =
+        cfg->solvers.empty() ? std::vector<std::string>{"webengine"} : cfg->solvers;
     std::string state_file = c.state_dir + "/plugins.json";
     std::string state_note;
     if (std::ifstream in(state_file); in) {
@@ -409,11 +423,12 @@ int plugins_list_offline(const Context& c, const std::string& why) {
         bool solver = std::find(caps.begin(), caps.end(), "solver") != caps.end();
         if (!solver) return "enabled";
         return std::find(order.begin(), order.end(), p.manifest.id) != order.end() ? "enabled"
-                                                                                    : "disabled";
+                                                                                   : "disabled";
     };
     auto join = [](const std::vector<std::string>& v, const char* sep) {
         std::string s;
-        for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+        for (const auto& x : v)
+            s += (s.empty() ? "" : sep) + x;
         return s;
     };
 
@@ -427,12 +442,14 @@ int plugins_list_offline(const Context& c, const std::string& why) {
             w.field("status", p.loaded() ? "installed" : to_string(p.refusal));
             if (!p.loaded()) w.field("reason", p.detail);
             w.key("capabilities").begin_array();
-            for (const auto& cap : p.manifest.capabilities) w.value(cap);
+            for (const auto& cap : p.manifest.capabilities)
+                w.value(cap);
             w.end_array().field("description", p.manifest.description);
             w.field("state", state_of(p)).end_object();
         }
         w.end_array().key("order").begin_array();
-        for (const auto& id : order) w.value(id);
+        for (const auto& id : order)
+            w.value(id);
         w.end_array().end_object();
         std::cout << w.str() << "\n";
         return kOk;
@@ -452,7 +469,8 @@ int plugins_list_offline(const Context& c, const std::string& why) {
     } else {
         t.print(std::cout);
     }
-    for (const auto& p : problems) std::cout << "  " << p << "\n";
+    for (const auto& p : problems)
+        std::cout << "  " << p << "\n";
     std::cout << "\nsolver order: " << join(order, ", ") << "\n";
     std::cout << "states are from " << state_file
               << " and the defaults; the server decides per component when it starts.\n";
@@ -472,7 +490,8 @@ int plugins_info(const Context& c, const std::string& id) {
     std::string caps;
     if (auto arr = p->getArray("capabilities"))
         for (size_t i = 0; i < arr->size(); ++i)
-            caps += (caps.empty() ? "" : ", ") + arr->getElement<std::string>(static_cast<unsigned>(i));
+            caps +=
+                (caps.empty() ? "" : ", ") + arr->getElement<std::string>(static_cast<unsigned>(i));
     auto abi = p->getObject("abi");
     TextTable t({"FIELD", "VALUE"});
     t.add({"plugin", str(p, "id")});
@@ -500,7 +519,8 @@ int cmd_plugins(Context& c) {
         std::cout << kPluginsHelp;
         return kOk;
     }
-    if (a.size() < 2) throw UsageError("plugins needs a subcommand: list, info, enable, disable, order");
+    if (a.size() < 2)
+        throw UsageError("plugins needs a subcommand: list, info, enable, disable, order");
     const std::string& sub = a[1];
     if (sub == "list") {
         if (a.size() != 2) throw UsageError("plugins list takes no arguments");
@@ -525,7 +545,8 @@ int cmd_plugins(Context& c) {
         if (a.size() < 3) throw UsageError("plugins order takes one or more solver IDs");
         JsonWriter w;
         w.begin_array();
-        for (size_t i = 2; i < a.size(); ++i) w.value(a[i]);
+        for (size_t i = 2; i < a.size(); ++i)
+            w.value(a[i]);
         w.end_array();
         auto r = admin(c, "POST", "/plugins/order", w.str());
         if (r.status >= 300) return fail(error_message(r));
@@ -534,7 +555,8 @@ int cmd_plugins(Context& c) {
             return kOk;
         }
         std::string ids;
-        for (size_t i = 2; i < a.size(); ++i) ids += (i > 2 ? ", " : "") + a[i];
+        for (size_t i = 2; i < a.size(); ++i)
+            ids += (i > 2 ? ", " : "") + a[i];
         std::cout << "solver order saved: " << ids << " (then the others)\n";
         return kOk;
     }
@@ -589,7 +611,8 @@ int cmd_stats(Context& c) {
     if (!extra.empty()) {
         std::cout << "\nsolver metrics:\n";
         TextTable m({"", ""});
-        for (const auto& [k, v] : extra) m.add({k, v});
+        for (const auto& [k, v] : extra)
+            m.add({k, v});
         std::ostringstream mb;
         m.print(mb, "  ");
         std::string mt = mb.str();
@@ -733,8 +756,8 @@ int cmd_sessions(Context& c) {
 // Temp file + fsync + rename: the plugin never sees a half-written file. The
 // temp name is hidden, which the plugin skips.
 std::string write_atomic(const fs::path& path, const std::string& content) {
-    fs::path tmp = path.parent_path() /
-                   ("." + path.filename().string() + ".tmp" + std::to_string(getpid()));
+    fs::path tmp =
+        path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(getpid()));
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return "cannot write " + tmp.string() + ": " + std::strerror(errno);
     size_t off = 0;
@@ -785,8 +808,10 @@ int cmd_cookies(Context& c) {
     size_t expired = 0;
     std::set<std::string> domains;
     for (const auto& k : parsed.cookies) {
-        if (k.expired(now)) ++expired;
-        else domains.insert(k.reported_domain());
+        if (k.expired(now))
+            ++expired;
+        else
+            domains.insert(k.reported_domain());
     }
     std::string ua = c.opt.has_user_agent ? c.opt.user_agent : parsed.user_agent;
 
@@ -818,13 +843,15 @@ int cmd_cookies(Context& c) {
         w.field("cookies", static_cast<int64_t>(parsed.cookies.size()));
         w.field("expired", static_cast<int64_t>(expired));
         w.key("domains").begin_array();
-        for (const auto& d : domains) w.value(d);
+        for (const auto& d : domains)
+            w.value(d);
         w.end_array().field("userAgent", ua).end_object();
         std::cout << w.str() << "\n";
         return kOk;
     }
     std::string list;
-    for (const auto& d : domains) list += (list.empty() ? "" : ", ") + d;
+    for (const auto& d : domains)
+        list += (list.empty() ? "" : ", ") + d;
     std::cout << "imported " << usable << " cookie(s)" << (list.empty() ? "" : " for " + list)
               << " into " << dst.string() << "\n";
     if (expired > 0) std::cout << expired << " cookie(s) already expired are ignored\n";
@@ -870,8 +897,7 @@ int cmd_solve(Context& c) {
 
     auto t0 = std::chrono::steady_clock::now();
     Reply r = http_post_json(base, "/v1", w.str(), c.opt.timeout_s + 15);
-    double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Object::Ptr o;
     try {
         o = parse_object(r.body);
@@ -910,7 +936,8 @@ int cmd_solve(Context& c) {
             if (boolean(k, "httpOnly")) flags += "httpOnly ";
             if (boolean(k, "secure")) flags += "secure ";
             if (!str(k, "sameSite").empty()) flags += "sameSite=" + str(k, "sameSite");
-            while (!flags.empty() && flags.back() == ' ') flags.pop_back();
+            while (!flags.empty() && flags.back() == ' ')
+                flags.pop_back();
             ct.add({str(k, "name"), ellipsize(str(k, "value"), 40), str(k, "domain"),
                     str(k, "path"), format_expiry(k), flags});
         }
@@ -983,4 +1010,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace byparr::ctl
 
-int main(int argc, char** argv) { return byparr::ctl::run(argc, argv); }
+int main(int argc, char** argv) {
+    return byparr::ctl::run(argc, argv);
+}

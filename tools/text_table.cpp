@@ -30,19 +30,23 @@ void TextTable::print(std::ostream& out, const std::string& indent) const {
             widths[i] = std::max(widths[i], display_width(row[i]));
     };
     measure(headers_);
-    for (const auto& r : rows_) measure(r);
+    for (const auto& r : rows_)
+        measure(r);
     auto line = [&](const std::vector<std::string>& row) {
         std::string text = indent;
         for (size_t i = 0; i < widths.size(); ++i) {
             const std::string cell = i < row.size() ? row[i] : "";
             text += cell;
-            if (i + 1 < widths.size()) text += std::string(widths[i] - display_width(cell) + 2, ' ');
+            if (i + 1 < widths.size())
+                text += std::string(widths[i] - display_width(cell) + 2, ' ');
         }
-        while (!text.empty() && text.back() == ' ') text.pop_back();
+        while (!text.empty() && text.back() == ' ')
+            text.pop_back();
         out << text << '\n';
     };
     line(headers_);
-    for (const auto& r : rows_) line(r);
+    for (const auto& r : rows_)
+        line(r);
 }
 
 }  // namespace byparr::ctl

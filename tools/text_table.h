@@ -8,14 +8,14 @@
 namespace byparr::ctl {
 
 class TextTable {
-public:
+  public:
     explicit TextTable(std::vector<std::string> headers) : headers_(std::move(headers)) {}
     void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
     bool empty() const { return rows_.empty(); }
     /// Columns separated by two spaces; the last column is not padded.
     void print(std::ostream& out, const std::string& indent = "") const;
 
-private:
+  private:
     std::vector<std::string> headers_;
     std::vector<std::vector<std::string>> rows_;
 };

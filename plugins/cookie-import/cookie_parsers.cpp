@@ -10,13 +10,16 @@ namespace {
 
 std::string lower(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+        s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -51,7 +54,7 @@ struct JValue {
 };
 
 class JsonReader {
-public:
+  public:
     explicit JsonReader(std::string_view text) : t_(text) {}
 
     bool parse(JValue& out) {
@@ -65,7 +68,7 @@ public:
     std::string error_message;
     int error_line = 0;
 
-private:
+  private:
     static constexpr int kMaxDepth = 64;
 
     bool error(std::string message) {
@@ -133,7 +136,8 @@ private:
             std::string key;
             if (!string(key)) return false;
             skip_ws();
-            if (pos_ >= t_.size() || t_[pos_] != ':') return error("expected ':' after \"" + key + "\"");
+            if (pos_ >= t_.size() || t_[pos_] != ':')
+                return error("expected ':' after \"" + key + "\"");
             ++pos_;
             skip_ws();
             JValue v;
@@ -202,10 +206,14 @@ private:
         for (int i = 0; i < 4; ++i) {
             char c = t_[pos_++];
             out <<= 4;
-            if (c >= '0' && c <= '9') out |= static_cast<uint32_t>(c - '0');
-            else if (c >= 'a' && c <= 'f') out |= static_cast<uint32_t>(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') out |= static_cast<uint32_t>(c - 'A' + 10);
-            else return error("invalid \\u escape");
+            if (c >= '0' && c <= '9')
+                out |= static_cast<uint32_t>(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                out |= static_cast<uint32_t>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                out |= static_cast<uint32_t>(c - 'A' + 10);
+            else
+                return error("invalid \\u escape");
         }
         return true;
     }
@@ -223,14 +231,30 @@ private:
             if (pos_ >= t_.size()) break;
             char e = t_[pos_++];
             switch (e) {
-                case '"': out += '"'; break;
-                case '\\': out += '\\'; break;
-                case '/': out += '/'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'n': out += '\n'; break;
-                case 'r': out += '\r'; break;
-                case 't': out += '\t'; break;
+                case '"':
+                    out += '"';
+                    break;
+                case '\\':
+                    out += '\\';
+                    break;
+                case '/':
+                    out += '/';
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
                 case 'u': {
                     uint32_t cp = 0;
                     if (!hex4(cp)) return false;
@@ -244,7 +268,8 @@ private:
                     append_utf8(out, cp);
                     break;
                 }
-                default: return error(std::string("invalid escape '\\") + e + "'");
+                default:
+                    return error(std::string("invalid escape '\\") + e + "'");
             }
         }
         return error("unterminated string");
@@ -253,9 +278,9 @@ private:
     bool number(JValue& out) {
         size_t start = pos_;
         if (t_[pos_] == '-') ++pos_;
-        while (pos_ < t_.size() && (std::isdigit(static_cast<unsigned char>(t_[pos_])) ||
-                                    t_[pos_] == '.' || t_[pos_] == 'e' || t_[pos_] == 'E' ||
-                                    t_[pos_] == '+' || t_[pos_] == '-'))
+        while (pos_ < t_.size() &&
+               (std::isdigit(static_cast<unsigned char>(t_[pos_])) || t_[pos_] == '.' ||
+                t_[pos_] == 'e' || t_[pos_] == 'E' || t_[pos_] == '+' || t_[pos_] == '-'))
             ++pos_;
         std::string text(t_.substr(start, pos_ - start));
         char* end = nullptr;
@@ -360,9 +385,11 @@ std::vector<std::string_view> split_fields(std::string_view line) {
     // Tabs turned into spaces by a copy-paste: split on runs of blanks instead.
     size_t i = 0;
     while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ')) ++i;
+        while (i < line.size() && (line[i] == ' '))
+            ++i;
         size_t start = i;
-        while (i < line.size() && line[i] != ' ') ++i;
+        while (i < line.size() && line[i] != ' ')
+            ++i;
         if (i > start) fields.push_back(line.substr(start, i - start));
     }
     return fields;
@@ -370,9 +397,8 @@ std::vector<std::string_view> split_fields(std::string_view line) {
 
 bool is_ip_literal(std::string_view host) {
     if (host.find(':') != std::string_view::npos) return true;  // IPv6
-    return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-        return (c >= '0' && c <= '9') || c == '.';
-    });
+    return !host.empty() && std::all_of(host.begin(), host.end(),
+                                        [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
 }
 
 bool is_loopback(std::string_view host) {
@@ -414,9 +440,10 @@ ParseResult parse_netscape(std::string_view text) {
 
         auto f = split_fields(line);
         if (f.size() < 6 || f.size() > 7)
-            return fail(line_no, "expected 7 tab-separated fields (domain, subdomains, path, "
-                                 "secure, expiry, name, value), found " +
-                                     std::to_string(f.size()));
+            return fail(line_no,
+                        "expected 7 tab-separated fields (domain, subdomains, path, "
+                        "secure, expiry, name, value), found " +
+                            std::to_string(f.size()));
         std::string domain = lower(trim(f[0]));
         bool dotted = !domain.empty() && domain.front() == '.';
         if (dotted) domain.erase(0, 1);
@@ -466,8 +493,7 @@ ParseResult parse_json(std::string_view text) {
         list = doc.get("cookies");
         if (list == nullptr) return fail(doc.line, "expected a \"cookies\" array");
     }
-    if (list->type != JValue::Type::kArray)
-        return fail(list->line, "expected an array of cookies");
+    if (list->type != JValue::Type::kArray) return fail(list->line, "expected an array of cookies");
     for (const auto& item : list->items) {
         ImportedCookie c;
         std::string err = json_cookie(item, c);

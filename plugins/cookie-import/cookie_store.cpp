@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <system_error>
-#include <filesystem>
 
 namespace byparr::cookie_import {
 namespace {
@@ -18,8 +18,8 @@ int64_t mtime_ns(const struct stat& st) {
 }
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(),
-                                                  suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Hidden names are temp files of an atomic write in progress; .ua are sidecars.
@@ -119,15 +119,14 @@ void CookieStore::load_file(const std::string& name, const Signature& sig, FileS
     st.sig = sig;  // even on failure: report a broken file once, not on every lookup
     std::string path = dir_ + "/" + name;
     auto keep_note = [&] {
-        return is_new || st.cookies.empty()
-                   ? std::string("; nothing imported from it")
-                   : "; keeping the " + std::to_string(st.cookies.size()) +
-                         " cookie(s) imported from it before";
+        return is_new || st.cookies.empty() ? std::string("; nothing imported from it")
+                                            : "; keeping the " + std::to_string(st.cookies.size()) +
+                                                  " cookie(s) imported from it before";
     };
     if (sig.size > kMaxFileBytes) {
         if (log_)
-            log_('e', "cookie file " + path + " is larger than " +
-                          std::to_string(kMaxFileBytes) + " bytes" + keep_note());
+            log_('e', "cookie file " + path + " is larger than " + std::to_string(kMaxFileBytes) +
+                          " bytes" + keep_note());
         return;
     }
     std::string text;
@@ -160,7 +159,8 @@ CookieStore::Match CookieStore::lookup(const std::string& url) {
     std::lock_guard<std::mutex> lock(mu_);
     refresh_locked();
     std::vector<const FileState*> order;
-    for (const auto& [name, st] : files_) order.push_back(&st);
+    for (const auto& [name, st] : files_)
+        order.push_back(&st);
     std::stable_sort(order.begin(), order.end(),
                      [](const FileState* a, const FileState* b) { return a->order < b->order; });
     // Oldest first, so a newer import of the same cookie replaces the older one.

@@ -20,7 +20,7 @@
 namespace byparr::cookie_import {
 
 class CookieStore {
-public:
+  public:
     /// level: 'i' info, 'w' warning, 'e' error.
     using Logger = std::function<void(char level, const std::string& message)>;
 
@@ -46,7 +46,7 @@ public:
     /// (an editor saving in place does not touch the folder's mtime).
     static constexpr std::chrono::milliseconds kRestatInterval{1000};
 
-private:
+  private:
     struct Signature {
         int64_t mtime_ns = -1, size = -1, ua_mtime_ns = -1, ua_size = -1;
         bool operator==(const Signature&) const = default;

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 
 #include "cookie_store.h"
 
@@ -36,9 +37,12 @@ std::shared_ptr<CookieStore> shared_store(const std::string& dir) {
     std::lock_guard<std::mutex> lock(mu);
     if (auto s = stores[dir].lock()) return s;
     auto s = std::make_shared<CookieStore>(dir, [](char level, const std::string& msg) {
-        if (level == 'e') Log::error(msg);
-        else if (level == 'w') Log::warning(msg);
-        else Log::info(msg);
+        if (level == 'e')
+            Log::error(msg);
+        else if (level == 'w')
+            Log::warning(msg);
+        else
+            Log::info(msg);
     });
     stores[dir] = s;
     return s;
@@ -50,23 +54,24 @@ Cookie to_sdk(const ImportedCookie& c) {
 }
 
 class ImportSource : public CookieSource {
-public:
+  public:
     explicit ImportSource(const Config& config) : store_(shared_store(watched_dir(config))) {}
 
     byparr_outcome lookup(const std::string& url, Result& out) override {
         auto m = store_->lookup(url);
         if (m.empty()) return BYPARR_OUTCOME_NOT_APPLICABLE;
-        for (const auto& c : m.cookies) out.add_cookie(to_sdk(c));
+        for (const auto& c : m.cookies)
+            out.add_cookie(to_sdk(c));
         if (!m.user_agent.empty()) out.set_user_agent(m.user_agent);
         return BYPARR_OUTCOME_OK;
     }
 
-private:
+  private:
     std::shared_ptr<CookieStore> store_;
 };
 
 class ImportSolver : public Solver {
-public:
+  public:
     explicit ImportSolver(const Config& config) : store_(shared_store(watched_dir(config))) {}
 
     byparr_outcome solve(const Request& r, Result& out) override {
@@ -78,7 +83,8 @@ public:
         out.set_url(r.url);
         out.set_status(200);
         out.set_user_agent(m.user_agent.empty() ? r.user_agent : m.user_agent);
-        for (const auto& c : m.cookies) out.add_cookie(to_sdk(c));
+        for (const auto& c : m.cookies)
+            out.add_cookie(to_sdk(c));
         return BYPARR_OUTCOME_OK;
     }
 
@@ -86,13 +92,34 @@ public:
         lines.push_back("cookie_import_files " + std::to_string(store_->file_count()));
     }
 
-private:
+  private:
     std::shared_ptr<CookieStore> store_;
 };
 
+// Registered by hand rather than with Registrar::add_solver, which fills in the
+// session entry points: the host picks the first chain solver that has them for
+// sessions.*, and this one has no browser to keep a session in.
+void register_solver_without_sessions() {
+    static const std::string id = "cookie-import";
+    static const std::string description =
+        "Answers returnOnlyCookies requests from imported browser cookies";
+    byparr_solver_v1 s{};
+    s.struct_size = sizeof s;
+    s.id = view(id);
+    s.description = view(description);
+    s.create = &detail::create<ImportSolver>;
+    s.solve = &detail::solver_solve<ImportSolver>;
+    s.shutdown = &detail::shutdown<ImportSolver>;
+    s.destroy = &detail::destroy<ImportSolver>;
+    s.metrics = &detail::solver_metrics<ImportSolver>;
+    const byparr_host_api_v1* host = Log::host();
+    if (host == nullptr || host->register_solver == nullptr ||
+        !host->register_solver(host->host_ctx, &s))
+        throw std::runtime_error("the host refused solver '" + id + "'");
+}
+
 void register_components(Registrar& r) {
-    r.add_solver<ImportSolver>("cookie-import",
-                               "Answers returnOnlyCookies requests from imported browser cookies");
+    register_solver_without_sessions();
     r.add_cookie_source<ImportSource>(
         "cookie-import-source", "Cookies exported from a browser (cookies.txt or JSON) per site");
 }

@@ -53,11 +53,12 @@ std::chrono::seconds bench_seconds(const Config& config) {
         if (used == v.size() && n >= 0 && n <= 86400) return std::chrono::seconds(n);
     } catch (const std::exception&) {
     }
-    throw std::runtime_error("PROXY_BENCH_SECONDS='" + v + "' is not a number of seconds (0-86400)");
+    throw std::runtime_error("PROXY_BENCH_SECONDS='" + v +
+                             "' is not a number of seconds (0-86400)");
 }
 
 class Rotation : public ProxyProvider {
-public:
+  public:
     explicit Rotation(const Config& config) {
         std::string strategy_name = config.get("PROXY_STRATEGY");
         auto strategy = parse_strategy(strategy_name);
@@ -96,7 +97,7 @@ public:
                          (f == Feedback::kBlocked ? "blocked" : "proxy/network error") + ")");
     }
 
-private:
+  private:
     std::unique_ptr<ProxyPool> pool_;
 };
 

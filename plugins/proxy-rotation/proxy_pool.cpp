@@ -8,15 +8,15 @@ namespace {
 
 std::string lower(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
 
 bool is_ip_literal(std::string_view host) {
     if (host.find(':') != std::string_view::npos) return true;
-    return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-        return (c >= '0' && c <= '9') || c == '.';
-    });
+    return !host.empty() && std::all_of(host.begin(), host.end(),
+                                        [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
 }
 
 std::string host_of(std::string_view url) {
@@ -40,9 +40,12 @@ std::optional<Strategy> parse_strategy(std::string_view name) {
 
 const char* to_string(Strategy s) {
     switch (s) {
-        case Strategy::kRoundRobin: return "round-robin";
-        case Strategy::kStickyPerSite: return "sticky-per-site";
-        case Strategy::kRotateOnBlock: return "rotate-on-block";
+        case Strategy::kRoundRobin:
+            return "round-robin";
+        case Strategy::kStickyPerSite:
+            return "sticky-per-site";
+        case Strategy::kRotateOnBlock:
+            return "rotate-on-block";
     }
     return "?";
 }
@@ -63,9 +66,11 @@ std::optional<std::string> normalise_proxy_url(std::string_view entry, std::stri
         scheme != "socks5" && scheme != "socks5h")
         return fail("scheme must be http, https, socks4 or socks5");
     std::string rest = url.substr(sep + 3);
-    while (!rest.empty() && rest.back() == '/') rest.pop_back();
+    while (!rest.empty() && rest.back() == '/')
+        rest.pop_back();
     if (rest.find_first_of("/?#") != std::string::npos) return fail("a proxy URL has no path");
-    std::string hostport = rest.substr(rest.rfind('@') == std::string::npos ? 0 : rest.rfind('@') + 1);
+    std::string hostport =
+        rest.substr(rest.rfind('@') == std::string::npos ? 0 : rest.rfind('@') + 1);
     std::string port;
     if (!hostport.empty() && hostport.front() == '[') {
         auto close = hostport.find(']');
@@ -78,8 +83,10 @@ std::optional<std::string> normalise_proxy_url(std::string_view entry, std::stri
     } else {
         auto colon = hostport.rfind(':');
         if (colon == 0 || hostport.empty()) return fail("no host");
-        if (colon != std::string::npos) port = hostport.substr(colon + 1);
-        else return fail("no port (host:port)");
+        if (colon != std::string::npos)
+            port = hostport.substr(colon + 1);
+        else
+            return fail("no port (host:port)");
     }
     if (port.empty() || port.size() > 5 ||
         !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
@@ -127,7 +134,8 @@ std::string redact(std::string_view proxy_url) {
 
 std::string site_key(std::string_view host_in) {
     std::string host = lower(host_in);
-    while (!host.empty() && host.back() == '.') host.pop_back();
+    while (!host.empty() && host.back() == '.')
+        host.pop_back();
     if (is_ip_literal(host)) return host;
     std::vector<std::string_view> labels;
     std::string_view h = host;
@@ -140,8 +148,8 @@ std::string site_key(std::string_view host_in) {
     }
     if (labels.size() <= 2) return host;
     size_t n = labels.size();
-    static const char* const kGenericSecondLevel[] = {"co", "com", "net", "org", "gov", "ac",
-                                                      "edu", "ne", "or", "go", "gen", "ltd"};
+    static const char* const kGenericSecondLevel[] = {"co",  "com", "net", "org", "gov", "ac",
+                                                      "edu", "ne",  "or",  "go",  "gen", "ltd"};
     bool cc_second_level =
         labels[n - 1].size() == 2 &&
         std::any_of(std::begin(kGenericSecondLevel), std::end(kGenericSecondLevel),
@@ -219,7 +227,8 @@ bool ProxyPool::report(std::string_view proxy, std::string_view, Feedback feedba
 size_t ProxyPool::benched(Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mu_);
     size_t n = 0;
-    for (size_t i = 0; i < proxies_.size(); ++i) n += usable(i, now) ? 0 : 1;
+    for (size_t i = 0; i < proxies_.size(); ++i)
+        n += usable(i, now) ? 0 : 1;
     return n;
 }
 

@@ -42,7 +42,7 @@ enum class Feedback {
 };
 
 class ProxyPool {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
 
     ProxyPool(std::vector<std::string> proxies, Strategy strategy, std::chrono::seconds bench);
@@ -59,7 +59,7 @@ public:
     Strategy strategy() const { return strategy_; }
     std::chrono::seconds bench_duration() const { return bench_; }
 
-private:
+  private:
     bool usable(size_t i, Clock::time_point now) const { return bench_until_[i] <= now; }
     std::optional<size_t> next_usable(size_t from, Clock::time_point now) const;
 
@@ -68,8 +68,8 @@ private:
     std::chrono::seconds bench_;
     std::mutex mu_;
     std::vector<Clock::time_point> bench_until_;
-    size_t next_ = 0;     // round-robin cursor
-    size_t current_ = 0;  // rotate-on-block: the proxy in use until it is blocked
+    size_t next_ = 0;                       // round-robin cursor
+    size_t current_ = 0;                    // rotate-on-block: the proxy in use until it is blocked
     std::map<std::string, size_t> sticky_;  // site → proxy index
 };
 

@@ -264,6 +264,10 @@ void WorkerProcess::on_eof() {
         int status = 0;
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
+        // When the host is PID 1 or a subreaper, Chromium's orphans are ours to reap
+        // (all killed above); otherwise this returns ECHILD at once.
+        while (::waitpid(-pid, nullptr, 0) > 0 || errno == EINTR) {
+        }
         wait_status_ = status;
         reaped_ = true;
         exited_ = true;

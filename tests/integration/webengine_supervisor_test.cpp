@@ -193,6 +193,34 @@ TEST_F(WebEngineSupervisorTest, SessionsCanBeCreatedListedUsedAndDestroyed) {
     EXPECT_EQ(r->getArray("sessions")->size(), 0u);
 }
 
+TEST_F(WebEngineSupervisorTest, ARequestThatNeverAnswersEndsAtItsDeadline) {
+    TestSite site;
+    Server server;
+    auto started = std::chrono::steady_clock::now();
+    Json r = server.get(site.url("/never"), 3000);
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(status_of(r), "error");
+    EXPECT_NE(r->optValue<std::string>("message", "").find("Timeout"), std::string::npos)
+        << r->optValue<std::string>("message", "");
+    EXPECT_LT(took, 5s);
+    // The worker survives a timeout and serves the next request.
+    EXPECT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+}
+
+TEST_F(WebEngineSupervisorTest, OneWorkerServesConcurrentRequests) {
+    TestSite site;
+    Server server;
+    std::vector<std::future<Json>> calls;
+    for (int i = 0; i < 3; ++i)
+        calls.push_back(
+            std::async(std::launch::async, [&] { return server.get(site.url("/slow?ms=1000")); }));
+    for (auto& c : calls) {
+        Json r = c.get();
+        EXPECT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    }
+    EXPECT_EQ(server.workers().size(), 1u);
+}
+
 TEST_F(WebEngineSupervisorTest, AWorkerCrashFailsItsRequestFastAndTheNextOneGetsANewWorker) {
     TestSite site;
     Server server;
@@ -219,6 +247,57 @@ TEST_F(WebEngineSupervisorTest, AWorkerCrashFailsItsRequestFastAndTheNextOneGets
     ASSERT_EQ(after.size(), 1u);
     EXPECT_NE(after[0], before[0]);
     EXPECT_FALSE(alive(before[0]));
+}
+
+// A stand-in worker that announces itself and then never answers: the
+// supervisor's own deadline and kill paths, without Chromium.
+std::string write_silent_worker(const std::string& dir) {
+    std::string path = dir + "/silent-worker";
+    std::ofstream f(path);
+    f << "#!/bin/bash\n"
+         "fd=$2\n"
+         "msg='{\"op\":\"ready\",\"pid\":0,\"userAgent\":\"SilentWorker/1.0\"}'\n"
+         "printf \"\\\\x00\\\\x00\\\\x00\\\\x$(printf '%02x' ${#msg})%s\" \"$msg\" >&$fd\n"
+         "exec sleep 300\n";
+    f.close();
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+    return path;
+}
+
+TEST_F(WebEngineSupervisorTest, AWorkerThatNeverRepliesIsCutOffAtTheDeadlineAndKilledAtStop) {
+    TestSite site;
+    char tmpl[] = "/tmp/byparr-we-fake-XXXXXX";
+    std::string dir = ::mkdtemp(tmpl);
+    auto server = std::make_unique<Server>(
+        Env{{"BYPARR_WORKER", write_silent_worker(dir)}, {"SHUTDOWN_GRACE", "2"}});
+    auto started = std::chrono::steady_clock::now();
+    Json r = server->get(site.url("/plain"), 2000);
+    EXPECT_EQ(status_of(r), "error");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+    std::vector<pid_t> tree = descendants(server->process().pid());
+    EXPECT_FALSE(tree.empty());
+    server.reset();
+    EXPECT_TRUE(wait_for(
+        [&] {
+            for (pid_t p : tree)
+                if (alive(p)) return false;
+            return true;
+        },
+        3s));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_F(WebEngineSupervisorTest, AMissingOrFailingWorkerIsAClearErrorNotAHang) {
+    TestSite site;
+    for (const char* worker : {"/nonexistent/byparr-webengine-worker", "/bin/false"}) {
+        Server server(Env{{"BYPARR_WORKER", worker}});
+        auto started = std::chrono::steady_clock::now();
+        Json r = server.get(site.url("/plain"), 10000);
+        EXPECT_EQ(status_of(r), "error");
+        EXPECT_NE(r->optValue<std::string>("message", "").find("browser worker"), std::string::npos)
+            << r->optValue<std::string>("message", "");
+        EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    }
 }
 
 TEST_F(WebEngineSupervisorTest, NoProcessOutlivesTheServer) {

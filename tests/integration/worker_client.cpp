@@ -31,7 +31,8 @@ std::vector<pid_t> tree_of(pid_t root) {
         std::ifstream f("/proc/" + std::to_string(out[i]) + "/task/" + std::to_string(out[i]) +
                         "/children");
         pid_t child;
-        while (f >> child) out.push_back(child);
+        while (f >> child)
+            out.push_back(child);
     }
     return out;
 }
@@ -53,13 +54,17 @@ WorkerClient::WorkerClient(const std::string& executable, const std::vector<std:
         auto eq = kv.find('=');
         if (eq != std::string::npos) env_map[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
-    for (const auto& [k, v] : env) env_map[k] = v;
+    for (const auto& [k, v] : env)
+        env_map[k] = v;
     std::vector<std::string> env_s;
-    for (const auto& [k, v] : env_map) env_s.push_back(k + "=" + v);
+    for (const auto& [k, v] : env_map)
+        env_s.push_back(k + "=" + v);
     std::vector<char*> argv, envp;
-    for (auto& s : argv_s) argv.push_back(s.data());
+    for (auto& s : argv_s)
+        argv.push_back(s.data());
     argv.push_back(nullptr);
-    for (auto& s : env_s) envp.push_back(s.data());
+    for (auto& s : env_s)
+        envp.push_back(s.data());
     envp.push_back(nullptr);
 
     const pid_t parent = ::getpid();
@@ -122,7 +127,8 @@ bool WorkerClient::send_bytes(const std::string& bytes) {
 std::uint64_t WorkerClient::send(const std::string& op, Json fields) {
     Poco::JSON::Object msg;
     if (fields) {
-        for (const auto& [k, v] : *fields) msg.set(k, v);
+        for (const auto& [k, v] : *fields)
+            msg.set(k, v);
     }
     const std::uint64_t id = next_id_++;
     msg.set("op", op);
@@ -223,7 +229,8 @@ long WorkerClient::pss_kib() const {
 Poco::JSON::Object::Ptr json_object(
     std::initializer_list<std::pair<const std::string, Poco::Dynamic::Var>> fields) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-    for (const auto& [k, v] : fields) o->set(k, v);
+    for (const auto& [k, v] : fields)
+        o->set(k, v);
     return o;
 }
 
@@ -233,7 +240,8 @@ std::string pre_text(const std::string& html, const std::string& id) {
     if (start == std::string::npos) return {};
     start += open.size();
     auto end = html.find("</pre>", start);
-    std::string raw = html.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string raw =
+        html.substr(start, end == std::string::npos ? std::string::npos : end - start);
     std::string out;
     for (size_t i = 0; i < raw.size(); ++i) {
         if (raw[i] != '&') {
@@ -241,8 +249,8 @@ std::string pre_text(const std::string& html, const std::string& id) {
             continue;
         }
         static const std::pair<const char*, char> kEntities[] = {
-            {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''},
-            {"&#x27;", '\''}, {"&nbsp;", ' '}};
+            {"&amp;", '&'},  {"&lt;", '<'},    {"&gt;", '>'},  {"&quot;", '"'},
+            {"&#39;", '\''}, {"&#x27;", '\''}, {"&nbsp;", ' '}};
         bool done = false;
         for (const auto& [ent, ch] : kEntities) {
             if (raw.compare(i, std::strlen(ent), ent) == 0) {

@@ -17,7 +17,7 @@
 namespace byparr::test {
 
 class WorkerClient {
-public:
+  public:
     using Json = Poco::JSON::Object::Ptr;
 
     // Starts the worker; throws std::runtime_error when it cannot be spawned.
@@ -52,7 +52,7 @@ public:
     // Proportional set size summed over the worker and its descendants, KiB.
     long pss_kib() const;
 
-private:
+  private:
     bool read_frames(std::chrono::steady_clock::time_point deadline);
 
     pid_t pid_ = -1;
@@ -61,7 +61,7 @@ private:
     int status_ = 0;
     std::uint64_t next_id_ = 1;
     std::string buffer_;
-    std::vector<Json> unsolicited_;        // messages without an id (ready)
+    std::vector<Json> unsolicited_;          // messages without an id (ready)
     std::map<std::uint64_t, Json> replies_;  // by id
 };
 

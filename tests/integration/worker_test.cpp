@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,8 +33,7 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 long ms_since(Clock::time_point t0) {
-    return static_cast<long>(
-        std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count());
+    return static_cast<long>(std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count());
 }
 
 Json result_of(const Json& reply) {
@@ -46,6 +46,11 @@ std::string error_kind(const Json& reply) {
     return reply->getObject("error")->optValue<std::string>("kind", "");
 }
 
+std::string error_message(const Json& reply) {
+    if (!reply || !reply->has("error")) return "";
+    return reply->getObject("error")->optValue<std::string>("message", "");
+}
+
 Json find_cookie(const Json& result, const std::string& name) {
     auto cookies = result->getArray("cookies");
     for (size_t i = 0; cookies && i < cookies->size(); ++i) {
@@ -56,7 +61,7 @@ Json find_cookie(const Json& result, const std::string& name) {
 }
 
 class WorkerTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         site_ = new TestSite();
         auto t0 = Clock::now();
@@ -76,7 +81,8 @@ protected:
     static Json solve(const std::string& path, Json extra = nullptr, int timeout_ms = 15000) {
         Json req = json_object({{"url", site_->url(path)}, {"timeoutMs", timeout_ms}});
         if (extra) {
-            for (const auto& [k, v] : *extra) req->set(k, v);
+            for (const auto& [k, v] : *extra)
+                req->set(k, v);
         }
         return worker_->solve(req, milliseconds(timeout_ms + 5000));
     }
@@ -255,8 +261,8 @@ TEST_F(WorkerTest, FiveConcurrentSolvesEachGetTheirPage) {
     auto t0 = Clock::now();
     std::vector<std::uint64_t> ids;
     for (int i = 0; i < 5; ++i) {
-        Json req = json_object({{"url", site_->url("/slow?ms=300&n=" + std::to_string(i))},
-                                {"timeoutMs", 20000}});
+        Json req = json_object(
+            {{"url", site_->url("/slow?ms=300&n=" + std::to_string(i))}, {"timeoutMs", 20000}});
         ids.push_back(worker_->send("solve", json_object({{"request", req}})));
     }
     for (int i = 0; i < 5; ++i) {
@@ -288,7 +294,8 @@ TEST_F(WorkerTest, DisableMediaBlocksImagesCssFontsAndMedia) {
     ASSERT_TRUE(reply && reply->getValue<bool>("ok"));
     auto c = counters();
     ASSERT_TRUE(c);
-    for (const char* k : {"img", "css", "font", "media"}) EXPECT_EQ(c->getValue<int>(k), 0) << k;
+    for (const char* k : {"img", "css", "font", "media"})
+        EXPECT_EQ(c->getValue<int>(k), 0) << k;
 
     // Control: the same page without the flag does load its assets.
     reply = solve("/media", json_object({{"waitMs", 200}}));
@@ -362,8 +369,7 @@ TEST_F(WorkerTest, CancelStopsARunningSolve) {
 // Each family imitates a vendor: /cf/ and /two-stage/ solve themselves, /managed/
 // also checks the fingerprint (focus, visibility, timers...), /turnstile/ needs a
 // trusted click, /ddg/ sets __ddg cookies.
-class ChallengeFamilyTest : public WorkerTest,
-                            public ::testing::WithParamInterface<const char*> {};
+class ChallengeFamilyTest : public WorkerTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(ChallengeFamilyTest, IsSolvedAndReturnsClearance) {
     const std::string family = GetParam();
@@ -391,14 +397,16 @@ TEST_F(WorkerTest, ConcurrentManagedChallengesAllKeepFocus) {
     // Several shown views share one offscreen screen; each page must still have focus.
     std::vector<std::uint64_t> ids;
     for (int i = 0; i < 3; ++i) {
-        Json req = json_object({{"url", site_->url("/managed/?n=" + std::to_string(i))},
-                                {"timeoutMs", 20000}});
+        Json req = json_object(
+            {{"url", site_->url("/managed/?n=" + std::to_string(i))}, {"timeoutMs", 20000}});
         ids.push_back(worker_->send("solve", json_object({{"request", req}})));
     }
     for (auto id : ids) {
         auto reply = worker_->wait_reply(id, std::chrono::seconds(25));
         ASSERT_TRUE(reply);
-        EXPECT_TRUE(reply->getValue<bool>("ok")) << error_kind(reply);
+        std::ostringstream text;
+        reply->stringify(text);
+        EXPECT_TRUE(reply->getValue<bool>("ok")) << text.str().substr(0, 2000);
     }
 }
 
@@ -476,9 +484,81 @@ TEST(WorkerProcess, SocksProxyWithCredentialsIsRefusedClearly) {
     WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", "socks5://127.0.0.1:9"},
                         {{"BYPARR_PROXY_USERNAME", "u"}, {"BYPARR_PROXY_PASSWORD", "p"}});
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
-    auto reply = worker.solve(json_object({{"url", "http://example.invalid/"}, {"timeoutMs", 5000}}));
+    auto reply =
+        worker.solve(json_object({{"url", "http://example.invalid/"}, {"timeoutMs", 5000}}));
     ASSERT_TRUE(reply);
     EXPECT_EQ(error_kind(reply), "proxy");
+}
+
+// Proxies: one per worker process. Chromium never proxies 127.0.0.1, so the site is
+// addressed by a made-up name that the test proxy maps to it.
+class WorkerProxyTest : public ::testing::Test {
+  protected:
+    static std::string site_url(const TestSite& site, const std::string& path) {
+        return "http://site.test:" + std::to_string(site.port()) + path;
+    }
+    TestSite site_;
+};
+
+TEST_F(WorkerProxyTest, HttpProxyWithCredentialsCarriesTheRequest) {
+    TestProxyOptions o;
+    o.user = "alice";
+    o.pass = "s3cret";
+    o.host_map = {{"site.test", "127.0.0.1"}};
+    TestProxy proxy(o);
+    WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", proxy.url()},
+                        {{"BYPARR_PROXY_USERNAME", "alice"}, {"BYPARR_PROXY_PASSWORD", "s3cret"}});
+    ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
+    auto reply =
+        worker.solve(json_object({{"url", site_url(site_, "/set-cookie")}, {"timeoutMs", 15000}}));
+    ASSERT_TRUE(reply);
+    ASSERT_TRUE(reply->getValue<bool>("ok")) << error_kind(reply);
+    auto r = result_of(reply);
+    EXPECT_EQ(r->getValue<int>("status"), 200);
+    EXPECT_TRUE(find_cookie(r, "sid"));
+    EXPECT_GT(proxy.stats()["requests"], 0);
+}
+
+TEST_F(WorkerProxyTest, HttpProxyWithWrongCredentialsIsAProxyError) {
+    TestProxyOptions o;
+    o.user = "alice";
+    o.pass = "s3cret";
+    o.host_map = {{"site.test", "127.0.0.1"}};
+    TestProxy proxy(o);
+    WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", proxy.url()},
+                        {{"BYPARR_PROXY_USERNAME", "alice"}, {"BYPARR_PROXY_PASSWORD", "wrong"}});
+    ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
+    auto t0 = Clock::now();
+    auto reply =
+        worker.solve(json_object({{"url", site_url(site_, "/plain")}, {"timeoutMs", 15000}}));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(error_kind(reply), "proxy") << error_message(reply);
+    EXPECT_LT(ms_since(t0), 5000);
+}
+
+TEST_F(WorkerProxyTest, UnreachableProxyFailsFastWithAProxyError) {
+    WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", "http://127.0.0.1:9"});
+    ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
+    auto t0 = Clock::now();
+    auto reply =
+        worker.solve(json_object({{"url", site_url(site_, "/plain")}, {"timeoutMs", 15000}}));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(error_kind(reply), "proxy") << error_message(reply);
+    EXPECT_LT(ms_since(t0), 5000);
+}
+
+TEST_F(WorkerProxyTest, Socks5ProxyCarriesTheRequest) {
+    TestProxyOptions o;
+    o.mode = "socks5";
+    o.host_map = {{"site.test", "127.0.0.1"}};
+    TestProxy proxy(o);
+    WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", proxy.url()});
+    ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
+    auto reply =
+        worker.solve(json_object({{"url", site_url(site_, "/plain")}, {"timeoutMs", 15000}}));
+    ASSERT_TRUE(reply);
+    ASSERT_TRUE(reply->getValue<bool>("ok")) << error_kind(reply);
+    EXPECT_EQ(result_of(reply)->getValue<int>("status"), 200);
 }
 
 }  // namespace

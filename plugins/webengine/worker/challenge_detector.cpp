@@ -32,9 +32,13 @@ bool ChallengeDetector::load(const std::vector<std::string>& files, std::string*
 #endif
 }
 
-bool ChallengeDetector::enabled() const { return impl_->enabled; }
+bool ChallengeDetector::enabled() const {
+    return impl_->enabled;
+}
 
-const std::vector<std::string>& ChallengeDetector::selectors() const { return impl_->selectors; }
+const std::vector<std::string>& ChallengeDetector::selectors() const {
+    return impl_->selectors;
+}
 
 bool ChallengeDetector::is_clearance_cookie(const std::string& name) const {
 #ifdef BYPARR_HAVE_CHALLENGE_RULES

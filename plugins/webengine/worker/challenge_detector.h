@@ -29,7 +29,7 @@ struct PageFactsIn {
 };
 
 class ChallengeDetector {
-public:
+  public:
     ChallengeDetector();
     ~ChallengeDetector();
 
@@ -40,7 +40,7 @@ public:
     bool is_clearance_cookie(const std::string& name) const;
     PageMatch classify(const PageFactsIn& facts) const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

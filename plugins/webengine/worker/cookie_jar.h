@@ -18,7 +18,7 @@ namespace byparr::webengine {
 
 class CookieJar : public QObject {
     Q_OBJECT
-public:
+  public:
     CookieJar(QWebEngineCookieStore* store, QObject* parent = nullptr);
 
     // Sets the request's cookies (contract shape) before the first load. A cookie
@@ -32,10 +32,10 @@ public:
 
     static QJsonObject to_contract(const QNetworkCookie& c);
 
-signals:
+  signals:
     void cookie_added(const QNetworkCookie& cookie);
 
-private:
+  private:
     using Key = std::tuple<QByteArray, QString, QString>;  // name, domain, path
     static Key key_of(const QNetworkCookie& c);
 

@@ -31,6 +31,15 @@ FrameChannel::~FrameChannel() {
 void FrameChannel::send(const QJsonObject& message) {
     if (fd_ < 0) return;
     QByteArray body = QJsonDocument(message).toJson(QJsonDocument::Compact);
+    if (body.size() > static_cast<qsizetype>(kMaxFrame)) {
+        // The supervisor would drop the connection: answer the id with an error instead.
+        QJsonObject error{
+            {"kind", "internal"},
+            {"message", QStringLiteral("reply too large (%1 bytes)").arg(body.size())}};
+        body =
+            QJsonDocument(QJsonObject{{"id", message.value("id")}, {"ok", false}, {"error", error}})
+                .toJson(QJsonDocument::Compact);
+    }
     quint32 n = static_cast<quint32>(body.size());
     char header[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
                       static_cast<char>(n >> 8), static_cast<char>(n)};
@@ -64,7 +73,9 @@ void FrameChannel::try_write() {
     if (write_notifier_) write_notifier_->setEnabled(false);
 }
 
-void FrameChannel::on_writable() { try_write(); }
+void FrameChannel::on_writable() {
+    try_write();
+}
 
 void FrameChannel::flush_blocking(int timeout_ms) {
     QElapsedTimer t;

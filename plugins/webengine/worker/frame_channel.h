@@ -11,7 +11,7 @@ namespace byparr::webengine {
 
 class FrameChannel : public QObject {
     Q_OBJECT
-public:
+  public:
     static constexpr quint32 kMaxFrame = 64u << 20;
 
     explicit FrameChannel(int fd, QObject* parent = nullptr);
@@ -22,11 +22,11 @@ public:
     void flush_blocking(int timeout_ms);
     bool is_open() const { return fd_ >= 0; }
 
-signals:
+  signals:
     void frame_received(const QJsonObject& message);
     void closed();
 
-private:
+  private:
     void on_readable();
     void on_writable();
     void try_write();

@@ -69,7 +69,10 @@ void log_filter(QtMsgType type, const QMessageLogContext& ctx, const QString& ms
     static const bool verbose = qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE");
     const bool noisy = type == QtDebugMsg || type == QtInfoMsg ||
                        (ctx.category && std::strncmp(ctx.category, "qt.webenginecontext", 19) == 0);
-    if (noisy && !verbose) return;
+    // Known and harmless with --disable-gpu on the offscreen platform.
+    const bool harmless = msg.startsWith(QLatin1String("No suitable graphics backend")) ||
+                          msg.startsWith(QLatin1String("Remote debugging server started"));
+    if ((noisy || harmless) && !verbose) return;
     std::fprintf(stderr, "byparr-webengine-worker: %s%s%s\n", ctx.category ? ctx.category : "",
                  ctx.category ? ": " : "", qPrintable(msg));
 }

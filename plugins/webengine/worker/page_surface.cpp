@@ -1,5 +1,7 @@
 #include "page_surface.h"
 
+#include <cstdio>
+
 #include <QCoreApplication>
 #include <QFocusEvent>
 #include <QPointer>
@@ -12,14 +14,21 @@ namespace byparr::webengine {
 namespace {
 
 class FocusKeeper : public QObject {
-public:
-    using QObject::QObject;
+  public:
+    FocusKeeper(PageSurface* surface, QWidget* view) : QObject(surface), view_(view) {}
 
-protected:
-    bool eventFilter(QObject*, QEvent* event) override {
+  protected:
+    bool eventFilter(QObject* watched, QEvent* event) override {
         const auto t = event->type();
+        if (watched == view_ && t == QEvent::ChildAdded) {
+            // A new render widget: focus it once it is the view's focus proxy.
+            QMetaObject::invokeMethod(parent(), "keep_focus", Qt::QueuedConnection);
+        }
         return t == QEvent::FocusOut || t == QEvent::WindowDeactivate;
     }
+
+  private:
+    QWidget* view_;
 };
 
 }  // namespace
@@ -60,7 +69,7 @@ void PageSurface::keep_focus() {
     QWidget* proxy = view_->focusProxy();
     if (!proxy) return;
     if (!focus_keeper_) {
-        focus_keeper_ = new FocusKeeper(this);
+        focus_keeper_ = new FocusKeeper(this, view_);
         view_->installEventFilter(focus_keeper_);
     }
     // A cross-site navigation swaps in a new render widget (and focus proxy) that
@@ -68,6 +77,9 @@ void PageSurface::keep_focus() {
     if (proxy != focused_proxy_) {
         proxy->installEventFilter(focus_keeper_);
         focused_proxy_ = proxy;
+    }
+    if (qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE")) {
+        std::fprintf(stderr, "[surface] keep_focus proxy=%p\n", static_cast<void*>(proxy));
     }
     QFocusEvent in(QEvent::FocusIn, Qt::ActiveWindowFocusReason);
     QCoreApplication::sendEvent(proxy, &in);
@@ -101,15 +113,20 @@ void PageSurface::on_shown() {
                         }
                         self->devtools_session_ = session;
                         if (session) {
-                            session->on_document_response([guard, router](
-                                                              const DocumentResponse& doc) {
-                                QMetaObject::invokeMethod(
-                                    router,
-                                    [guard, doc] {
-                                        if (PageSurface* s = *guard) emit s->document_response(doc);
-                                    },
-                                    Qt::QueuedConnection);
-                            });
+                            // Only one offscreen window can be active, and challenge
+                            // scripts test document.hasFocus(): have every page focused.
+                            session->send("Emulation.setFocusEmulationEnabled",
+                                          R"({"enabled":true})", [](std::string, std::string) {});
+                            session->on_document_response(
+                                [guard, router](const DocumentResponse& doc) {
+                                    QMetaObject::invokeMethod(
+                                        router,
+                                        [guard, doc] {
+                                            if (PageSurface* s = *guard)
+                                                emit s->document_response(doc);
+                                        },
+                                        Qt::QueuedConnection);
+                                });
                         }
                         self->set_ready();
                     },

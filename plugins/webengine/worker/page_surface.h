@@ -27,10 +27,10 @@ class CookieJar;
 // Quiet console, no pop-ups.
 class WorkerPage : public QWebEnginePage {
     Q_OBJECT
-public:
+  public:
     using QWebEnginePage::QWebEnginePage;
 
-protected:
+  protected:
     void javaScriptConsoleMessage(JavaScriptConsoleMessageLevel, const QString&, int,
                                   const QString&) override {}
     QWebEnginePage* createWindow(WebWindowType) override { return nullptr; }
@@ -47,7 +47,7 @@ struct SurfaceDeps {
 
 class PageSurface : public QObject {
     Q_OBJECT
-public:
+  public:
     static constexpr int kWidth = 1366;
     static constexpr int kHeight = 768;
     static constexpr int kAttachTimeoutMs = 300;  // headers are optional; never wait longer
@@ -62,7 +62,7 @@ public:
     // Gives the page keyboard focus for good: several views are shown at once on one
     // screen and only one window can be active, but challenge scripts check
     // document.hasFocus(). Focus-out events to the page are swallowed from now on.
-    void keep_focus();
+    Q_INVOKABLE void keep_focus();
     bool has_devtools() const;
     const QString& marker_url() const { return marker_; }
     QWebEngineProfile* profile() const { return profile_; }
@@ -70,14 +70,14 @@ public:
     WorkerPage* page() const { return page_; }
     QWebEngineView* view() const { return view_; }
 
-signals:
+  signals:
     void ready();
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     // Main-frame document responses (redirect hops included), on the Qt thread.
     void document_response(const DocumentResponse& doc);
 #endif
 
-private:
+  private:
     void on_shown();
     void set_ready();
 

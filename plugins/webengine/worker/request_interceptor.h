@@ -9,18 +9,18 @@ namespace byparr::webengine {
 
 class SecurityInterceptor : public QWebEngineUrlRequestInterceptor {
     Q_OBJECT
-public:
+  public:
     SecurityInterceptor(int devtools_port, QObject* parent = nullptr)
         : QWebEngineUrlRequestInterceptor(parent), devtools_port_(devtools_port) {}
     void interceptRequest(QWebEngineUrlRequestInfo& info) override;
 
-private:
+  private:
     int devtools_port_;
 };
 
 class MediaBlocker : public QWebEngineUrlRequestInterceptor {
     Q_OBJECT
-public:
+  public:
     using QWebEngineUrlRequestInterceptor::QWebEngineUrlRequestInterceptor;
     void interceptRequest(QWebEngineUrlRequestInfo& info) override;
 };

@@ -24,7 +24,7 @@ namespace byparr::webengine {
 
 namespace {
 
-constexpr int kQuietMs = 100;          // URL unchanged this long = no pending JS redirect
+constexpr int kQuietMs = 100;              // URL unchanged this long = no pending JS redirect
 constexpr int kChallengeRecheckMs = 1000;  // DOM-only challenge progress has no signal
 constexpr int kMaxClicks = 6;
 constexpr int kClickBackoffMs[] = {500, 1000, 2000};
@@ -33,7 +33,8 @@ constexpr int kClickBackoffMs[] = {500, 1000, 2000};
 // cannot see or intercept it.
 QString facts_script(const std::vector<std::string>& selectors) {
     QJsonArray sels;
-    for (const auto& s : selectors) sels.append(QString::fromStdString(s));
+    for (const auto& s : selectors)
+        sels.append(QString::fromStdString(s));
     return QStringLiteral(
                "(function(s){var m=[];for(var i=0;i<s.length;i++){try{if(document.querySelector("
                "s[i]))m.push(s[i]);}catch(e){}}var t='';try{t=document.body?document.body."
@@ -150,6 +151,7 @@ void SolveJob::begin() {
     connect(page, &QWebEnginePage::loadingChanged, this, &SolveJob::on_loading_changed);
     connect(page, &QWebEnginePage::loadFinished, this, [this](bool ok) {
         trace("loadFinished", ok ? "ok" : "failed");
+        surface_->keep_focus();
         schedule_check(kQuietMs);
     });
     connect(page, &QWebEnginePage::urlChanged, this, [this](const QUrl&) {
@@ -255,7 +257,15 @@ void SolveJob::check() {
                               .arg(text, domain_name(error_domain_))
                               .arg(error_code_)
                               .arg(request_.url.toString());
-            fail(is_proxy_error(error_code_, text) ? "proxy" : "network", msg);
+            // With a proxy, failed authentication surfaces as an auth error (or as
+            // TOO_MANY_RETRIES when stored credentials keep being refused).
+            const bool via_proxy = ctx_.options->proxy_kind != ProxyKind::kNone;
+            const bool auth_failed =
+                error_code_ == -375 || error_code_ == -338 || error_code_ == -323;
+            if (via_proxy && auth_failed) msg = "Proxy authentication failed: " + msg;
+            fail(is_proxy_error(error_code_, text) || (via_proxy && auth_failed) ? "proxy"
+                                                                                 : "network",
+                 msg);
             return;
         }
     }
@@ -269,8 +279,8 @@ void SolveJob::check() {
     }
     check_running_ = true;
     QPointer<SolveJob> self(this);
-    page->runJavaScript(facts_script(ctx_.detector->selectors()), QWebEngineScript::ApplicationWorld,
-                        [self](const QVariant& v) {
+    page->runJavaScript(facts_script(ctx_.detector->selectors()),
+                        QWebEngineScript::ApplicationWorld, [self](const QVariant& v) {
                             if (!self) return;
                             self->check_running_ = false;
                             self->on_facts(v);
@@ -312,13 +322,15 @@ void SolveJob::on_facts(const QVariant& v) {
             settle();
             return;
         case PageVerdict::kBlocked:
-            fail("blocked", QStringLiteral("Blocked page detected (rule %1)")
-                                .arg(QString::fromStdString(match.rule_id)),
+            fail("blocked",
+                 QStringLiteral("Blocked page detected (rule %1)")
+                     .arg(QString::fromStdString(match.rule_id)),
                  QJsonObject{{"rule", QString::fromStdString(match.rule_id)}});
             return;
         case PageVerdict::kCaptcha:
-            fail("captcha", QStringLiteral("Captcha detected (rule %1)")
-                                .arg(QString::fromStdString(match.rule_id)),
+            fail("captcha",
+                 QStringLiteral("Captcha detected (rule %1)")
+                     .arg(QString::fromStdString(match.rule_id)),
                  QJsonObject{{"rule", QString::fromStdString(match.rule_id)},
                              {"captchaKind", QString::fromStdString(match.kind)}});
             return;
@@ -341,7 +353,8 @@ void SolveJob::try_click() {
     if (finished_ || phase_ != Phase::kLoading || click_selector_.isEmpty()) return;
     QPointer<SolveJob> self(this);
     surface_->page()->runJavaScript(
-        rect_script(click_selector_), QWebEngineScript::ApplicationWorld, [self](const QVariant& v) {
+        rect_script(click_selector_), QWebEngineScript::ApplicationWorld,
+        [self](const QVariant& v) {
             if (!self || self->finished_ || self->phase_ != Phase::kLoading) return;
             QVariantList xy = v.toList();
             if (xy.size() != 2) return;  // gone: the next check decides
@@ -355,8 +368,8 @@ void SolveJob::try_click() {
             ++self->clicks_;
             self->schedule_check(kQuietMs * 3);
             if (self->clicks_ < kMaxClicks) {
-                int backoff = kClickBackoffMs[std::min<int>(self->clicks_,
-                                                            std::size(kClickBackoffMs) - 1)];
+                int backoff =
+                    kClickBackoffMs[std::min<int>(self->clicks_, std::size(kClickBackoffMs) - 1)];
                 self->click_timer_.start(backoff);
             }
         });
@@ -439,7 +452,8 @@ void SolveJob::fail(const QString& kind, const QString& message, QJsonObject ext
         t->stop();
     }
     QJsonObject error{{"kind", kind}, {"message", message}};
-    for (auto it = extra.begin(); it != extra.end(); ++it) error[it.key()] = it.value();
+    for (auto it = extra.begin(); it != extra.end(); ++it)
+        error[it.key()] = it.value();
     QJsonObject msg{{"id", id_}, {"ok", false}, {"error", error}};
     if (surface_ && phase_ != Phase::kPreparing) msg["result"] = base_result();
     if (surface_) surface_->page()->triggerAction(QWebEnginePage::Stop);
@@ -447,6 +461,8 @@ void SolveJob::fail(const QString& kind, const QString& message, QJsonObject ext
     emit done(serial_);
 }
 
-void SolveJob::abort(const QString& kind, const QString& message) { fail(kind, message); }
+void SolveJob::abort(const QString& kind, const QString& message) {
+    fail(kind, message);
+}
 
 }  // namespace byparr::webengine

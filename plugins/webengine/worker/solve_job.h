@@ -50,7 +50,7 @@ struct SolveContext {
 
 class SolveJob : public QObject {
     Q_OBJECT
-public:
+  public:
     SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const SolveContext& ctx);
     ~SolveJob() override;
 
@@ -64,11 +64,11 @@ public:
     const QString& session() const { return request_.session; }
     bool finished() const { return finished_; }
 
-signals:
+  signals:
     void reply(const QJsonObject& message);
     void done(quint64 serial);  // after the reply; the owner deletes the job later
 
-private:
+  private:
     enum class Phase { kPreparing, kLoading, kWaiting, kCollecting };
 
     void begin();

@@ -23,7 +23,8 @@ Worker::Worker(const WorkerOptions& options, FrameChannel* channel)
 }
 
 Worker::~Worker() {
-    for (auto& [serial, job] : jobs_) delete job;
+    for (auto& [serial, job] : jobs_)
+        delete job;
     jobs_.clear();
     job_sessions_.clear();
     sessions_.clear();
@@ -62,9 +63,8 @@ bool Worker::start(std::string* error) {
     ctx_.detector = &detector_;
     ctx_.user_agent = user_agent_;
 
-    channel_->send(QJsonObject{{"op", "ready"},
-                               {"pid", static_cast<qint64>(::getpid())},
-                               {"userAgent", user_agent_}});
+    channel_->send(QJsonObject{
+        {"op", "ready"}, {"pid", static_cast<qint64>(::getpid())}, {"userAgent", user_agent_}});
     QTimer::singleShot(0, this, &Worker::prepare_spare);
     return true;
 }
@@ -222,7 +222,7 @@ void Worker::on_job_done(quint64 serial) {
     SolveJob* job = it->second;
     jobs_.erase(it);
     ++pages_served_;
-    delete job;                    // queued: never inside one of its page's signals
+    delete job;                   // queued: never inside one of its page's signals
     job_sessions_.erase(serial);  // after the page: may free the profile
     if (!spare_) QTimer::singleShot(0, this, &Worker::prepare_spare);
 }
@@ -251,13 +251,15 @@ void Worker::shutdown(bool reply_to_solves) {
     if (shutting_down_) return;
     shutting_down_ = true;
     std::vector<SolveJob*> jobs;
-    for (auto& [serial, job] : jobs_) jobs.push_back(job);
+    for (auto& [serial, job] : jobs_)
+        jobs.push_back(job);
     for (SolveJob* job : jobs) {
         if (reply_to_solves) {
             job->abort("cancelled", "Worker shutting down");
         }
     }
-    for (auto& [serial, job] : jobs_) delete job;  // pages before their profiles
+    for (auto& [serial, job] : jobs_)
+        delete job;  // pages before their profiles
     jobs_.clear();
     spare_.reset();
     job_sessions_.clear();

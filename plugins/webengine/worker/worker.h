@@ -25,7 +25,7 @@ class SecurityInterceptor;
 
 class Worker : public QObject {
     Q_OBJECT
-public:
+  public:
     Worker(const WorkerOptions& options, FrameChannel* channel);
     ~Worker() override;
 
@@ -39,7 +39,7 @@ public:
     // Ends every solve, frees pages and profiles, then quits the event loop.
     void shutdown(bool reply_to_solves);
 
-private:
+  private:
     // Shared by the session map and the session's running solves: a destroyed
     // session's profile lives until its last page is gone.
     struct Session {
@@ -66,7 +66,7 @@ private:
     QString user_agent_;
     SolveContext ctx_;
     SurfaceDeps surface_deps_;
-    std::map<quint64, SolveJob*> jobs_;  // by serial
+    std::map<quint64, SolveJob*> jobs_;                         // by serial
     std::map<quint64, std::shared_ptr<Session>> job_sessions_;  // by serial
     std::map<QString, std::shared_ptr<Session>> sessions_;
     std::unique_ptr<PageSurface> spare_;

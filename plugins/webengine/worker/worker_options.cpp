@@ -15,15 +15,17 @@ namespace byparr::webengine {
 namespace {
 
 bool parse_proxy(const std::string& url, WorkerOptions* out, std::string* error) {
-    static const std::regex kProxy(R"(^(http|socks4|socks5)://([^:/@]+|\[[0-9a-fA-F:.]+\]):([0-9]{1,5})/?$)",
-                                   std::regex::icase);
+    static const std::regex kProxy(
+        R"(^(http|socks4|socks5)://([^:/@]+|\[[0-9a-fA-F:.]+\]):([0-9]{1,5})/?$)",
+        std::regex::icase);
     std::smatch m;
     if (!std::regex_match(url, m, kProxy)) {
         *error = "invalid --proxy '" + url + "' (expected http|socks4|socks5://host:port)";
         return false;
     }
     std::string scheme = m[1];
-    for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : scheme)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     out->proxy_kind = scheme == "http" ? ProxyKind::kHttp : ProxyKind::kSocks;
     out->proxy_host = m[2];
     out->proxy_port = std::stoi(m[3]);
@@ -103,9 +105,11 @@ std::string normalize_lang(const std::string& lang) {
     }
     if (auto dash = region.find_first_of("_-"); dash != std::string::npos) region.resize(dash);
     bool region_ok = region.size() == 2 || (region.size() == 3 && std::isdigit(region[0]));
-    for (auto c : region) region_ok = region_ok && std::isalnum(static_cast<unsigned char>(c));
+    for (auto c : region)
+        region_ok = region_ok && std::isalnum(static_cast<unsigned char>(c));
     if (!region_ok) return language;
-    for (auto& c : region) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (auto& c : region)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return language + "-" + region;
 }
 

@@ -100,7 +100,8 @@ TEST(JsonCookies, ReportsSyntaxAndFieldErrorsWithLines) {
     auto syntax = parse_json("[\n  {\"name\": \"a\",\n   \"domain\" \"x\"}\n]");
     EXPECT_FALSE(syntax.ok());
     EXPECT_EQ(syntax.error_line, 3);
-    auto field = parse_json("[\n {\"name\": \"a\", \"domain\": \"x.test\"},\n {\"value\": \"1\"}\n]");
+    auto field =
+        parse_json("[\n {\"name\": \"a\", \"domain\": \"x.test\"},\n {\"value\": \"1\"}\n]");
     EXPECT_FALSE(field.ok());
     EXPECT_EQ(field.error_line, 3);
     EXPECT_NE(field.error.find("name"), std::string::npos);
@@ -143,15 +144,16 @@ TEST(CookieMatching, PathSecureAndExpiry) {
 }
 
 class CookieStoreTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = std::filesystem::path(::testing::TempDir()) /
                ("cookie-store-" + std::to_string(getpid()) + "-" +
                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::remove_all(dir_);
-        store_ = std::make_unique<CookieStore>(dir_.string(), [this](char level, const std::string& m) {
-            logs_.push_back(std::string(1, level) + " " + m);
-        });
+        store_ =
+            std::make_unique<CookieStore>(dir_.string(), [this](char level, const std::string& m) {
+                logs_.push_back(std::string(1, level) + " " + m);
+            });
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -162,8 +164,8 @@ protected:
         std::filesystem::rename(tmp, dir_ / name);
         auto t = std::filesystem::last_write_time(dir_ / name);
         std::filesystem::last_write_time(dir_ / name, t + std::chrono::seconds(++bump_));
-        std::filesystem::last_write_time(dir_, std::filesystem::last_write_time(dir_) +
-                                                   std::chrono::seconds(bump_));
+        std::filesystem::last_write_time(
+            dir_, std::filesystem::last_write_time(dir_) + std::chrono::seconds(bump_));
     }
 
     std::filesystem::path dir_;
@@ -215,8 +217,8 @@ TEST_F(CookieStoreTest, NewerFileWinsAndRemovedFileIsDropped) {
     EXPECT_EQ(m.cookies[0].value, "new");
     EXPECT_EQ(m.user_agent, "UA/new");
     std::filesystem::remove(dir_ / "new.txt");
-    std::filesystem::last_write_time(dir_, std::filesystem::last_write_time(dir_) +
-                                               std::chrono::seconds(100));
+    std::filesystem::last_write_time(
+        dir_, std::filesystem::last_write_time(dir_) + std::chrono::seconds(100));
     m = store_->lookup("https://example.com/");
     ASSERT_EQ(m.cookies.size(), 1u);
     EXPECT_EQ(m.cookies[0].value, "old");
