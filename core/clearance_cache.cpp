@@ -668,6 +668,9 @@ std::optional<ClearanceEntry> ClearanceCache::get(const ClearanceKey& key) {
     }
     if (!redis_) return std::nullopt;
     auto r = redis_->get(RedisStore::entry_key(key));
+    // Another instance may run with a longer CACHE_DURATION: ours applies here.
+    if (r)
+        r->entry.expires_s = std::min(r->entry.expires_s, r->entry.created_s + options_.duration_s);
     if (!r || r->entry.expires_s <= now || !(r->key == key)) return std::nullopt;
     std::unique_lock lock(mu_);
     insert_locked(r->key, r->entry);
@@ -690,6 +693,8 @@ std::optional<ClearanceEntry> ClearanceCache::get_any_agent(const ClearanceKey& 
     }
     if (!redis_) return std::nullopt;
     auto r = redis_->get(RedisStore::latest_key(key));
+    if (r)
+        r->entry.expires_s = std::min(r->entry.expires_s, r->entry.created_s + options_.duration_s);
     if (!r || r->entry.expires_s <= now || r->key.site_proxy() != key.site_proxy())
         return std::nullopt;
     std::unique_lock lock(mu_);

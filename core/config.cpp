@@ -128,6 +128,11 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
     if (auto v = get("PROXY_PASSWORD")) c.proxy_password = *v;
     if (auto v = get("LANG")) c.lang = *v;
     if (auto v = get("API_KEY")) c.api_key = *v;
+    if (auto v = get("CACHE_BACKEND"); v && !v->empty()) {
+        if (v->rfind("redis://", 0) != 0)
+            return fail("CACHE_BACKEND", *v, "is not a redis://host:port[/db] URL");
+        c.cache_backend = *v;
+    }
     if (auto v = get("BYPARR_STATE_DIR"); v && !v->empty())
         c.state_dir = *v;
     else

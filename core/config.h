@@ -20,6 +20,7 @@ struct Config {
     uint32_t max_concurrent = 5;
     uint32_t max_queue = 50;
     uint32_t cache_duration_s = 3600;
+    std::string cache_backend;  // CACHE_BACKEND: "" or redis://host:port[/db]
     std::string proxy_url, proxy_username, proxy_password;
     bool disable_media = false;
     std::string lang;              // LANG, passed to the browser

@@ -159,7 +159,7 @@ bool is_ip_literal(std::string_view host) {
 }
 
 void PublicSuffixList::add_rule(std::string_view rule) {
-    std::unordered_set<std::string>* set = &normal_;
+    RuleSet* set = &normal_;
     if (rule.substr(0, 1) == "!") {
         set = &exception_;
         rule.remove_prefix(1);
@@ -237,21 +237,23 @@ const PublicSuffixList& PublicSuffixList::instance() {
 std::string PublicSuffixList::public_suffix(std::string_view host) const {
     std::vector<std::string_view> labels = split_labels(host);
     const size_t n = labels.size();
-    // suffix(i) is labels[i..n) joined; it is a view into host.
+    // suffix(i) is labels[i..n) joined: a view into host.
     auto suffix = [&](size_t i) {
-        return std::string(host.substr(static_cast<size_t>(labels[i].data() - host.data())));
+        return host.substr(static_cast<size_t>(labels[i].data() - host.data()));
     };
     size_t best = n - 1;  // the implicit "*" rule: the last label
     for (size_t i = 0; i < n; ++i) {
-        std::string s = suffix(i);
+        std::string_view s = suffix(i);
         // An exception rule prevails over everything; its suffix is the rule
         // without its leftmost label.
-        if (exception_.count(s)) return i + 1 < n ? suffix(i + 1) : s;
-        bool match = normal_.count(s) > 0 || (i + 1 < n && wildcard_.count(suffix(i + 1)) > 0);
+        if (exception_.find(s) != exception_.end())
+            return std::string(i + 1 < n ? suffix(i + 1) : s);
+        bool match = normal_.find(s) != normal_.end() ||
+                     (i + 1 < n && wildcard_.find(suffix(i + 1)) != wildcard_.end());
         // Labels are scanned left to right, so the first match is the longest.
         if (match && i < best) best = i;
     }
-    return suffix(best);
+    return std::string(suffix(best));
 }
 
 std::string PublicSuffixList::registrable_domain(std::string_view raw_host) const {

@@ -9,6 +9,7 @@
 // browsers: user1.github.io and user2.github.io are different sites.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,9 +52,19 @@ public:
 private:
     void add_rule(std::string_view rule);
 
-    std::unordered_set<std::string> normal_;     // "co.uk"
-    std::unordered_set<std::string> wildcard_;   // "*.ck" stored as "ck"
-    std::unordered_set<std::string> exception_;  // "!www.ck" stored as "www.ck"
+    // Transparent hashing: lookups take string_views into the host, so a
+    // lookup allocates nothing (it runs on every cached request).
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    using RuleSet = std::unordered_set<std::string, Hash, std::equal_to<>>;
+
+    RuleSet normal_;     // "co.uk"
+    RuleSet wildcard_;   // "*.ck" stored as "ck"
+    RuleSet exception_;  // "!www.ck" stored as "www.ck"
 };
 
 /// PublicSuffixList::instance().registrable_domain(host).

@@ -296,8 +296,23 @@ private:
 
 }  // namespace
 
+namespace {
+
+// The service's clearance cache when it has one. Detected rather than called
+// directly so this file builds with a V1Service that has no cache() as well.
+template <typename S>
+auto service_cache(S& s, int) -> decltype(&s.cache()) {
+    return &s.cache();
+}
+template <typename S>
+ClearanceCache* service_cache(S&, long) {
+    return nullptr;
+}
+
+}  // namespace
+
 AdminServer::AdminServer(const Config& config, Registry& registry, V1Service& service)
-    : config_(config), registry_(registry), service_(service) {}
+    : config_(config), registry_(registry), service_(service), cache_(service_cache(service, 0)) {}
 
 AdminServer::~AdminServer() { stop(); }
 

@@ -20,10 +20,11 @@ namespace byparr {
 class ClearanceCache;
 
 class AdminServer {
-public:
+  public:
     AdminServer(const Config& config, Registry& registry, V1Service& service);
-    /// Enables GET /cache and POST /cache/flush; without a cache they answer 404
-    /// and byparrctl says the server has none. Call before start().
+    /// The cache behind GET /cache and POST /cache/flush (default: the service's);
+    /// without one they answer 404 and byparrctl says the server has none. Call
+    /// before start().
     void set_cache(ClearanceCache* cache) { cache_ = cache; }
     ~AdminServer();
     /// Binds <state_dir>/admin.sock; logs and carries on without it on failure.
@@ -31,7 +32,7 @@ public:
     void stop();
     std::string socket_path() const;
 
-private:
+  private:
     const Config& config_;
     Registry& registry_;
     V1Service& service_;

@@ -4,6 +4,7 @@
 #include <Poco/UUIDGenerator.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/json_writer.h"
@@ -53,13 +54,19 @@ V1Service::V1Service(const Config& config, Registry& registry)
     : config_(config),
       registry_(registry),
       dispatcher_(registry),
-      gate_(config.max_concurrent, config.max_queue) {
+      gate_(config.max_concurrent, config.max_queue),
+      cache_(ClearanceCache::Options{static_cast<int64_t>(config.cache_duration_s),
+                                     config.state_dir, config.cache_backend, {}}) {
     metrics_.counter("byparr_requests_total", "Requests to /v1 by command and result.");
     metrics_.counter("flaresolverr_request_total",
                      "FlareSolverr-compatible request counter by domain and result.");
     metrics_.histogram("byparr_request_duration_seconds", "Time to answer a /v1 request.",
                        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120});
     metrics_.counter("byparr_challenges_total", "Challenges seen, by rule and outcome.");
+    metrics_.counter("byparr_cache_hits_total", "Requests that found a fresh clearance.");
+    metrics_.counter("byparr_cache_misses_total", "Requests that found no clearance.");
+    metrics_.gauge_fn("byparr_cache_entries", "Clearances in the cache.",
+                      [this] { return std::vector<std::pair<Labels, double>>{{{}, double(cache_.size())}}; });
     metrics_.gauge_fn("byparr_queue_depth", "Requests waiting for a solve slot.",
                       [this] { return std::vector<std::pair<Labels, double>>{{{}, double(gate_.queued())}}; });
     metrics_.gauge_fn("byparr_inflight_requests", "Solves running now.",
@@ -109,14 +116,18 @@ HttpReply V1Service::health() { return HttpReply{200, "{\"status\":\"ok\"}", "ap
 
 HttpReply V1Service::metrics() {
     std::string body = metrics_.render();
-    // Solver-provided samples (browser workers, memory, restarts).
-    std::string extra;
+    // Solver-provided samples (browser workers, memory, restarts), grouped so each
+    // family gets exactly one TYPE line before its samples.
+    std::map<std::string, std::vector<std::string>> families;
     for (const auto& line : dispatcher_.solver_metrics()) {
-        auto sp = line.find(' ');
-        if (sp == std::string::npos) continue;
-        std::string name = line.substr(0, line.find_first_of("{ "));
+        auto end = line.find_first_of("{ ");
+        if (end == std::string::npos || end == 0) continue;
+        families[line.substr(0, end)].push_back(line);
+    }
+    std::string extra;
+    for (const auto& [name, lines] : families) {
         extra += "# TYPE byparr_" + name + (name.ends_with("_total") ? " counter\n" : " gauge\n");
-        extra += "byparr_" + line + "\n";
+        for (const auto& l : lines) extra += "byparr_" + l + "\n";
     }
     return HttpReply{200, body + extra, "text/plain; version=0.0.4; charset=utf-8", {}};
 }
@@ -235,20 +246,108 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
             sr.proxy = ProxySpec{config_.proxy_url, config_.proxy_username, config_.proxy_password};
     }
 
+    // Clearance cache and single flight. Sessions keep their own cookie jar, so
+    // they neither read nor feed the cache.
+    bool cacheable = cache_.enabled() && sr.session.empty();
+    ClearanceKey key;
+    std::optional<ClearanceEntry> hit;
+    std::optional<SingleFlight::Ticket> ticket;
+    auto lookup = [&] { return sr.user_agent.empty() ? cache_.get_any_agent(key) : cache_.get(key); };
+    auto publish = [&](const SolveOutcome& o) {
+        if (ticket && ticket->leader()) ticket->publish(o);
+        ticket.reset();
+    };
+    if (cacheable) {
+        key = make_clearance_key(sr.url, sr.user_agent, sr.proxy);
+        hit = lookup();
+        bool open_site = false;
+        {
+            std::lock_guard<std::mutex> lock(open_sites_mu_);
+            auto it = open_sites_.find(key.site_proxy());
+            open_site = it != open_sites_.end() && it->second > std::chrono::steady_clock::now();
+        }
+        if (!hit && !open_site) {
+            // Another request is solving this site right now: wait for it (before
+            // taking a gate slot) rather than starting a second browser.
+            ticket.emplace(flights_.join_or_lead(key.site_proxy()));
+            if (ticket->leader()) {
+                // A flight may have landed between the lookup and joining: then
+                // its clearance is in the cache and there is nothing to lead.
+                hit = lookup();
+                if (hit) {
+                    SolveOutcome landed;
+                    landed.ok = true;
+                    publish(landed);
+                }
+            } else {
+                auto leader = ticket->wait(deadline);
+                ticket.reset();
+                if (!leader) {
+                    count(cmd, "timeout", domain, elapsed());
+                    return envelope_error("Error solving the challenge. Timeout after " +
+                                              python_seconds(timeout_ms) + " seconds.",
+                                          start_ms);
+                }
+                if (!leader->ok && leader->error_kind != BYPARR_ERROR_TIMEOUT) {
+                    count(cmd, "error", domain, elapsed());
+                    return envelope_error(error_message(*leader, timeout_ms), start_ms);
+                }
+                hit = lookup();  // the leader's clearance, if its page had a challenge
+            }
+        }
+        metrics_.inc(hit ? "byparr_cache_hits_total" : "byparr_cache_misses_total");
+    }
+    if (hit) {
+        if (req.return_only_cookies && req.cmd == Command::kRequestGet) {
+            // Answered from the cache without a page load: the cookies and the UA
+            // they are bound to are all the client will use.
+            Solution s;
+            s.url = req.url;
+            s.status = 200;
+            s.cookies = hit->cookies;
+            s.user_agent = hit->user_agent;
+            s.challenge = true;
+            double secs = elapsed();
+            count(cmd, "cached", domain, secs);
+            log::write(log::Level::kInfo, "v1", "request",
+                       {{"id", rid}, {"cmd", cmd}, {"domain", domain}, {"solver", "cache"},
+                        {"outcome", "cached"}, {"rule", ""},
+                        {"duration_ms", std::to_string(static_cast<int64_t>(secs * 1000))},
+                        {"cache", "hit"}});
+            return solution_reply(req, s, start_ms);
+        }
+        // Start with the clearance; cookies the client sent win on the same name.
+        for (const auto& c : hit->cookies) {
+            bool given = false;
+            for (const auto& have : sr.cookies) given |= have.name == c.name;
+            if (!given)
+                sr.cookies.push_back(RequestCookie{c.name, c.value, c.domain, c.path, c.same_site,
+                                                   c.secure, c.http_only, c.expires_s});
+        }
+        sr.user_agent = hit->user_agent;
+    }
+
     auto admit = gate_.acquire(deadline);
     if (admit == ConcurrencyGate::Admit::kQueueFull) {
         count(cmd, "error", domain, elapsed());
         log::warning("v1", "request {} refused: queue full", rid);
-        auto r = envelope_error(fmt::format("Byparr is busy: {} solves are running and {} are "
-                                            "queued (MAX_CONCURRENT={}, MAX_QUEUE={}). Retry later.",
-                                            gate_.in_flight(), gate_.queued(),
-                                            config_.max_concurrent, config_.max_queue),
-                                start_ms, 503);
+        std::string msg = fmt::format("Byparr is busy: {} solves are running and {} are queued "
+                                      "(MAX_CONCURRENT={}, MAX_QUEUE={}). Retry later.",
+                                      gate_.in_flight(), gate_.queued(), config_.max_concurrent,
+                                      config_.max_queue);
+        SolveOutcome busy;
+        busy.error_kind = BYPARR_ERROR_INVALID_REQUEST;
+        busy.error = msg;
+        publish(busy);
+        auto r = envelope_error(msg, start_ms, 503);
         r.headers.emplace_back("Retry-After", "5");
         return r;
     }
     if (admit != ConcurrencyGate::Admit::kAdmitted) {
         count(cmd, "timeout", domain, elapsed());
+        SolveOutcome late;
+        late.error_kind = BYPARR_ERROR_TIMEOUT;
+        publish(late);
         if (admit == ConcurrencyGate::Admit::kClosed)
             return envelope_error("Byparr is shutting down.", start_ms, 503);
         return envelope_error("Error solving the challenge. Timeout after " +
@@ -260,6 +359,22 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     sr.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(0, left.count()));
 
     SolveOutcome o = dispatcher_.solve(sr);
+    if (cacheable && o.ok && o.solution.challenge) {
+        // A challenge despite cached cookies means the clearance is dead.
+        if (hit) cache_.invalidate(ClearanceKey{key.site, hit->user_agent, key.proxy});
+        std::string ua = o.solution.user_agent.empty() ? sr.user_agent : o.solution.user_agent;
+        cache_.put(make_clearance_key(sr.url, ua, sr.proxy), o.solution.cookies);
+    }
+    if (cacheable && o.ok) {
+        std::lock_guard<std::mutex> lock(open_sites_mu_);
+        if (o.solution.challenge) {
+            open_sites_.erase(key.site_proxy());
+        } else {
+            if (open_sites_.size() > 10000) open_sites_.clear();  // bound it; it is only a hint
+            open_sites_[key.site_proxy()] = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        }
+    }
+    publish(o);  // after the cache is filled, so followers find it there
     double secs = elapsed();
     const char* result = o.ok ? (o.solution.challenge ? "solved" : "not_detected")
                          : o.error_kind == BYPARR_ERROR_TIMEOUT ? "timeout"
@@ -274,7 +389,7 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
                {{"id", rid}, {"cmd", cmd}, {"domain", domain}, {"solver", o.solver_id},
                 {"outcome", result}, {"rule", o.solution.challenge_rule},
                 {"duration_ms", std::to_string(static_cast<int64_t>(secs * 1000))},
-                {"cache", "miss"}});
+                {"cache", hit ? "hit" : cacheable ? "miss" : "off"}});
     if (!o.ok) {
         if (o.error_kind != BYPARR_ERROR_TIMEOUT)
             log::info("v1", "request {} failed: {}", rid, o.error);
@@ -282,8 +397,14 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     }
     if (config_.log_html && log::enabled(log::Level::kDebug))
         log::debug("v1", "request {} html: {}", rid, o.solution.response);
+    if (!o.solution.user_agent.empty()) {
+        std::lock_guard<std::mutex> lock(ua_mu_);
+        cached_ua_ = o.solution.user_agent;
+    }
+    return solution_reply(req, o.solution, start_ms);
+}
 
-    const Solution& s = o.solution;
+HttpReply V1Service::solution_reply(const V1Request& req, const Solution& s, int64_t start_ms) {
     JsonWriter w;
     w.reserve(s.response.size() + s.screenshot.size() + 2048);
     w.begin_object().field("status", "ok");
@@ -316,10 +437,6 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     w.end_object();
     write_tail(w, start_ms);
     w.end_object();
-    if (!s.user_agent.empty()) {
-        std::lock_guard<std::mutex> lock(ua_mu_);
-        cached_ua_ = s.user_agent;
-    }
     return HttpReply{200, w.take(), "application/json", {}};
 }
 

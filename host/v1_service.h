@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/clearance_cache.h"
 #include "core/concurrency_gate.h"
 #include "core/config.h"
 #include "core/dispatcher.h"
@@ -44,6 +46,7 @@ public:
     Metrics& metrics_registry() { return metrics_; }
     Dispatcher& dispatcher() { return dispatcher_; }
     ConcurrencyGate& gate() { return gate_; }
+    ClearanceCache& cache() { return cache_; }
     /// Requests currently inside handle_v1 (for graceful shutdown).
     int active() const { return active_.load(); }
     /// Refuse new commands from now on (shutdown in progress).
@@ -51,6 +54,7 @@ public:
 
 private:
     HttpReply run_request(const V1Request& req, int64_t start_ms, const std::string& rid);
+    HttpReply solution_reply(const V1Request& req, const Solution& s, int64_t start_ms);
     HttpReply run_session_cmd(const V1Request& req, int64_t start_ms);
     HttpReply envelope_error(const std::string& message, int64_t start_ms, int http_status = 500) const;
     std::string error_message(const SolveOutcome& o, uint32_t timeout_ms) const;
@@ -60,10 +64,17 @@ private:
     Registry& registry_;
     Dispatcher dispatcher_;
     ConcurrencyGate gate_;
+    ClearanceCache cache_;
+    SingleFlight flights_;
     Metrics metrics_;
     std::atomic<int> active_{0};
     std::atomic<bool> accepting_{true};
     std::atomic<uint64_t> next_id_{1};
+    // Sites (site|proxy) whose last page had no challenge: single flight is
+    // skipped for them for a while, so a burst of searches on an unprotected
+    // indexer runs in parallel instead of in two waves.
+    std::mutex open_sites_mu_;
+    std::map<std::string, std::chrono::steady_clock::time_point> open_sites_;
     std::mutex ua_mu_;
     std::string cached_ua_;
 };

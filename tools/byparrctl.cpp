@@ -363,7 +363,10 @@ void print_components(const Array::Ptr& comps) {
 int plugins_list_online(const Context& c, const Reply& r) {
     if (r.status != 200) return fail(error_message(r));
     if (c.opt.json) {
-        std::cout << r.body << "\n";
+        // Same shape as the offline listing's, which says running:false.
+        std::string body = r.body;
+        if (body.size() > 1 && body.front() == '{') body.insert(1, "\"running\":true,");
+        std::cout << body << "\n";
         return kOk;
     }
     auto o = parse_object(r.body);
@@ -625,7 +628,14 @@ int cmd_stats(Context& c) {
 
 // The cache's answer format belongs to the cache: show whatever objects it lists.
 void print_object_rows(const Array::Ptr& rows) {
+    // Poco's objects iterate alphabetically: put the columns people look for first.
     std::vector<std::string> keys;
+    for (const char* k : {"site", "proxy", "userAgent", "cookies", "expiresInSeconds"})
+        for (size_t i = 0; i < rows->size(); ++i)
+            if (auto o = rows->getObject(static_cast<unsigned>(i)); o && o->has(k)) {
+                keys.push_back(k);
+                break;
+            }
     for (size_t i = 0; i < rows->size(); ++i) {
         auto o = rows->getObject(static_cast<unsigned>(i));
         if (!o) continue;
@@ -655,7 +665,7 @@ void print_object_rows(const Array::Ptr& rows) {
                     cell = v.convert<std::string>();
                 }
             }
-            row.push_back(ellipsize(cell, 48));
+            row.push_back(cell.empty() ? "-" : ellipsize(cell, 48));
         }
         t.add(std::move(row));
     }

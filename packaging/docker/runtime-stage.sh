@@ -38,12 +38,15 @@ die() {
 # runtime package list forgot; the rest is what no ELF file names.
 check_runtime() {
     [[ -x "$prefix/bin/byparr" ]] || die "$prefix/bin/byparr is missing"
-    local f missing=0
+    local f out missing=0
     while IFS= read -r -d '' f; do
         # ELF files only (manifests sit beside the libraries); `file` is not in the image.
         [[ "$(head -c 4 "$f" | tail -c 3)" == ELF ]] || continue
-        if ldd "$f" 2>&1 | grep -q 'not found'; then
-            echo "runtime-stage: $f: $(ldd "$f" | grep 'not found' | tr -s ' \t' ' ' | tr '\n' ';')" >&2
+        # Output captured first: with pipefail, grep -q leaving early would SIGPIPE ldd and
+        # turn a match into a failed pipeline.
+        out="$(ldd "$f" 2>&1 || true)"
+        if grep -q 'not found' <<<"$out"; then
+            echo "runtime-stage: $f: $(grep 'not found' <<<"$out" | tr -s ' \t' ' ' | tr '\n' ';')" >&2
             missing=1
         fi
     done < <(find "$prefix/bin" "$prefix/lib/byparr/plugins" -type f -print0)
@@ -53,7 +56,8 @@ check_runtime() {
     # libqt6webengine6-data), and the headless platform plugin the worker selects.
     local qwp=/usr/lib/qt6/libexec/QtWebEngineProcess
     [[ -x "$qwp" ]] || die "$qwp is missing (libqt6webenginecore6-bin)"
-    if ldd "$qwp" | grep -q 'not found'; then die "$qwp has unresolved libraries"; fi
+    out="$(ldd "$qwp" 2>&1 || true)"
+    if grep -q 'not found' <<<"$out"; then die "$qwp has unresolved libraries: $out"; fi
     [[ -f /usr/share/qt6/resources/qtwebengine_resources.pak ]] ||
         die "Qt WebEngine resources are missing (libqt6webengine6-data)"
     [[ -f /usr/share/qt6/translations/qtwebengine_locales/en-US.pak ]] ||
@@ -61,7 +65,8 @@ check_runtime() {
     compgen -G "/usr/lib/*/qt6/plugins/platforms/libqoffscreen.so" >/dev/null ||
         die "the Qt offscreen platform plugin is missing (libqt6gui6)"
     [[ -s /etc/ssl/certs/ca-certificates.crt ]] || die "no CA bundle (ca-certificates)"
-    fc-list 2>/dev/null | grep -q . || die "no fonts (fonts-liberation)"
+    out="$(fc-list 2>/dev/null || true)"
+    [[ -n "$out" ]] || die "no fonts (fonts-liberation)"
     command -v tini >/dev/null || die "tini (PID 1) is missing"
     command -v curl >/dev/null || die "curl (HEALTHCHECK) is missing"
     "$prefix/bin/byparr" --version >/dev/null || die "$prefix/bin/byparr does not start"

@@ -195,7 +195,23 @@ class WebEngineSolver : public sdk::Solver {
     std::string user_agent() override { return supervisor_.user_agent(); }
 
   private:
-    static ProxySpec proxy_of(const sdk::Proxy& p) { return {p.url, p.username, p.password}; }
+    // Credentials never go on the worker's command line: move userinfo out of the URL.
+    static ProxySpec proxy_of(const sdk::Proxy& p) {
+        ProxySpec spec{p.url, p.username, p.password};
+        auto scheme = spec.url.find("://");
+        if (scheme == std::string::npos) return spec;
+        auto host = scheme + 3;
+        auto at = spec.url.find('@', host);
+        if (at == std::string::npos || at > spec.url.find('/', host)) return spec;
+        std::string userinfo = spec.url.substr(host, at - host);
+        spec.url.erase(host, at + 1 - host);
+        if (spec.username.empty()) {
+            auto colon = userinfo.find(':');
+            spec.username = userinfo.substr(0, colon);
+            if (colon != std::string::npos) spec.password = userinfo.substr(colon + 1);
+        }
+        return spec;
+    }
     static byparr_outcome finish(const Outcome& o, sdk::Error& error) {
         if (o.ok) return BYPARR_OUTCOME_OK;
         error.kind = o.kind;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 
 namespace byparr::webengine {
@@ -129,7 +130,8 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
                 continue;
             }
             // Dead but its exit handler has not run yet: never hand it out.
-            active_.erase(it);
+            retire_locked(slot, slot->proc->stopping() ? nullptr : "crash");
+            continue;
         }
         if (slots_.size() >= settings_.max_workers) {
             // Make room by stopping the least recently used idle worker.
@@ -171,7 +173,12 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
     auto proc = std::make_unique<WorkerProcess>(
         std::move(launch), [this, weak](WorkerProcess* p) { on_worker_exit(weak, p); });
     std::string error;
-    bool started = proc->start(std::min(deadline, Clock::now() + settings_.start_timeout), &error);
+    bool started = false;
+    try {
+        started = proc->start(std::min(deadline, Clock::now() + settings_.start_timeout), &error);
+    } catch (const std::exception& e) {  // e.g. no thread: the slot must not stay "starting"
+        error = e.what();
+    }
     if (started && proc->exited()) {
         started = false;
         error = "browser worker exited right after start-up";
@@ -197,6 +204,9 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
     slot->state = State::kRunning;
     slot->in_flight = 1;
     slot->last_used = Clock::now();
+    // Its exit handler ignores a slot still starting, so a crash right after
+    // `ready` is noticed here; the call that follows fails at once.
+    if (slot->proc->exited()) retire_locked(slot, "crash");
     cv_.notify_all();
     return slot;
 }

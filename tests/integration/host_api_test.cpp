@@ -271,8 +271,13 @@ TEST_F(HostApi, HugeBodyIsRefusedWith413) {
 TEST_F(HostApi, FullQueueIsRefusedImmediately) {
     // MAX_CONCURRENT=2, MAX_QUEUE=1: three slow requests occupy everything.
     std::vector<std::thread> ts;
+    // Different sites: requests for one site would wait for each other (single
+    // flight) instead of filling the gate.
     for (int i = 0; i < 3; ++i)
-        ts.emplace_back([] { v1(R"({"cmd":"request.get","url":"http://a.test/timeout","maxTimeout":1500})"); });
+        ts.emplace_back([i] {
+            v1(R"({"cmd":"request.get","url":"http://q)" + std::to_string(i) +
+               R"(.test/timeout","maxTimeout":1500})");
+        });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     auto t0 = std::chrono::steady_clock::now();
     auto r = v1(R"({"cmd":"request.get","url":"http://a.test/timeout","maxTimeout":1500})");
@@ -296,6 +301,54 @@ TEST_F(HostApi, MetricsExposeRequestCounters) {
     EXPECT_NE(r.body.find("byparr_plugin_state{plugin=\"echo-solver\",state=\"enabled\"} 1"),
               std::string::npos);
     EXPECT_NE(r.body.find("byparr_echo_sessions 0"), std::string::npos);
+}
+
+double metric(const std::string& text, const std::string& series) {
+    auto at = text.find("\n" + series + " ");
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST_F(HostApi, ClearanceIsCachedAndReturnOnlyCookiesIsAnsweredFromIt) {
+    auto first = v1(R"({"cmd":"request.get","url":"https://www.cached.test/challenge"})");
+    ASSERT_EQ(first.status, 200);
+    EXPECT_EQ(message(first), "Challenge solved!");
+    auto before = http_request("GET", base_ + "/metrics").body;
+    // Another host of the same registrable domain shares the clearance.
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = v1(R"({"cmd":"request.get","url":"https://cdn.cached.test/x","returnOnlyCookies":true})");
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto sol = json(r)->getObject("solution");
+    EXPECT_EQ(sol->getValue<std::string>("userAgent"), "EchoSolver/1.0");
+    bool has_clearance = false;
+    auto cookies = sol->getArray("cookies");
+    for (size_t i = 0; i < cookies->size(); ++i)
+        has_clearance |= cookies->getObject(static_cast<unsigned>(i))->getValue<std::string>("name") == "cf_clearance";
+    EXPECT_TRUE(has_clearance);
+    auto after = http_request("GET", base_ + "/metrics").body;
+    EXPECT_EQ(metric(after, "byparr_echo_solves_total"), metric(before, "byparr_echo_solves_total"))
+        << "a cached answer must not call the solver";
+    EXPECT_GE(metric(after, "byparr_cache_hits_total"), 1);
+    EXPECT_NE(after.find("byparr_requests_total{cmd=\"request.get\",result=\"cached\"}"), std::string::npos);
+    std::printf("cached returnOnlyCookies answer took %lld us over HTTP\n", static_cast<long long>(us));
+}
+
+TEST_F(HostApi, ConcurrentRequestsForOneSiteShareOneSolve) {
+    auto before = metric(http_request("GET", base_ + "/metrics").body, "byparr_echo_solves_total");
+    std::vector<std::thread> ts;
+    std::atomic<int> ok{0};
+    // MAX_CONCURRENT=2, MAX_QUEUE=1: five parallel solves could not even be admitted;
+    // with single flight one solves and four wait for its clearance.
+    for (int i = 0; i < 5; ++i)
+        ts.emplace_back([&] {
+            auto r = v1(R"({"cmd":"request.get","url":"http://flight.test/slowchallenge","returnOnlyCookies":true})");
+            ok += r.status == 200;
+            if (r.status != 200) ADD_FAILURE() << r.body;
+        });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(ok.load(), 5);
+    auto after = metric(http_request("GET", base_ + "/metrics").body, "byparr_echo_solves_total");
+    EXPECT_EQ(after - before, 1);
 }
 
 TEST(HostProcess, VersionAndHelpWork) {

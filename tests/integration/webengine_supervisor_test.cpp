@@ -347,5 +347,38 @@ TEST_F(WebEngineSupervisorTest, AWorkerIsRecycledAfterMaxPages) {
         << m.body;
 }
 
+TEST_F(WebEngineSupervisorTest, AWorkerAboveTheMemoryLimitIsRecycledBetweenRequests) {
+    TestSite site;
+    Server server(Env{{"BROWSER_MEMORY_LIMIT", "1"}});  // MiB: every worker is above it
+    ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    EXPECT_TRUE(wait_for([&] { return server.workers().empty(); }, 5s));
+    EXPECT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    HttpResult m = http_request("GET", server.base() + "/metrics");
+    EXPECT_NE(m.body.find("browser_restarts_total{reason=\"memory\"} 2"), std::string::npos)
+        << m.body;
+}
+
+TEST_F(WebEngineSupervisorTest, SessionsAreCappedAndExpireWhenIdle) {
+    Server server(Env{{"MAX_SESSIONS", "1"}, {"SESSION_IDLE_TIMEOUT", "2"}});
+    ASSERT_EQ(status_of(server.v1(R"({"cmd":"sessions.create","session":"a"})")), "ok");
+    Json r = server.v1(R"({"cmd":"sessions.create","session":"b"})");
+    EXPECT_EQ(status_of(r), "error");
+    EXPECT_NE(r->optValue<std::string>("message", "").find("MAX_SESSIONS=1"), std::string::npos)
+        << r->optValue<std::string>("message", "");
+    EXPECT_TRUE(wait_for(
+        [&] { return server.v1(R"({"cmd":"sessions.list"})")->getArray("sessions")->size() == 0; },
+        5s));
+}
+
+TEST_F(WebEngineSupervisorTest, EachProxyGetsItsOwnWorker) {
+    TestSite site;
+    TestProxy proxy;
+    Server server;
+    ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    server.v1(R"({"cmd":"request.get","maxTimeout":10000,"proxy":{"url":")" + proxy.url() +
+              R"("},"url":")" + site.url("/plain") + "\"}");
+    EXPECT_EQ(server.workers().size(), 2u);
+}
+
 }  // namespace
 }  // namespace byparr::test

@@ -61,7 +61,10 @@ has_dep() {
 for p in libqt6webenginecore6-bin ca-certificates fonts-liberation; do
     has_dep "$p" || pk_fail "Depends lacks $p"
 done
-dpkg-deb -I "$deb" conffiles | grep -qx /etc/default/byparr ||
+# (Outputs are captured before grepping: with pipefail, grep -q closing a pipe early
+# would fail the pipeline with SIGPIPE.)
+conffiles="$(dpkg-deb -I "$deb" conffiles)"
+grep -qx /etc/default/byparr <<<"$conffiles" ||
     pk_fail "/etc/default/byparr is not a conffile (an upgrade would overwrite local settings)"
 for s in postinst prerm postrm; do
     dpkg-deb -I "$deb" "$s" >/dev/null 2>&1 || pk_fail "maintainer script $s is missing"
@@ -93,19 +96,21 @@ if grep -E 'fixture|/tests?/|gtest|benchmark|/include/' "$pk_tmp/contents.txt"; 
     pk_fail "test, benchmark or SDK files in the server package (above)"
 fi
 # Stripped: RelWithDebInfo binaries in a package would be several times larger.
-if objdump -h "$root/usr/lib/byparr/plugins/webengine/byparr-webengine-worker" | grep -q '\.debug_info'; then
+sections="$(objdump -h "$root/usr/lib/byparr/plugins/webengine/byparr-webengine-worker")"
+if grep -q '\.debug_info' <<<"$sections"; then
     pk_fail "the packaged worker is not stripped"
 fi
 
 # Each shared library an ELF file in the package needs must come from a package it depends
 # on, so installing the .deb on a clean system pulls everything in.
 declare -A pkg_of=()
+ldcache="$(ldconfig -p)"
 while IFS= read -r -d '' f; do
     [[ "$(head -c 4 "$f" | tail -c 3)" == ELF ]] || continue
     for soname in $(objdump -p "$f" | awk '$1 == "NEEDED" {print $2}'); do
         [[ -n "${pkg_of[$soname]:-}" ]] && continue
-        path="$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64/ {print $NF; exit}')"
-        [[ -n "$path" ]] || path="$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF; exit}')"
+        path="$(awk -v s="$soname" '$1 == s && /x86-64/ {print $NF; exit}' <<<"$ldcache")"
+        [[ -n "$path" ]] || path="$(awk -v s="$soname" '$1 == s {print $NF; exit}' <<<"$ldcache")"
         [[ -n "$path" ]] || pk_fail "$f needs $soname, which is not installed here"
         owner="$(dpkg -S "$path" 2>/dev/null || dpkg -S "$(readlink -f "$path")" 2>/dev/null ||
             dpkg -S "/usr$path" 2>/dev/null || dpkg -S "${path#/usr}" 2>/dev/null || true)"
@@ -129,7 +134,8 @@ if [[ -n "${dev:-}" ]]; then
 fi
 
 # --- run it ------------------------------------------------------------------------------
-"$root/usr/bin/byparr" --version | grep -q "byparr $version" || pk_fail "packaged byparr --version is not $version"
+ver_out="$("$root/usr/bin/byparr" --version)"
+grep -q "byparr $version" <<<"$ver_out" || pk_fail "packaged byparr --version is not $version"
 pk_start_site "$build/tests/bin/byparr-test-site"
 # Only the packaged tree: no plugin path, worker or rules override may point at the build.
 pk_start_server env -u BYPARR_PLUGIN_PATH -u BYPARR_WORKER -u BYPARR_RULES -u SOLVERS \

@@ -37,7 +37,8 @@ pk_marked_pids() {
     for d in /proc/[0-9]*; do
         pid="${d#/proc/}"
         [[ "$pid" == "$$" || "$pid" == "$BASHPID" ]] && continue
-        if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "BYPARR_PKGTEST_MARK=$pk_mark"; then
+        # environ is NUL-separated: -z; -s: kernel threads and exited processes have none.
+        if grep -qsxzF "BYPARR_PKGTEST_MARK=$pk_mark" "$d/environ"; then
             # Zombies are gone in all but name; their parent reaps them.
             [[ "$(awk '{print $3}' "$d/stat" 2>/dev/null)" == Z ]] && continue
             echo "$pid"

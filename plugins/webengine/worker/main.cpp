@@ -51,13 +51,15 @@ std::string chromium_flags(const WorkerOptions& o) {
 }
 
 // A private runtime dir (0700) and the offscreen screen geometry file.
-QString prepare_runtime_dir() {
+QString prepare_runtime_dir(bool* created) {
+    *created = false;
     QString dir = qEnvironmentVariable("XDG_RUNTIME_DIR");
     if (dir.isEmpty() || !QDir(dir).exists()) {
         char tmpl[] = "/tmp/byparr-worker-XXXXXX";
         if (char* d = ::mkdtemp(tmpl)) {
             dir = QString::fromLocal8Bit(d);
             ::chmod(d, 0700);
+            *created = true;
             qputenv("XDG_RUNTIME_DIR", dir.toLocal8Bit());
         }
     }
@@ -91,8 +93,8 @@ int main(int argc, char** argv) {
         error = "SOCKS proxies with credentials are not supported";
     }
 
-    QString runtime_dir = prepare_runtime_dir();
-    bool own_runtime_dir = runtime_dir.startsWith("/tmp/byparr-worker-");
+    bool own_runtime_dir = false;  // only a directory we made is removed at exit
+    QString runtime_dir = prepare_runtime_dir(&own_runtime_dir);
     // The offscreen screen defaults to 800x600; give it a common laptop size so
     // screen.* and the window agree.
     QString screen_cfg = runtime_dir + QStringLiteral("/byparr-offscreen-%1.json").arg(::getpid());

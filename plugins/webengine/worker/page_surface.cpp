@@ -1,5 +1,6 @@
 #include "page_surface.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <QCoreApplication>
@@ -34,8 +35,12 @@ class FocusKeeper : public QObject {
 }  // namespace
 
 PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJar* jar,
-                         const SurfaceDeps& deps)
-    : profile_(profile), owns_profile_(owns_profile), jar_(jar), deps_(deps) {
+                         const SurfaceDeps& deps, int attach_wait_ms)
+    : profile_(profile),
+      owns_profile_(owns_profile),
+      jar_(jar),
+      deps_(deps),
+      attach_wait_ms_(attach_wait_ms) {
     page_ = new WorkerPage(profile_);
     view_ = new QWebEngineView();
     view_->resize(kWidth, kHeight);
@@ -62,7 +67,10 @@ PageSurface::~PageSurface() {
     disconnect(page_, nullptr, this, nullptr);
     delete view_;
     delete page_;
-    if (owns_profile_) profile_->deleteLater();
+    if (owns_profile_) {
+        profile_->setUrlRequestInterceptor(nullptr);  // shared; may be gone first at exit
+        profile_->deleteLater();
+    }
 }
 
 void PageSurface::keep_focus() {
@@ -99,20 +107,23 @@ void PageSurface::on_shown() {
         guard_ = std::make_shared<QPointer<PageSurface>>(this);
         auto guard = guard_;
         QObject* router = deps_.router;
-        attach_timer_.start(kAttachTimeoutMs);
+        attach_timer_.start(attach_wait_ms_);
+        // The client may keep trying after we stop waiting: a late session still
+        // brings focus emulation and the headers of later documents.
         deps_.devtools->attach(
-            marker_.toStdString(), deps_.ua, kAttachTimeoutMs,
+            marker_.toStdString(), deps_.ua, kLateAttachMs,
             [guard, router](std::shared_ptr<DevToolsSession> session, std::string) {
                 QMetaObject::invokeMethod(
                     router,
                     [guard, router, session] {
                         PageSurface* self = *guard;
-                        if (!self || self->ready_) {
-                            if (session) session->detach();  // late or orphaned
+                        if (!self || !session) {
+                            if (session) session->detach();  // orphaned
+                            if (self) self->set_ready();
                             return;
                         }
                         self->devtools_session_ = session;
-                        if (session) {
+                        {
                             // Only one offscreen window can be active, and challenge
                             // scripts test document.hasFocus(): have every page focused.
                             session->send("Emulation.setFocusEmulationEnabled",
@@ -136,6 +147,13 @@ void PageSurface::on_shown() {
     }
 #endif
     set_ready();
+}
+
+void PageSurface::hurry() {
+    attach_wait_ms_ = std::min(attach_wait_ms_, kAttachTimeoutMs);  // for an attach not begun yet
+    if (!ready_ && attach_timer_.isActive() && attach_timer_.remainingTime() > kAttachTimeoutMs) {
+        attach_timer_.start(kAttachTimeoutMs);
+    }
 }
 
 void PageSurface::set_ready() {

@@ -50,15 +50,21 @@ class PageSurface : public QObject {
   public:
     static constexpr int kWidth = 1366;
     static constexpr int kHeight = 768;
-    static constexpr int kAttachTimeoutMs = 300;  // headers are optional; never wait longer
+    // Headers are optional: a request never waits longer than this for DevTools.
+    static constexpr int kAttachTimeoutMs = 300;
+    // A spare is prepared off the request path and may wait longer.
+    static constexpr int kSpareAttachTimeoutMs = 3000;
+    static constexpr int kLateAttachMs = 5000;
 
     // owns_profile: delete the profile after the page (off-the-record profiles must
     // outlive their pages).
     PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJar* jar,
-                const SurfaceDeps& deps);
+                const SurfaceDeps& deps, int attach_wait_ms = kAttachTimeoutMs);
     ~PageSurface() override;
 
     bool is_ready() const { return ready_; }
+    // A request is waiting: stop waiting for DevTools after kAttachTimeoutMs at most.
+    void hurry();
     // Gives the page keyboard focus for good: several views are shown at once on one
     // screen and only one window can be active, but challenge scripts check
     // document.hasFocus(). Focus-out events to the page are swallowed from now on.
@@ -88,6 +94,7 @@ class PageSurface : public QObject {
     WorkerPage* page_ = nullptr;
     QWebEngineView* view_ = nullptr;
     QString marker_;
+    int attach_wait_ms_;
     bool ready_ = false;
     bool shown_ = false;
     QTimer attach_timer_;

@@ -27,6 +27,7 @@ namespace {
 constexpr int kQuietMs = 100;              // URL unchanged this long = no pending JS redirect
 constexpr int kChallengeRecheckMs = 1000;  // DOM-only challenge progress has no signal
 constexpr int kMaxClicks = 6;
+constexpr int kCheckLostMs = 1000;  // a facts script unanswered this long is presumed lost
 constexpr int kClickBackoffMs[] = {500, 1000, 2000};
 
 // One round trip: everything classify() needs, from an isolated world so the page
@@ -131,6 +132,7 @@ void SolveJob::start(std::unique_ptr<PageSurface> surface) {
         begin();
     } else {
         connect(surface_.get(), &PageSurface::ready, this, &SolveJob::begin);
+        surface_->hurry();
     }
 }
 
@@ -244,8 +246,9 @@ void SolveJob::check() {
     if (finished_ || phase_ != Phase::kLoading) return;
     QWebEnginePage* page = surface_->page();
     if (page->isLoading() || !load_seen_) return;  // loadFinished/loadingChanged re-arms us
-    if (check_running_) {
+    if (check_running_ && check_clock_.elapsed() < kCheckLostMs) {
         check_again_ = true;
+        quiet_timer_.start(kCheckLostMs);  // in case that answer never comes
         return;
     }
     if (load_status_ == QWebEngineLoadingInfo::LoadFailedStatus ||
@@ -289,9 +292,11 @@ void SolveJob::check() {
 
 void SolveJob::on_facts(const QVariant& v) {
     if (finished_ || phase_ != Phase::kLoading) return;
-    if (check_again_) {
+    // Something happened meanwhile, or the document went away under the script.
+    if (check_again_ || !v.isValid() || surface_->page()->isLoading()) {
+        const int delay = check_again_ ? 0 : kQuietMs;
         check_again_ = false;
-        schedule_check(0);
+        schedule_check(delay);
         return;
     }
     QVariantMap m = v.toMap();
@@ -305,14 +310,6 @@ void SolveJob::on_facts(const QVariant& v) {
     }
     facts.body_text = m.value("text").toString().toStdString();
     trace("facts", QString::fromStdString(facts.title + " | " + facts.body_text).left(600));
-    if (trace_enabled()) {
-        surface_->page()->runJavaScript(
-            "Array.from(document.querySelectorAll('pre')).map(e => e.id + '=' + e.textContent)"
-            ".join(' ').slice(0, 1000)",
-            QWebEngineScript::ApplicationWorld, [](const QVariant& v) {
-                std::fprintf(stderr, "[worker] pre: %s\n", qPrintable(v.toString()));
-            });
-    }
     QString token = m.value("token").toString();
     if (!token.isEmpty()) turnstile_token_ = token;
 

@@ -118,6 +118,8 @@ class SolveJob : public QObject {
     QString doc_url_;
 
     bool check_running_ = false;
+    quint64 check_generation_ = 0;
+    QElapsedTimer check_clock_;
     bool check_again_ = false;
     bool challenge_seen_ = false;
     QString challenge_rule_;

@@ -29,6 +29,7 @@ Worker::~Worker() {
     job_sessions_.clear();
     sessions_.clear();
     spare_.reset();
+    if (security_) QWebEngineProfile::defaultProfile()->setUrlRequestInterceptor(nullptr);
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     devtools_.reset();  // no DevTools callback runs after this
 #endif
@@ -88,19 +89,19 @@ QWebEngineProfile* Worker::make_profile() {
     return profile;
 }
 
-std::unique_ptr<PageSurface> Worker::make_surface(Session* session) {
+std::unique_ptr<PageSurface> Worker::make_surface(Session* session, int attach_wait_ms) {
     if (session) {
         return std::make_unique<PageSurface>(session->profile, false, session->jar, surface_deps_);
     }
     QWebEngineProfile* profile = make_profile();
     auto* jar = new CookieJar(profile->cookieStore(), profile);
-    return std::make_unique<PageSurface>(profile, true, jar, surface_deps_);
+    return std::make_unique<PageSurface>(profile, true, jar, surface_deps_, attach_wait_ms);
 }
 
 void Worker::prepare_spare() {
     // A ready off-the-record profile + shown page saves a request ~30 ms.
     if (spare_ || shutting_down_) return;
-    spare_ = make_surface(nullptr);
+    spare_ = make_surface(nullptr, PageSurface::kSpareAttachTimeoutMs);
 }
 
 void Worker::on_frame(const QJsonObject& m) {
@@ -235,7 +236,10 @@ std::shared_ptr<Worker::Session> Worker::make_session() {
 }
 
 Worker::Session::~Session() {
-    if (profile) profile->deleteLater();  // the jar is its child
+    if (profile) {
+        profile->setUrlRequestInterceptor(nullptr);  // the interceptor may go first
+        profile->deleteLater();                      // the jar is its child
+    }
 }
 
 void Worker::reply_ok(const QJsonValue& id, const QJsonObject& result) {

@@ -54,7 +54,8 @@ class Worker : public QObject {
     void reply_ok(const QJsonValue& id, const QJsonObject& result);
     void reply_error(const QJsonValue& id, const QString& kind, const QString& message);
     QWebEngineProfile* make_profile();
-    std::unique_ptr<PageSurface> make_surface(Session* session);
+    std::unique_ptr<PageSurface> make_surface(Session* session,
+                                              int attach_wait_ms = PageSurface::kAttachTimeoutMs);
 
     void prepare_spare();
     void on_job_done(quint64 serial);

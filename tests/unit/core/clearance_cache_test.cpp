@@ -415,6 +415,11 @@ TEST(ClearanceCache, ConcurrentReadersAndWriters) {
 }
 
 TEST(ClearanceCache, GetIsMicroseconds) {
+#if defined(__SANITIZE_ADDRESS__)
+    constexpr double kMaxUs = 500;  // ASan at -O0 is ~100x slower; this only catches I/O
+#else
+    constexpr double kMaxUs = 20;
+#endif
     Clock clock;
     TempDir dir;
     ClearanceCache cache(opts(clock, 600, dir.path.string()));
@@ -423,16 +428,16 @@ TEST(ClearanceCache, GetIsMicroseconds) {
                   {cookie("cf_clearance"), cookie("__cf_bm")});
     cache.put(key_for("https://target.com/"), {cookie("cf_clearance"), cookie("__cf_bm")});
     constexpr int kN = 20000;
+    // What a cached request costs: key derivation (public-suffix lookup) plus the lookup.
     auto t0 = std::chrono::steady_clock::now();
     int found = 0;
     for (int i = 0; i < kN; ++i)
-        found += cache.get(key_for("https://www.target.com/")) ? 1 : 0;
+        found += cache.get_any_agent(key_for("https://www.target.com/x", "")) ? 1 : 0;
     auto per =
         std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0) / kN;
     EXPECT_EQ(found, kN);
-    // Includes the key derivation (public-suffix lookup); generous for sanitizers.
-    EXPECT_LT(per.count(), 50.0) << per.count() << " µs per get";
-    RecordProperty("get_us", std::to_string(per.count()));
+    EXPECT_LT(per.count(), kMaxUs) << per.count() << " µs per key + get";
+    RecordProperty("key_and_get_us", std::to_string(per.count()));
 }
 
 // ---- Redis ----
@@ -534,6 +539,11 @@ TEST_F(ClearanceCacheRedis, RoundTrip) {
     EXPECT_EQ(e->user_agent, kUa);
     EXPECT_EQ(other.size(), 1u);  // now cached locally
     EXPECT_TRUE(cache.shared());
+    // An instance with a shorter CACHE_DURATION applies its own to shared entries.
+    ClearanceCache brief(opts(clock, 50, "", url_));
+    auto b = brief.get(key_for("https://example.com/", kUa, proxy));
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->expires_s, clock.now + 50);
 }
 
 TEST_F(ClearanceCacheRedis, TwoInstancesShareInvalidationsAndFlushes) {

@@ -55,7 +55,7 @@ class AdminServerTest : public ::testing::Test {
 
     void start(bool with_cache) {
         admin_ = std::make_unique<AdminServer>(config_, *registry_, *service_);
-        if (with_cache) admin_->set_cache(cache_.get());
+        admin_->set_cache(with_cache ? cache_.get() : nullptr);
         admin_->start();
     }
 
