@@ -20,7 +20,8 @@ const char* const kKnownVars[] = {
     "SOLVERS", "SHUTDOWN_GRACE", "MAX_BODY_BYTES", "BROWSER_IDLE_TIMEOUT",
     "BROWSER_MEMORY_LIMIT", "BROWSER_MAX_PAGES", "BROWSER_MAX_WORKERS", "MAX_SESSIONS",
     "SESSION_IDLE_TIMEOUT", "PROXY_LIST", "PROXY_STRATEGY", "BLOCK_PRIVATE_TARGETS", "API_KEY",
-    "BYPARR_RULES", "BYPARR_WORKER", "HELLO_GREETING", "XDG_STATE_HOME", "HOME"};
+    "BYPARR_RULES", "BYPARR_WORKER", "HELLO_GREETING", "XDG_STATE_HOME", "HOME",
+    "PROXY_BENCH_SECONDS", "CAPTCHA_HOOK_API_KEY"};
 
 bool parse_bool(const std::string& v, bool* out) {
     if (v == "1" || v == "true" || v == "TRUE" || v == "True" || v == "yes" || v == "on") {

@@ -268,6 +268,7 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
             return out;
         }
         chain.push_back(c);
+        r.flags |= BYPARR_REQ_NAMED_SOLVER;
     } else {
         chain = registry_.solver_chain();
     }

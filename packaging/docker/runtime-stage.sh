@@ -91,8 +91,14 @@ case "$step" in
         fi
         # uid 1000 is what most hosts give their first user, so a bind-mounted state dir
         # created by that user is writable without a chown.
-        if ! getent group byparr >/dev/null; then groupadd --gid "$uid" byparr; fi
+        if ! getent group byparr >/dev/null; then
+            taken="$(getent group "$uid" | cut -d: -f1 || true)"
+            [[ -z "$taken" ]] || die "gid $uid is taken by group '$taken'"
+            groupadd --gid "$uid" byparr
+        fi
         if ! getent passwd byparr >/dev/null; then
+            taken="$(getent passwd "$uid" | cut -d: -f1 || true)"
+            [[ -z "$taken" ]] || die "uid $uid is taken by user '$taken'"
             useradd --uid "$uid" --gid byparr --no-create-home --home-dir "$state_dir" \
                 --shell /usr/sbin/nologin byparr
         fi

@@ -76,8 +76,8 @@ class ImportSolver : public Solver {
 
     byparr_outcome solve(const Request& r, Result& out) override {
         // Without returnOnlyCookies the client wants a page, which only a real
-        // solver further down the chain can load.
-        if (!r.return_only_cookies()) return BYPARR_OUTCOME_NOT_APPLICABLE;
+        // solver further down the chain can load, unless it asked for us by name.
+        if (!r.return_only_cookies() && !r.named_solver()) return BYPARR_OUTCOME_NOT_APPLICABLE;
         auto m = store_->lookup(r.url);
         if (m.empty()) return BYPARR_OUTCOME_NOT_APPLICABLE;
         out.set_url(r.url);

@@ -462,6 +462,26 @@ TEST(WorkerProcess, ExitsWhenSocketClosesAndLeavesNoChromiumBehind) {
     EXPECT_NE(::kill(-worker.pid(), 0), 0) << "process group still has members";
 }
 
+TEST(WorkerProcess, WorksWithoutDevToolsWithEmptyHeaders) {
+    TestSite site;
+    WorkerClient worker(BYPARR_WORKER_PATH, {}, {{"BYPARR_WORKER_NO_DEVTOOLS", "1"}});
+    ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < 3; ++i) {
+        Json req = json_object(
+            {{"url", site.url("/status/404?n=" + std::to_string(i))}, {"timeoutMs", 10000}});
+        ids.push_back(worker.send("solve", json_object({{"request", req}})));
+    }
+    for (auto id : ids) {
+        auto reply = worker.wait_reply(id, std::chrono::seconds(15));
+        ASSERT_TRUE(reply && reply->getValue<bool>("ok"));
+        auto r = result_of(reply);
+        EXPECT_EQ(r->getValue<int>("status"), 404);  // from loadingChanged
+        EXPECT_EQ(r->getObject("headers")->size(), 0u);
+        EXPECT_NE(r->getValue<std::string>("html").find("Status 404"), std::string::npos);
+    }
+}
+
 TEST(WorkerProcess, ShutdownOpRepliesAndExits) {
     WorkerClient worker(BYPARR_WORKER_PATH);
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));

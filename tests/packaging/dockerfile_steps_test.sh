@@ -20,7 +20,7 @@ set -euo pipefail
 build="$(cd "${1:?usage: dockerfile_steps_test.sh <build dir>}" && pwd)"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$(cd "$here/../.." && pwd)"
-dockerfile="$src/packaging/Dockerfile"
+dockerfile="${BYPARR_DOCKERFILE:-$src/packaging/Dockerfile}"  # override: to test the parser
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
@@ -40,24 +40,12 @@ done <"$dockerfile"
 ((${#instructions[@]} > 0)) || pk_fail "no instructions in $dockerfile"
 
 # Stage scripts as the image sees them -> as this repository has them. A script may only be
-# run from where a COPY put it (or from /src, where `COPY . /src` puts the whole tree), and
-# install-deps.sh must sit where the script looks for it (../install-deps.sh).
+# run from where a COPY of the same stage put it earlier (or from under a `COPY . <dir>`),
+# and install-deps.sh must sit where the script looks for it (../install-deps.sh).
 declare -A copied=()
-for ins in "${instructions[@]}"; do
-    if [[ "$ins" =~ ^COPY\ (--[^ ]+\ )*([^ ]+)\ ([^ ]+)$ ]]; then
-        from="${BASH_REMATCH[2]}"
-        to="${BASH_REMATCH[3]}"
-        [[ "$ins" == *--from=* ]] && continue
-        if [[ "$from" == . ]]; then
-            copied["$to/"]=tree
-        else
-            copied["$to"]="$from"
-        fi
-    fi
-done
 repo_path_of() {  # image path -> repository path, or nothing
     local p="$1" k
-    if [[ -n "${copied[$p]:-}" ]]; then
+    if [[ -n "${copied[$p]:-}" && "${copied[$p]}" != tree ]]; then
         echo "${copied[$p]}"
         return
     fi
@@ -77,6 +65,16 @@ for ins in "${instructions[@]}"; do
             [[ "$ins" =~ ^FROM\ debian:12-slim\ AS\ ([a-z]+)$ ]] ||
                 pk_fail "stages must be FROM debian:12-slim AS <name>: '$ins'"
             stage="${BASH_REMATCH[1]}"
+            copied=()  # each stage starts from a fresh filesystem
+            ;;
+        COPY\ --from=*) ;;
+        COPY\ *)
+            [[ "$ins" =~ ^COPY\ ([^ ]+)\ ([^ ]+)$ ]] || pk_fail "COPY with one source only: '$ins'"
+            if [[ "${BASH_REMATCH[1]}" == . ]]; then
+                copied["${BASH_REMATCH[2]%/}/"]=tree
+            else
+                copied["${BASH_REMATCH[2]}"]="${BASH_REMATCH[1]}"
+            fi
             ;;
         RUN\ *)
             cmd="${ins#RUN }"
@@ -86,13 +84,21 @@ for ins in "${instructions[@]}"; do
             verb="${BASH_REMATCH[3]}"
             repo="$(repo_path_of "$script")"
             [[ "$repo" == "packaging/docker/$(basename "$script")" ]] ||
-                pk_fail "$script is not copied from packaging/docker/ before '$ins'"
+                pk_fail "no earlier COPY in this stage puts packaging/docker/$(basename "$script") at $script: '$ins'"
             deps_at="$(dirname "$(dirname "$script")")/install-deps.sh"
             [[ "$(repo_path_of "$deps_at")" == packaging/install-deps.sh ]] ||
-                pk_fail "$script finds install-deps.sh at $deps_at, which no COPY provides"
+                pk_fail "$script looks for install-deps.sh at $deps_at, which no earlier COPY provides"
             [[ ("$stage" == build && "$repo" == */build-stage.sh) ||
                 ("$stage" == runtime && "$repo" == */runtime-stage.sh) ]] ||
                 pk_fail "$repo runs in stage '$stage'"
+            if [[ "$verb" == build ]]; then
+                # build-stage.sh builds the tree it sits in: it must be the whole source tree.
+                under_tree=0
+                for k in "${!copied[@]}"; do
+                    [[ "${copied[$k]}" == tree && "$script" == "$k"* ]] && under_tree=1
+                done
+                ((under_tree)) || pk_fail "$script build: no earlier \`COPY . <dir>\` puts the source tree around it"
+            fi
             steps+=("$repo $verb")
             ;;
     esac
@@ -153,10 +159,27 @@ envs=()
 for k in "${!image_env[@]}"; do
     case "$k" in HOST | PORT | BYPARR_STATE_DIR) ;; *) envs+=("$k=${image_env[$k]}") ;; esac
 done
+# USER byparr: as root, run the server as an unprivileged user (nobody), so Chromium keeps
+# its sandbox as in the container. That sandbox needs unprivileged user namespaces; where
+# the host has none, use the documented escape hatch instead of failing on the host.
+runner=()
+sandbox=""
+if [[ "$(id -u)" -eq 0 ]] && command -v setpriv >/dev/null; then
+    pk_run_as=65534
+    runner=(setpriv "--reuid=$pk_run_as" "--regid=$pk_run_as" --clear-groups)
+    if "${runner[@]}" unshare --user true 2>/dev/null; then
+        sandbox=on
+        pk_log "running as uid $pk_run_as with Chromium's sandbox on"
+    else
+        pk_log "no unprivileged user namespaces here: QTWEBENGINE_DISABLE_SANDBOX=1"
+        envs+=(QTWEBENGINE_DISABLE_SANDBOX=1)
+    fi
+fi
 # ENTRYPOINT + CMD with /opt/byparr mapped to the prefix. tini is not PID 1 here:
 # TINI_SUBREAPER gives it the same reaping role.
-pk_start_server env -u BYPARR_PLUGIN_PATH -u BYPARR_WORKER -u BYPARR_RULES -u SOLVERS \
-    "${envs[@]}" TINI_SUBREAPER=1 /usr/bin/tini -- "$prefix/bin/byparr"
+pk_start_server "${runner[@]}" env -u BYPARR_PLUGIN_PATH -u BYPARR_WORKER -u BYPARR_RULES \
+    -u SOLVERS -u QTWEBENGINE_DISABLE_SANDBOX "${envs[@]}" TINI_SUBREAPER=1 \
+    /usr/bin/tini -- "$prefix/bin/byparr"
 PORT="$pk_port" sh -c "$healthcheck" >/dev/null || pk_fail "the HEALTHCHECK command failed: $healthcheck"
 pk_log "HEALTHCHECK passes"
 # `docker exec byparr byparrctl plugins list`: the image's ENV is all it has to find the socket.
@@ -165,5 +188,18 @@ BYPARR_STATE_DIR="$pk_tmp/state" "$prefix/bin/byparrctl" plugins list >"$pk_tmp/
 grep -q webengine "$pk_tmp/ctl.out" || pk_fail "byparrctl plugins list does not show webengine: $(cat "$pk_tmp/ctl.out")"
 pk_log "byparrctl plugins list shows webengine"
 pk_check_server
+if [[ -n "$sandbox" ]]; then
+    # The page above was rendered; its Chromium processes must not have been told to drop
+    # the sandbox.
+    n=0
+    for p in $(pk_marked_pids); do
+        cmdline="$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true)"
+        [[ "$cmdline" == *QtWebEngineProcess* ]] || continue
+        n=$((n + 1))
+        [[ "$cmdline" != *--no-sandbox* ]] || pk_fail "Chromium runs unsandboxed as uid $pk_run_as: $cmdline"
+    done
+    ((n > 0)) || pk_fail "no Chromium process of this server found"
+    pk_log "$n Chromium processes, all sandboxed"
+fi
 pk_stop_server
 pk_log "PASS"

@@ -107,6 +107,11 @@ pk_start_site() {
 pk_start_server() {
     mkdir -p "$pk_tmp/state" "$pk_tmp/home" "$pk_tmp/run"
     chmod 700 "$pk_tmp/run"
+    # pk_run_as=<uid>: the caller runs the server as that user (through setpriv).
+    if [[ -n "${pk_run_as:-}" ]]; then
+        chmod 755 "$pk_tmp"
+        chown -R "$pk_run_as:$pk_run_as" "$pk_tmp/state" "$pk_tmp/home" "$pk_tmp/run"
+    fi
     BYPARR_PKGTEST_MARK="$pk_mark" HOST=127.0.0.1 PORT=0 BYPARR_ANNOUNCE_PORT=1 \
         BYPARR_STATE_DIR="$pk_tmp/state" HOME="$pk_tmp/home" XDG_RUNTIME_DIR="$pk_tmp/run" \
         "$@" </dev/null >"$pk_tmp/server.out" 2>"$pk_tmp/server.err" &
@@ -149,7 +154,7 @@ pk_check_server() {
         --data "{\"cmd\":\"request.get\",\"url\":\"$url\",\"maxTimeout\":60000}" "$base/v1"
     pk_expect_body solve '"status" *: *"ok"'
     pk_expect_body solve 'Hello plain'
-    pk_log "request.get $url solved by the packaged plugins in $((SECONDS - t0)) s"
+    pk_log "request.get $url solved through the webengine plugin in $((SECONDS - t0)) s"
 }
 
 # pk_stop_server: SIGTERM, as systemd and docker stop do; the server must exit 0 within 30 s

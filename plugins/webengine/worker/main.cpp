@@ -50,33 +50,26 @@ std::string chromium_flags(const WorkerOptions& o) {
     return f;
 }
 
-// A private runtime dir (0700) and the offscreen screen geometry file.
-QString prepare_runtime_dir(bool* created) {
-    *created = false;
+// A private runtime dir (0700) when none is set. One stable directory per uid, not
+// one per process: the supervisor ends workers with SIGKILL, which would leak them.
+QString prepare_runtime_dir() {
     QString dir = qEnvironmentVariable("XDG_RUNTIME_DIR");
-    if (dir.isEmpty() || !QDir(dir).exists()) {
+    if (!dir.isEmpty() && QDir(dir).exists()) return dir;
+    const QByteArray path = "/tmp/byparr-runtime-" + QByteArray::number(::geteuid());
+    ::mkdir(path.constData(), 0700);
+    struct stat st {};
+    // Only a directory we own and nobody else can enter (never follow a planted link).
+    if (::lstat(path.constData(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() ||
+        (st.st_mode & 077) != 0) {
         char tmpl[] = "/tmp/byparr-worker-XXXXXX";
-        if (char* d = ::mkdtemp(tmpl)) {
-            dir = QString::fromLocal8Bit(d);
-            ::chmod(d, 0700);
-            *created = true;
-            qputenv("XDG_RUNTIME_DIR", dir.toLocal8Bit());
-        }
+        const char* d = ::mkdtemp(tmpl);
+        if (!d) return {};
+        dir = QString::fromLocal8Bit(d);
+    } else {
+        dir = QString::fromLocal8Bit(path);
     }
+    qputenv("XDG_RUNTIME_DIR", dir.toLocal8Bit());
     return dir;
-}
-
-// The engine's GL/flags dump ignores QT_LOGGING_RULES here; keep stderr for what matters.
-void log_filter(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
-    static const bool verbose = qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE");
-    const bool noisy = type == QtDebugMsg || type == QtInfoMsg ||
-                       (ctx.category && std::strncmp(ctx.category, "qt.webenginecontext", 19) == 0);
-    // Known and harmless with --disable-gpu on the offscreen platform.
-    const bool harmless = msg.startsWith(QLatin1String("No suitable graphics backend")) ||
-                          msg.startsWith(QLatin1String("Remote debugging server started"));
-    if ((noisy || harmless) && !verbose) return;
-    std::fprintf(stderr, "byparr-webengine-worker: %s%s%s\n", ctx.category ? ctx.category : "",
-                 ctx.category ? ": " : "", qPrintable(msg));
 }
 
 }  // namespace
@@ -93,14 +86,13 @@ int main(int argc, char** argv) {
         error = "SOCKS proxies with credentials are not supported";
     }
 
-    bool own_runtime_dir = false;  // only a directory we made is removed at exit
-    QString runtime_dir = prepare_runtime_dir(&own_runtime_dir);
+    QString runtime_dir = prepare_runtime_dir();
     // The offscreen screen defaults to 800x600; give it a common laptop size so
     // screen.* and the window agree.
     QString screen_cfg = runtime_dir + QStringLiteral("/byparr-offscreen-%1.json").arg(::getpid());
     {
         QFile f(screen_cfg);
-        if (f.open(QIODevice::WriteOnly)) {
+        if (!runtime_dir.isEmpty() && f.open(QIODevice::WriteOnly)) {
             f.write(R"({"synchronousWindowSystemEvents":false,"windowFrameMargins":false,)"
                     R"("screens":[{"name":"screen0","x":0,"y":0,"width":1366,"height":768,)"
                     R"("logicalDpi":96,"dpr":1}]})");
@@ -117,7 +109,10 @@ int main(int argc, char** argv) {
             "qt.qpa.*=false;default.debug=false");
     qInstallMessageHandler(log_filter);
     if (::geteuid() == 0) qputenv("QTWEBENGINE_DISABLE_SANDBOX", "1");
-    options.devtools_port = byparr::webengine::pick_free_loopback_port();
+    // BYPARR_WORKER_NO_DEVTOOLS: tests/diagnostics of the path without headers.
+    if (!qEnvironmentVariableIsSet("BYPARR_WORKER_NO_DEVTOOLS")) {
+        options.devtools_port = byparr::webengine::pick_free_loopback_port();
+    }
     if (options.devtools_port > 0) {
         qputenv("QTWEBENGINE_REMOTE_DEBUGGING",
                 QByteArray("127.0.0.1:") + QByteArray::number(options.devtools_port));
@@ -159,6 +154,5 @@ int main(int argc, char** argv) {
         // Pages first, then profiles (deferred), before the engine goes down.
     }
     QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
-    if (own_runtime_dir) QDir(runtime_dir).removeRecursively();
     return rc;
 }

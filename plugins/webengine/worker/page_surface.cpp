@@ -1,6 +1,7 @@
 #include "page_surface.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include <QCoreApplication>
@@ -54,7 +55,8 @@ PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJa
         shown_ = true;
         view_->move(0, 0);
         view_->show();
-        on_shown();
+        // Not from inside the marker's loadFinished: its loadingChanged is still to come.
+        QTimer::singleShot(0, this, &PageSurface::on_shown);
     });
     page_->load(QUrl(marker_));
 }
@@ -107,38 +109,34 @@ void PageSurface::on_shown() {
         guard_ = std::make_shared<QPointer<PageSurface>>(this);
         auto guard = guard_;
         QObject* router = deps_.router;
+        if (*deps_.attach_failures >= kBrokenAfterFailures) {
+            attach_wait_ms_ = std::min(attach_wait_ms_, kAttachTimeoutBrokenMs);
+        }
         attach_timer_.start(attach_wait_ms_);
         // The client may keep trying after we stop waiting: a late session still
         // brings focus emulation and the headers of later documents.
         deps_.devtools->attach(
             marker_.toStdString(), deps_.ua, kLateAttachMs,
-            [guard, router](std::shared_ptr<DevToolsSession> session, std::string) {
+            [guard, router, t0 = std::chrono::steady_clock::now()](
+                std::shared_ptr<DevToolsSession> session, std::string error) {
+                if (qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE")) {
+                    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - t0)
+                                  .count();
+                    std::fprintf(stderr, "[surface] attach after %lld ms: %s\n",
+                                 static_cast<long long>(ms), session ? "ok" : error.c_str());
+                }
                 QMetaObject::invokeMethod(
                     router,
-                    [guard, router, session] {
+                    [guard, session] {
                         PageSurface* self = *guard;
-                        if (!self || !session) {
+                        if (!self) {
                             if (session) session->detach();  // orphaned
-                            if (self) self->set_ready();
                             return;
                         }
-                        self->devtools_session_ = session;
-                        {
-                            // Only one offscreen window can be active, and challenge
-                            // scripts test document.hasFocus(): have every page focused.
-                            session->send("Emulation.setFocusEmulationEnabled",
-                                          R"({"enabled":true})", [](std::string, std::string) {});
-                            session->on_document_response(
-                                [guard, router](const DocumentResponse& doc) {
-                                    QMetaObject::invokeMethod(
-                                        router,
-                                        [guard, doc] {
-                                            if (PageSurface* s = *guard)
-                                                emit s->document_response(doc);
-                                        },
-                                        Qt::QueuedConnection);
-                                });
-                        }
+                        int& failures = *self->deps_.attach_failures;
+                        failures = session ? 0 : failures + 1;
+                        if (session) self->adopt_session(session);
                         self->set_ready();
                     },
                     Qt::QueuedConnection);
@@ -148,6 +146,26 @@ void PageSurface::on_shown() {
 #endif
     set_ready();
 }
+
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+void PageSurface::adopt_session(std::shared_ptr<DevToolsSession> session) {
+    devtools_session_ = session;
+    // Only one offscreen window can be active, and challenge scripts test
+    // document.hasFocus(): have every page focused.
+    session->send("Emulation.setFocusEmulationEnabled", R"({"enabled":true})",
+                  [](std::string, std::string) {});
+    auto guard = guard_;
+    QObject* router = deps_.router;
+    session->on_document_response([guard, router](const DocumentResponse& doc) {
+        QMetaObject::invokeMethod(
+            router,
+            [guard, doc] {
+                if (PageSurface* s = *guard) emit s->document_response(doc);
+            },
+            Qt::QueuedConnection);
+    });
+}
+#endif
 
 void PageSurface::hurry() {
     attach_wait_ms_ = std::min(attach_wait_ms_, kAttachTimeoutMs);  // for an attach not begun yet

@@ -42,6 +42,7 @@ struct SurfaceDeps {
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     DevToolsClient* devtools = nullptr;
     UaOverride ua;
+    std::shared_ptr<int> attach_failures = std::make_shared<int>(0);  // consecutive
 #endif
 };
 
@@ -50,8 +51,14 @@ class PageSurface : public QObject {
   public:
     static constexpr int kWidth = 1366;
     static constexpr int kHeight = 768;
-    // Headers are optional: a request never waits longer than this for DevTools.
-    static constexpr int kAttachTimeoutMs = 300;
+    // Headers are optional, so a request waits for DevTools only this long. Not 300 ms:
+    // attaches queue behind each other on Chromium's UI thread, and in a burst of five
+    // new pages under load the last one took 300-400 ms. A page without its session has
+    // no userAgentData brands and no focus emulation, which managed challenges detect.
+    static constexpr int kAttachTimeoutMs = 1000;
+    // After repeated failures DevTools is presumed broken: stop making requests wait.
+    static constexpr int kAttachTimeoutBrokenMs = 300;
+    static constexpr int kBrokenAfterFailures = 3;
     // A spare is prepared off the request path and may wait longer.
     static constexpr int kSpareAttachTimeoutMs = 3000;
     static constexpr int kLateAttachMs = 5000;
@@ -101,6 +108,7 @@ class PageSurface : public QObject {
     QObject* focus_keeper_ = nullptr;
     QPointer<QWidget> focused_proxy_;
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    void adopt_session(std::shared_ptr<DevToolsSession> session);
     std::shared_ptr<DevToolsSession> devtools_session_;
     // Lets DevTools-thread callbacks find us only while we exist.
     std::shared_ptr<QPointer<PageSurface>> guard_;

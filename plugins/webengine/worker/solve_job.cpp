@@ -213,6 +213,8 @@ void SolveJob::navigate() {
 
 void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
     if (phase_ != Phase::kLoading && phase_ != Phase::kWaiting) return;
+    // The surface's about:blank marker may report after we took over; never settle on it.
+    if (info.url().scheme() == QLatin1String("about")) return;
     surface_->keep_focus();
     load_status_ = info.status();
     trace("loading", QStringLiteral("status=%1 domain=%2 code=%3 %4 %5")

@@ -91,7 +91,10 @@ typedef enum byparr_method { BYPARR_METHOD_GET = 1, BYPARR_METHOD_POST = 2 } byp
 enum {
     BYPARR_REQ_RETURN_ONLY_COOKIES = 1u << 0,
     BYPARR_REQ_RETURN_SCREENSHOT = 1u << 1,
-    BYPARR_REQ_DISABLE_MEDIA = 1u << 2
+    BYPARR_REQ_DISABLE_MEDIA = 1u << 2,
+    /** The client named this solver ("solver": "<id>"): answer if at all possible
+     *  rather than passing the request on. */
+    BYPARR_REQ_NAMED_SOLVER = 1u << 3
 };
 
 /** A cookie, as given in a request or returned in a result.

@@ -110,6 +110,8 @@ public:
     bool return_only_cookies() const { return flags & BYPARR_REQ_RETURN_ONLY_COOKIES; }
     bool return_screenshot() const { return flags & BYPARR_REQ_RETURN_SCREENSHOT; }
     bool disable_media() const { return flags & BYPARR_REQ_DISABLE_MEDIA; }
+    /// The client asked for this solver by id.
+    bool named_solver() const { return flags & BYPARR_REQ_NAMED_SOLVER; }
     std::chrono::steady_clock::time_point deadline() const {
         return started_ + std::chrono::milliseconds(timeout_ms);
     }
