@@ -72,6 +72,19 @@ QString prepare_runtime_dir() {
     return dir;
 }
 
+// The engine's GL/flags dump ignores QT_LOGGING_RULES here; keep stderr for what matters.
+void log_filter(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
+    static const bool verbose = qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE");
+    const bool noisy = type == QtDebugMsg || type == QtInfoMsg ||
+                       (ctx.category && std::strncmp(ctx.category, "qt.webenginecontext", 19) == 0);
+    // Known and harmless with --disable-gpu on the offscreen platform.
+    const bool harmless = msg.startsWith(QLatin1String("No suitable graphics backend")) ||
+                          msg.startsWith(QLatin1String("Remote debugging server started"));
+    if ((noisy || harmless) && !verbose) return;
+    std::fprintf(stderr, "byparr-webengine-worker: %s%s%s\n", ctx.category ? ctx.category : "",
+                 ctx.category ? ": " : "", qPrintable(msg));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
