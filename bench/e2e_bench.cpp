@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <future>
 #include <string>
 #include <thread>
@@ -59,6 +61,29 @@ size_t browser_processes(pid_t root) {
         if (comm.find("QtWebEngine") != std::string::npos || comm.find("byparr-webengin") == 0) ++n;
     }
     return n;
+}
+
+// CPU time (user + system, in clock ticks) used so far by each process of a tree.
+std::map<pid_t, long> tree_cpu_ticks(pid_t root) {
+    std::vector<pid_t> pids = descendants(root);
+    pids.push_back(root);
+    std::map<pid_t, long> out;
+    for (pid_t p : pids) {
+        std::ifstream in("/proc/" + std::to_string(p) + "/stat");
+        std::string stat;
+        std::getline(in, stat);
+        auto rp = stat.rfind(')');
+        if (rp == std::string::npos) continue;
+        std::istringstream rest(stat.substr(rp + 2));
+        std::string field;
+        long utime = 0, stime = 0;
+        for (int i = 3; i <= 15 && rest >> field; ++i) {
+            if (i == 14) utime = std::stol(field);
+            if (i == 15) stime = std::stol(field);
+        }
+        out[p] = utime + stime;
+    }
+    return out;
 }
 
 double pct(std::vector<double> v, double p) {
@@ -153,6 +178,17 @@ int main(int argc, char** argv) {
     if (failures) std::printf("  (%d of %d warm requests failed)\n", failures, warm);
     row("PSS of the tree after sequential requests", tree_pss_mib(server.pid()), "MiB");
 
+    // Idle means idle: with a warm browser and no request in flight, the whole
+    // tree should use next to no CPU.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto ticks0 = tree_cpu_ticks(server.pid());
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    long used = 0;
+    for (const auto& [pid, t] : tree_cpu_ticks(server.pid()))
+        used += t - (ticks0.count(pid) ? ticks0[pid] : 0);  // a process born meanwhile counts whole
+    double idle_pct = 100.0 * double(used) / double(sysconf(_SC_CLK_TCK)) / 4.0;
+    row("CPU of the whole tree, idle with a warm browser", idle_pct, "% of one core");
+
     std::vector<double> batch_ms;
     double max_pss = 0;
     for (int round = 0; round < 5; ++round) {
@@ -189,6 +225,17 @@ int main(int argc, char** argv) {
         std::printf("%-46s %9.1f ms  (overhead %.1f ms; %s: %s)\n",
                     (std::string("challenge ") + c.path).c_str(), r.ms, r.ms - c.delay_ms,
                     r.status.c_str(), r.message.c_str());
+    }
+
+    {
+        TestSite s3;
+        Reply first = solve(base, get_body(s3.url("/cf/?delay_ms=200")));
+        std::vector<double> hits;
+        std::string body = R"({"cmd":"request.get","returnOnlyCookies":true,"url":")" + s3.url("/cf/") + "\"}";
+        for (int i = 0; i < 200; ++i) hits.push_back(solve(base, body).ms);
+        std::printf("%-46s %9.2f ms  (p95 %.2f ms; first solve %s)\n",
+                    "cached returnOnlyCookies answer p50", pct(hits, 0.5), pct(hits, 0.95),
+                    first.status.c_str());
     }
 
     if (!skip_idle) {
