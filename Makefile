@@ -31,6 +31,7 @@ test-asan: deps
 bench: build
 	$(BUILD)/bin/byparr-bench-micro
 	$(BUILD)/bin/byparr-bench-e2e
+	bench/load_bench.sh $(BUILD)
 
 package: build
 	cd $(BUILD) && cpack -G DEB

@@ -11,14 +11,8 @@
 # follow what the binaries really link), plus what no ELF file names: QtWebEngineProcess is
 # exec'd at run time, fonts and CA certificates are read as data.
 
-# The server looks for its plugins at <exe>/../lib/byparr/plugins and the webengine plugin for
-# its rules at <plugin>/../../../../share/byparr. GNUInstallDirs makes LIBDIR the multiarch
-# lib/<triplet> when the configure-time prefix is /usr, which would break both lookups.
-if(NOT CMAKE_INSTALL_LIBDIR STREQUAL "lib")
-    message(WARNING "CMAKE_INSTALL_LIBDIR is '${CMAKE_INSTALL_LIBDIR}', not 'lib': the packaged "
-        "byparr will not find its plugins. Configure with the default prefix (the package "
-        "relocates to /usr itself) or -DCMAKE_INSTALL_LIBDIR=lib.")
-endif()
+# Plugins install to lib/byparr/plugins whatever CMAKE_INSTALL_LIBDIR is (see the
+# top-level CMakeLists.txt), so a /usr prefix keeps <exe>/../lib/byparr/plugins valid.
 
 # Unit and defaults file belong to the .deb only. EXCLUDE_FROM_ALL keeps them out of a plain
 # `cmake --install` (the container image's /opt/byparr, a `make install` into /usr/local):

@@ -8,7 +8,7 @@
 #       [NAME "<human name>"] [DESCRIPTION "<one line>"]
 #       [CAPABILITIES solver cookie-source proxy-provider captcha-solver]
 #       [OUTPUT_DIRECTORY <dir>]     # default: ${CMAKE_BINARY_DIR}/lib/byparr/plugins
-#       [INSTALL_DESTINATION <dir>]  # default: ${CMAKE_INSTALL_LIBDIR}/byparr/plugins
+#       [INSTALL_DESTINATION <dir>]  # default: lib/byparr/plugins (where byparr looks: <bindir>/../lib/byparr/plugins)
 #       [NO_INSTALL])
 #
 # It builds a MODULE library lib<id>.so with hidden visibility and no undefined
@@ -60,7 +60,7 @@ function(byparr_add_plugin target)
         set(P_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/lib/byparr/plugins")
     endif()
     if(NOT P_INSTALL_DESTINATION)
-        set(P_INSTALL_DESTINATION "${CMAKE_INSTALL_LIBDIR}/byparr/plugins")
+        set(P_INSTALL_DESTINATION "lib/byparr/plugins")
     endif()
 
     if(TARGET Byparr::sdk)

@@ -2,9 +2,9 @@
 # Shared by the packaging tests (sourced, not run): a temp dir removed on exit, the local
 # test site, starting byparr on PORT=0, HTTP checks, and proof that nothing outlives it.
 #
-# Every process a test starts carries a marker variable in its environment, which byparr
-# passes on to its workers and they to Chromium. After shutdown, any process still carrying
-# it has escaped the server's process management: that is a failure, and cleanup kills it.
+# The server starts with a marker variable in its environment, which byparr passes on to its
+# workers and they to Chromium. After shutdown, any process still carrying it has escaped
+# the server's process management: that is a failure, and cleanup kills it.
 
 set -euo pipefail
 

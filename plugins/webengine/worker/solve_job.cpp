@@ -24,11 +24,25 @@ namespace byparr::webengine {
 
 namespace {
 
-constexpr int kQuietMs = 100;              // URL unchanged this long = no pending JS redirect
-constexpr int kChallengeRecheckMs = 1000;  // DOM-only challenge progress has no signal
+// After the main document finished loading, check at once: a JS redirect from an
+// inline script or onload has already started its navigation by then (loadStarted /
+// urlChanged arrive first and stop us), and one starting while the facts script runs
+// is caught in on_facts() (page loading again, or check_again_).
+constexpr int kSettleMs = 0;
+// A document that can still change itself (scripts, frames, meta refresh, inline
+// handlers) gets this long without a load, URL or title change before it counts as
+// settled: content written by a short timer or a late location change must make it
+// into the answer. A static document cannot change, so it settles at once.
+constexpr int kLiveQuietMs = 100;
+// Mid-load signals (title, URL, cookie) come in bursts: coalesce them briefly.
+constexpr int kEventCoalesceMs = 15;
+constexpr int kAfterClickMs = 150;  // a click's effect (a POST, a DOM change) takes a moment
+constexpr int kChallengeRecheckMs = 500;  // DOM-only challenge progress has no signal
 constexpr int kMaxClicks = 6;
 constexpr int kCheckLostMs = 1000;  // a facts script unanswered this long is presumed lost
-constexpr int kClickBackoffMs[] = {500, 1000, 2000};
+// The first click goes as soon as the widget is seen; retries back off (a widget may
+// stay disabled for a while and clicking it early does no harm).
+constexpr int kClickBackoffMs[] = {0, 500, 1000, 2000};
 
 // One round trip: everything classify() needs, from an isolated world so the page
 // cannot see or intercept it.
@@ -41,7 +55,9 @@ QString facts_script(const std::vector<std::string>& selectors) {
                "s[i]))m.push(s[i]);}catch(e){}}var t='';try{t=document.body?document.body."
                "innerText.slice(0,4096):'';}catch(e){}var k='';try{var e=document.querySelector("
                "'input[name=\"cf-turnstile-response\"]');if(e&&e.value)k=e.value;}catch(e){}"
-               "return {title:document.title,matched:m,text:t,token:k};})(%1)")
+               "var l=!!document.querySelector('script,iframe,frame,object,embed,meta[http-equiv=refresh "
+               "i],[onload],[onpageshow]');"
+               "return {title:document.title,matched:m,text:t,token:k,live:l};})(%1)")
         .arg(QString::fromUtf8(QJsonDocument(sels).toJson(QJsonDocument::Compact)));
 }
 
@@ -153,21 +169,24 @@ void SolveJob::begin() {
     connect(page, &QWebEnginePage::loadingChanged, this, &SolveJob::on_loading_changed);
     connect(page, &QWebEnginePage::loadFinished, this, [this](bool ok) {
         trace("loadFinished", ok ? "ok" : "failed");
+        activity_clock_.start();
         surface_->keep_focus();
-        schedule_check(kQuietMs);
+        schedule_check(kSettleMs);
     });
     connect(page, &QWebEnginePage::urlChanged, this, [this](const QUrl&) {
         surface_->keep_focus();
-        if (phase_ == Phase::kLoading) schedule_check(kQuietMs);
+        activity_clock_.start();
+        if (phase_ == Phase::kLoading) schedule_check(kEventCoalesceMs);
     });
     connect(page, &QWebEnginePage::titleChanged, this, [this](const QString& title) {
         trace("title", title);
-        if (phase_ == Phase::kLoading) schedule_check(kQuietMs);
+        activity_clock_.start();
+        if (phase_ == Phase::kLoading) schedule_check(kEventCoalesceMs);
     });
     connect(surface_->jar(), &CookieJar::cookie_added, this, [this](const QNetworkCookie& c) {
         if (phase_ == Phase::kLoading && challenge_seen_ &&
             ctx_.detector->is_clearance_cookie(c.name().toStdString())) {
-            schedule_check(kQuietMs);
+            schedule_check(kEventCoalesceMs);
         }
     });
     connect(page, &QWebEnginePage::renderProcessTerminated, this,
@@ -227,6 +246,7 @@ void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
         return;
     }
     load_seen_ = true;
+    activity_clock_.start();
     error_domain_ = info.errorDomain();
     error_code_ = info.errorCode();
     error_string_ = info.errorString();
@@ -236,7 +256,7 @@ void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
         // Successful loads without an HTTP status (data:, about:) or pre-6.x behaviour.
         if (http_status_ == 0) http_status_ = 200;
     }
-    schedule_check(kQuietMs);
+    schedule_check(kSettleMs);
 }
 
 void SolveJob::schedule_check(int delay_ms) {
@@ -296,7 +316,7 @@ void SolveJob::on_facts(const QVariant& v) {
     if (finished_ || phase_ != Phase::kLoading) return;
     // Something happened meanwhile, or the document went away under the script.
     if (check_again_ || !v.isValid() || surface_->page()->isLoading()) {
-        const int delay = check_again_ ? 0 : kQuietMs;
+        const int delay = check_again_ ? 0 : kEventCoalesceMs;
         check_again_ = false;
         schedule_check(delay);
         return;
@@ -318,6 +338,11 @@ void SolveJob::on_facts(const QVariant& v) {
     PageMatch match = ctx_.detector->classify(facts);
     switch (match.verdict) {
         case PageVerdict::kNone:
+            if (m.value("live").toBool() && activity_clock_.isValid() &&
+                activity_clock_.elapsed() < kLiveQuietMs) {
+                quiet_timer_.start(static_cast<int>(kLiveQuietMs - activity_clock_.elapsed()));
+                return;
+            }
             settle();
             return;
         case PageVerdict::kBlocked:
@@ -365,7 +390,7 @@ void SolveJob::try_click() {
             QTest::mouseMove(target, p);
             QTest::mouseClick(target, Qt::LeftButton, {}, p, 60);
             ++self->clicks_;
-            self->schedule_check(kQuietMs * 3);
+            self->schedule_check(kAfterClickMs);
             if (self->clicks_ < kMaxClicks) {
                 int backoff =
                     kClickBackoffMs[std::min<int>(self->clicks_, std::size(kClickBackoffMs) - 1)];

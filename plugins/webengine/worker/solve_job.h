@@ -120,6 +120,7 @@ class SolveJob : public QObject {
     bool check_running_ = false;
     quint64 check_generation_ = 0;
     QElapsedTimer check_clock_;
+    QElapsedTimer activity_clock_;  // since the last load end, URL or title change
     bool check_again_ = false;
     bool challenge_seen_ = false;
     QString challenge_rule_;

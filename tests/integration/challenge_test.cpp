@@ -1,0 +1,432 @@
+// Challenge handling, end to end: the real server, the webengine plugin's worker (Qt WebEngine)
+// and the challenge-imitating test site, through POST /v1 only. Each fixture gets its own test
+// site (clearances live in the site process) and its own server (the clearance cache keys on
+// the registrable domain, and every site here is 127.0.0.1).
+//
+// What is checked for each challenge, as a FlareSolverr client sees it: the outcome, the exact
+// message, the elapsed time, and that solution.cookies + solution.userAgent let a plain HTTP
+// client fetch the protected content, which it cannot without them.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include "tests/support/http_client.h"
+#include "tests/support/test_process.h"
+#include "tests/support/test_site.h"
+
+#ifndef BYPARR_BIN_DIR
+#error "BYPARR_BIN_DIR must be defined"
+#endif
+#ifndef BYPARR_PLUGIN_DIR
+#error "BYPARR_PLUGIN_DIR must be defined"
+#endif
+
+namespace byparr::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Json = Poco::JSON::Object::Ptr;
+using Env = std::map<std::string, std::string>;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxTimeoutMs = 30000;
+constexpr const char* kProtected = "PROTECTED-CONTENT";
+constexpr const char* kSolved = "Challenge solved!";
+constexpr const char* kNotDetected = "Challenge not detected!";
+constexpr const char* kBlocked =
+    "Error: Error solving the challenge. Cloudflare has blocked this request. Probably your IP "
+    "is banned for this site, check in your web browser.";
+
+// The byparr server with the in-tree plugins (webengine is the default solver) and a private
+// state dir (so no override rules and no persisted clearance cache leak in).
+class Server {
+  public:
+    explicit Server(const Env& extra_env = {}) {
+        char tmpl[] = "/tmp/byparr-challenge-test-XXXXXX";
+        const char* dir = ::mkdtemp(tmpl);
+        if (dir == nullptr) throw std::runtime_error("mkdtemp failed");
+        state_dir_ = dir;
+        Env env{{"PORT", "0"},
+                {"HOST", "127.0.0.1"},
+                {"BYPARR_ANNOUNCE_PORT", "1"},
+                {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
+                {"BYPARR_STATE_DIR", state_dir_},
+                {"LOG_LEVEL", "info"}};
+        for (const auto& [k, v] : extra_env)
+            env[k] = v;
+        process_.start(std::string(BYPARR_BIN_DIR) + "/byparr", {}, env);
+        auto port = process_.read_port(20s);
+        if (!port) throw std::runtime_error("byparr did not announce its port");
+        port_ = *port;
+    }
+    ~Server() {
+        process_.stop(15s);
+        std::error_code ec;
+        std::filesystem::remove_all(state_dir_, ec);
+    }
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    std::string state_dir_;
+    ChildProcess process_;
+    int port_ = 0;
+};
+
+// One POST /v1 exchange, timed from the client's side.
+struct V1Answer {
+    int http_status = 0;
+    Json body;
+    std::chrono::milliseconds elapsed{0};
+
+    std::string status() const { return body->optValue<std::string>("status", ""); }
+    std::string message() const { return body->optValue<std::string>("message", ""); }
+    Json solution() const { return body->getObject("solution"); }
+    double seconds() const { return static_cast<double>(elapsed.count()) / 1000.0; }
+};
+
+V1Answer v1_get(Server& server, const std::string& url, int max_timeout_ms = kMaxTimeoutMs,
+                bool return_only_cookies = false) {
+    std::string json = R"({"cmd":"request.get","url":")" + url + R"(","maxTimeout":)" +
+                       std::to_string(max_timeout_ms);
+    if (return_only_cookies) json += R"(,"returnOnlyCookies":true)";
+    json += "}";
+    V1Answer a;
+    auto started = Clock::now();
+    HttpResult r = post_json(server.base() + "/v1", json, max_timeout_ms + 15000);
+    a.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    a.http_status = r.status;
+    Poco::JSON::Parser parser;
+    a.body = parser.parse(r.body).extract<Json>();
+    return a;
+}
+
+void print_elapsed(const std::string& what, const V1Answer& a) {
+    std::printf("[ elapsed  ] %-44s %6lld ms  status=%s message=\"%s\"\n", what.c_str(),
+                static_cast<long long>(a.elapsed.count()), a.status().c_str(),
+                a.message().c_str());
+    std::fflush(stdout);
+}
+
+// The first request starts the browser worker; do that outside the timed solves. A plain page
+// on the same site is also the "no challenge" case.
+void warm_up(Server& server, TestSite& site) {
+    V1Answer a = v1_get(server, site.url("/plain"));
+    print_elapsed("warm-up /plain (worker start)", a);
+    ASSERT_EQ(a.status(), "ok") << a.message();
+    ASSERT_EQ(a.message(), kNotDetected);
+}
+
+Json cookie_named(const Json& solution, const std::string& name) {
+    auto cookies = solution->getArray("cookies");
+    if (!cookies) return nullptr;
+    for (unsigned i = 0; i < cookies->size(); ++i) {
+        Json c = cookies->getObject(i);
+        if (c && c->optValue<std::string>("name", "") == name) return c;
+    }
+    return nullptr;
+}
+
+// "a=1; b=2" from solution.cookies, as Prowlarr/Jackett rebuild it (name and value only).
+std::string cookie_header(const Json& solution) {
+    std::string out;
+    auto cookies = solution->getArray("cookies");
+    if (!cookies) return out;
+    for (unsigned i = 0; i < cookies->size(); ++i) {
+        Json c = cookies->getObject(i);
+        if (!out.empty()) out += "; ";
+        out += c->getValue<std::string>("name") + "=" + c->getValue<std::string>("value");
+    }
+    return out;
+}
+
+HttpResult plain_fetch(const std::string& url, const std::string& cookie, const std::string& ua) {
+    std::map<std::string, std::string> headers{{"User-Agent", ua}};
+    if (!cookie.empty()) headers["Cookie"] = cookie;
+    return http_request("GET", url, "", headers, 10000);
+}
+
+bool has_protected(const HttpResult& r) {
+    return r.status == 200 && r.body.find(kProtected) != std::string::npos;
+}
+
+// The client's side of a solved challenge: cookies + UA open the door, nothing else does.
+void expect_cookies_unlock(const std::string& url, const Json& solution) {
+    const std::string ua = solution->optValue<std::string>("userAgent", "");
+    const std::string cookie = cookie_header(solution);
+    ASSERT_FALSE(ua.empty());
+    ASSERT_FALSE(cookie.empty());
+
+    HttpResult with = plain_fetch(url, cookie, ua);
+    EXPECT_TRUE(has_protected(with)) << "cookies " << cookie << " UA " << ua << " -> "
+                                     << with.status << "\n"
+                                     << with.body.substr(0, 400);
+
+    HttpResult without = plain_fetch(url, "", ua);
+    EXPECT_FALSE(has_protected(without)) << without.status;
+    EXPECT_NE(without.status, 200);
+
+    // The clearance is bound to the UA that earned it.
+    HttpResult other_ua = plain_fetch(url, cookie, ua + " Other/1.0");
+    EXPECT_FALSE(has_protected(other_ua)) << other_ua.status;
+}
+
+// Asserts a passed challenge: ok, "Challenge solved!", the clearance cookie, the protected page
+// as the response, cookies valid for a plain client, and the time.
+void expect_solved(const V1Answer& a, const std::string& url, const std::string& clearance_name,
+                   std::chrono::milliseconds bound) {
+    ASSERT_EQ(a.status(), "ok") << a.message();
+    EXPECT_EQ(a.http_status, 200);
+    EXPECT_EQ(a.message(), kSolved);
+    Json s = a.solution();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->optValue<int>("status", 0), 200);
+    EXPECT_NE(s->optValue<std::string>("response", "").find(kProtected), std::string::npos)
+        << s->optValue<std::string>("response", "").substr(0, 400);
+    const std::string ua = s->optValue<std::string>("userAgent", "");
+    EXPECT_EQ(ua.find("QtWebEngine"), std::string::npos) << ua;
+    EXPECT_EQ(ua.find("Headless"), std::string::npos) << ua;
+    Json c = cookie_named(s, clearance_name);
+    ASSERT_TRUE(c) << "no " << clearance_name << " cookie; cookies: " << cookie_header(s);
+    EXPECT_FALSE(c->optValue<std::string>("value", "").empty());
+    EXPECT_LT(a.elapsed, bound) << a.seconds() << " s";
+    expect_cookies_unlock(url, s);
+}
+
+// {served, passed, failed, protected} of one family from /cf-status (0 when absent).
+struct FamilyCounts {
+    long served = 0, passed = 0, failed = 0, protected_ = 0;
+};
+FamilyCounts cf_status(TestSite& site, const std::string& family) {
+    HttpResult r = http_request("GET", site.url("/cf-status"));
+    Poco::JSON::Parser parser;
+    Json root = parser.parse(r.body).extract<Json>();
+    FamilyCounts out;
+    Json f = root->getObject(family);
+    if (!f) return out;
+    out.served = f->optValue<long>("served", 0);
+    out.passed = f->optValue<long>("passed", 0);
+    out.failed = f->optValue<long>("failed", 0);
+    out.protected_ = f->optValue<long>("protected", 0);
+    return out;
+}
+
+class ChallengeTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (::access(
+                (std::string(BYPARR_PLUGIN_DIR) + "/webengine/byparr-webengine-worker").c_str(),
+                X_OK) != 0)
+            GTEST_SKIP() << "byparr-webengine-worker is not built";
+        site_ = std::make_unique<TestSite>();
+        server_ = std::make_unique<Server>();
+        warm_up(*server_, *site_);
+    }
+    void TearDown() override {
+        server_.reset();
+        site_.reset();
+    }
+
+    std::unique_ptr<TestSite> site_;
+    std::unique_ptr<Server> server_;
+};
+
+TEST_F(ChallengeTest, APlainPageIsNotAChallenge) {
+    V1Answer a = v1_get(*server_, site_->url("/plain"));
+    print_elapsed("/plain", a);
+    ASSERT_EQ(a.status(), "ok") << a.message();
+    EXPECT_EQ(a.http_status, 200);
+    EXPECT_EQ(a.message(), kNotDetected);
+    EXPECT_NE(a.solution()->optValue<std::string>("response", "").find("Hello plain"),
+              std::string::npos);
+    EXPECT_LT(a.elapsed, 5s);
+}
+
+TEST_F(ChallengeTest, CloudflareInterstitialIsSolvedThenServedFromTheClearanceCache) {
+    const std::string url = site_->url("/cf/?delay_ms=500");
+    V1Answer a = v1_get(*server_, url);
+    print_elapsed("/cf/ (delay 500 ms)", a);
+    // Read before this test's own plain-client fetches, which the site counts too.
+    FamilyCounts solved = cf_status(*site_, "cf");
+    std::printf("[ cf-status] after solve: served=%ld passed=%ld failed=%ld protected=%ld\n",
+                solved.served, solved.passed, solved.failed, solved.protected_);
+    EXPECT_EQ(solved.served, 1);  // the interstitial once; the reload got the protected page
+    EXPECT_EQ(solved.passed, 1);
+    EXPECT_EQ(solved.failed, 0);
+    EXPECT_EQ(solved.protected_, 1);
+    expect_solved(a, url, "cf_clearance", 500ms + 5s);
+    if (HasFatalFailure()) return;
+    Json s = a.solution();
+    EXPECT_TRUE(cookie_named(s, "cf_clearance")->optValue<bool>("httpOnly", false));
+    const std::string clearance = cookie_named(s, "cf_clearance")->getValue<std::string>("value");
+    const std::string ua = s->getValue<std::string>("userAgent");
+    // The baseline for what follows, after expect_solved()'s plain-client fetches.
+    FamilyCounts after_solve = cf_status(*site_, "cf");
+
+    // Second request, returnOnlyCookies: answered from the cache, no page load.
+    V1Answer cached = v1_get(*server_, url, kMaxTimeoutMs, true);
+    print_elapsed("/cf/ again, returnOnlyCookies (cache)", cached);
+    ASSERT_EQ(cached.status(), "ok") << cached.message();
+    EXPECT_EQ(cached.message(), kSolved);
+    EXPECT_LT(cached.elapsed, 100ms);
+    Json cs = cached.solution();
+    ASSERT_TRUE(cs);
+    EXPECT_FALSE(cs->has("response"));
+    EXPECT_FALSE(cs->has("headers"));
+    ASSERT_TRUE(cookie_named(cs, "cf_clearance"));
+    EXPECT_EQ(cookie_named(cs, "cf_clearance")->getValue<std::string>("value"), clearance);
+    EXPECT_EQ(cs->optValue<std::string>("userAgent", ""), ua);
+    FamilyCounts after_cached = cf_status(*site_, "cf");
+    EXPECT_EQ(after_cached.served, after_solve.served);
+    EXPECT_EQ(after_cached.protected_, after_solve.protected_) << "the cache hit loaded the page";
+
+    // Third request, a full one: it starts with the cached clearance, so the site serves the
+    // protected page at once and no new challenge.
+    V1Answer full = v1_get(*server_, url);
+    print_elapsed("/cf/ again, full request (cached cookies)", full);
+    ASSERT_EQ(full.status(), "ok") << full.message();
+    Json fs = full.solution();
+    ASSERT_TRUE(fs);
+    EXPECT_NE(fs->optValue<std::string>("response", "").find(kProtected), std::string::npos)
+        << fs->optValue<std::string>("response", "").substr(0, 400);
+    EXPECT_EQ(fs->optValue<std::string>("userAgent", ""), ua);
+    EXPECT_TRUE(cookie_named(fs, "cf_clearance"));
+    // No challenge was on the page this time (the cookies were sent from the start).
+    EXPECT_EQ(full.message(), kNotDetected);
+    EXPECT_LT(full.elapsed, 5s);
+    FamilyCounts after_full = cf_status(*site_, "cf");
+    std::printf("[ cf-status] after full:  served=%ld passed=%ld failed=%ld protected=%ld\n",
+                after_full.served, after_full.passed, after_full.failed, after_full.protected_);
+    EXPECT_EQ(after_full.served, after_solve.served) << "the site challenged again";
+    EXPECT_EQ(after_full.passed, after_solve.passed);
+    EXPECT_EQ(after_full.protected_, after_cached.protected_ + 1);
+}
+
+TEST_F(ChallengeTest, ManagedChallengeSeesNoAutomationTells) {
+    const std::string url = site_->url("/managed/?delay_ms=500");
+    V1Answer a = v1_get(*server_, url);
+    print_elapsed("/managed/ (delay 500 ms)", a);
+    FamilyCounts c = cf_status(*site_, "managed");
+    std::printf("[ cf-status] managed: served=%ld passed=%ld failed=%ld protected=%ld\n",
+                c.served, c.passed, c.failed, c.protected_);
+    if (a.status() != "ok" || a.message() != kSolved) {
+        Json s = a.body->getObject("solution");
+        if (s) {
+            // The page shows the site's refusal (with the tells) in #tells.
+            std::string html = s->optValue<std::string>("response", "");
+            auto at = html.find("id=\"tells\"");
+            ADD_FAILURE() << "managed not solved; page tells: "
+                          << (at == std::string::npos ? html.substr(0, 600)
+                                                      : html.substr(at, 400));
+        }
+    }
+    expect_solved(a, url, "cf_clearance", 500ms + 5s);
+    EXPECT_EQ(c.failed, 0) << "the site refused a fingerprint";
+}
+
+TEST_F(ChallengeTest, TurnstileCheckboxIsPassedWithATrustedClick) {
+    const std::string url = site_->url("/turnstile/?delay_ms=500");
+    V1Answer a = v1_get(*server_, url);
+    print_elapsed("/turnstile/ (delay 500 ms)", a);
+    FamilyCounts c = cf_status(*site_, "turnstile");
+    std::printf("[ cf-status] turnstile: served=%ld passed=%ld failed=%ld protected=%ld\n",
+                c.served, c.passed, c.failed, c.protected_);
+    expect_solved(a, url, "cf_clearance", 500ms + 5s);
+}
+
+TEST_F(ChallengeTest, DdosGuardIsSolved) {
+    const std::string url = site_->url("/ddg/?delay_ms=500");
+    V1Answer a = v1_get(*server_, url);
+    print_elapsed("/ddg/ (delay 500 ms)", a);
+    expect_solved(a, url, "__ddg2_", 500ms + 5s);
+}
+
+TEST_F(ChallengeTest, TwoStageChallengeIsSolvedThroughBothStages) {
+    const std::string url = site_->url("/two-stage/?delay_ms=500");
+    V1Answer a = v1_get(*server_, url);
+    print_elapsed("/two-stage/ (delay 2 x 500 ms)", a);
+    FamilyCounts s1 = cf_status(*site_, "two-stage-1");
+    FamilyCounts s2 = cf_status(*site_, "two-stage");
+    std::printf("[ cf-status] two-stage-1: served=%ld passed=%ld; two-stage: served=%ld "
+                "passed=%ld protected=%ld\n",
+                s1.served, s1.passed, s2.served, s2.passed, s2.protected_);
+    // Two pages, each waiting its delay.
+    expect_solved(a, url, "cf_clearance", 1000ms + 5s);
+    EXPECT_EQ(s1.passed, 1);
+    EXPECT_EQ(s2.passed, 1);
+    if (a.status() == "ok") {
+        EXPECT_TRUE(cookie_named(a.solution(), "stage1"));
+    }
+}
+
+TEST_F(ChallengeTest, Block1020IsReportedFastWithTheContractMessage) {
+    V1Answer a = v1_get(*server_, site_->url("/block1020"));
+    print_elapsed("/block1020", a);
+    EXPECT_EQ(a.status(), "error");
+    EXPECT_EQ(a.http_status, 500);
+    EXPECT_EQ(a.message(), kBlocked);
+    EXPECT_FALSE(a.body->has("solution"));
+    EXPECT_LT(a.elapsed, 5s);
+}
+
+TEST_F(ChallengeTest, HCaptchaIsReportedAsSoonAsItIsSeen) {
+    // The interstitial turns into the captcha after the default 300 ms.
+    V1Answer a = v1_get(*server_, site_->url("/hcaptcha/"));
+    print_elapsed("/hcaptcha/", a);
+    EXPECT_EQ(a.status(), "error");
+    EXPECT_EQ(a.http_status, 500);
+    EXPECT_EQ(a.message().rfind("Error: ", 0), 0u) << a.message();
+    EXPECT_NE(a.message().find("Captcha detected"), std::string::npos) << a.message();
+    EXPECT_LT(a.elapsed, 6s);
+    // The site's captcha can never be passed; nothing unlocks its pages.
+    EXPECT_EQ(cf_status(*site_, "hcaptcha").passed, 0);
+}
+
+TEST_F(ChallengeTest, APageThatNeverSettlesEndsByItsDeadline) {
+    constexpr int kTimeoutMs = 8000;
+    V1Answer a = v1_get(*server_, site_->url("/unsettled/"), kTimeoutMs);
+    print_elapsed("/unsettled/ (maxTimeout 8000)", a);
+    EXPECT_LE(a.elapsed, std::chrono::milliseconds(kTimeoutMs + 500)) << a.seconds() << " s";
+    if (a.status() == "ok") {
+        // Settled on the URL-quiet rule: a well-formed answer with the live page.
+        EXPECT_EQ(a.http_status, 200);
+        EXPECT_EQ(a.message(), kNotDetected);
+        Json s = a.solution();
+        ASSERT_TRUE(s);
+        EXPECT_EQ(s->optValue<int>("status", 0), 200);
+        EXPECT_NE(s->optValue<std::string>("url", "").find("/unsettled/"), std::string::npos);
+        EXPECT_NE(s->optValue<std::string>("response", "").find("Unsettled"), std::string::npos);
+        EXPECT_TRUE(s->getArray("cookies"));
+        const std::string html = s->optValue<std::string>("response", "");
+        auto t0 = html.find("<title>");
+        auto t1 = html.find("</title>");
+        std::printf("[ unsettled] answered ok; page title at the answer: \"%s\"\n",
+                    t0 == std::string::npos || t1 == std::string::npos
+                        ? "?"
+                        : html.substr(t0 + 7, t1 - t0 - 7).c_str());
+    } else {
+        EXPECT_EQ(a.status(), "error");
+        EXPECT_EQ(a.http_status, 500);
+        EXPECT_EQ(a.message(), "Error: Error solving the challenge. Timeout after 8.0 seconds.");
+    }
+    // The worker is still usable afterwards.
+    V1Answer next = v1_get(*server_, site_->url("/plain"));
+    EXPECT_EQ(next.status(), "ok") << next.message();
+}
+
+}  // namespace
+}  // namespace byparr::test
