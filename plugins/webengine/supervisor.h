@@ -83,6 +83,7 @@ class Supervisor {
         uint64_t pages = 0;
         int sessions = 0;
         Clock::time_point last_used;
+        Clock::time_point pss_measured{};  // last memory check (release())
     };
     struct Session {
         std::shared_ptr<Slot> slot;

@@ -104,6 +104,15 @@ bool PageSurface::has_devtools() const {
 }
 
 void PageSurface::on_shown() {
+    // A fresh renderer pays for style, font and layout set-up on its first real
+    // document: do it now on the marker, off the request path, so the request's
+    // page loads like one in a warm renderer. The navigation that follows reuses
+    // this process (the marker's site-less instance takes the site).
+    if (!qEnvironmentVariableIsSet("BYPARR_NO_WARMUP"))
+    page_->runJavaScript(QStringLiteral(
+        "document.body.innerHTML='<h1>w</h1><p style=\"font:14px sans-serif\">w <b>w</b> "
+        "<i>w</i> <code>w</code></p><input><button>w</button>';document.body.offsetHeight;"
+        "document.body.textContent='';"));
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     if (deps_.devtools) {
         guard_ = std::make_shared<QPointer<PageSurface>>(this);

@@ -154,7 +154,8 @@ void SolveJob::start(std::unique_ptr<PageSurface> surface) {
 
 void SolveJob::begin() {
     if (finished_) return;
-    trace("begin", surface_->marker_url() + (surface_->has_devtools() ? " devtools" : ""));
+    trace("begin", surface_->marker_url() + (surface_->has_devtools() ? " devtools" : "") +
+                       QStringLiteral(" renderer=%1").arg(surface_->page()->renderProcessPid()));
     QWebEnginePage* page = surface_->page();
     QString err = surface_->jar()->set_request_cookies(request_.cookies, request_.url);
     if (!err.isEmpty()) {
@@ -168,7 +169,9 @@ void SolveJob::begin() {
     }
     connect(page, &QWebEnginePage::loadingChanged, this, &SolveJob::on_loading_changed);
     connect(page, &QWebEnginePage::loadFinished, this, [this](bool ok) {
-        trace("loadFinished", ok ? "ok" : "failed");
+        trace("loadFinished", QStringLiteral("%1 renderer=%2")
+                                  .arg(ok ? "ok" : "failed")
+                                  .arg(surface_->page()->renderProcessPid()));
         activity_clock_.start();
         surface_->keep_focus();
         schedule_check(kSettleMs);
