@@ -193,6 +193,13 @@ std::string probe_in_child(const RegisteredComponent& def, void* plugin_ctx,
 
 }  // namespace
 
+// The chain when SOLVERS is unset: the browser first; imported cookies answer
+// what the browser passes on (and requests that name them).
+const std::vector<std::string>& default_solvers() {
+    static const std::vector<std::string> d{"webengine", "cookie-import"};
+    return d;
+}
+
 Registry::Registry(Config config, RegistryOptions options)
     : config_(std::move(config)), options_(options) {}
 
@@ -272,7 +279,7 @@ void Registry::create_component(const PluginRecord& rec, const RegisteredCompone
 
 void Registry::load_state() {
     std::lock_guard<std::mutex> lock(mu_);
-    order_ = config_.solvers.empty() ? std::vector<std::string>{"webengine"} : config_.solvers;
+    order_ = config_.solvers.empty() ? default_solvers() : config_.solvers;
     std::ifstream in(state_file());
     if (in) {
         std::stringstream buf;
@@ -313,8 +320,7 @@ bool Registry::is_enabled(const std::string& id) const {
         if (c->kind() != Kind::kSolver) return true;  // harmless when unconfigured
         // Solvers run only when asked for: the default (or SOLVERS) chain, so a
         // plugin dropped into the path never takes traffic until enabled.
-        const auto& want = config_.solvers.empty() ? std::vector<std::string>{"webengine"}
-                                                   : config_.solvers;
+        const auto& want = config_.solvers.empty() ? default_solvers() : config_.solvers;
         return std::find(want.begin(), want.end(), id) != want.end();
     }
     return false;

@@ -125,6 +125,9 @@ private:
     std::vector<std::unique_ptr<ConfigCtx>> config_ctxs_;
 };
 
+/// The solver chain when SOLVERS is unset: webengine, cookie-import.
+const std::vector<std::string>& default_solvers();
+
 /// Atomically replaces `path` with `content` (write temp, fsync, rename, fsync dir).
 std::optional<std::string> write_file_atomic(const std::string& path, const std::string& content);
 

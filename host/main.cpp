@@ -37,7 +37,7 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
   PROXY_USERNAME, PROXY_PASSWORD   its credentials
   DISABLE_MEDIA        do not load images/CSS/fonts          (default false)
   LANG                 browser language (e.g. de_DE.UTF-8)
-  SOLVERS              solver chain order, comma-separated   (default webengine)
+  SOLVERS              solver chain order, comma-separated   (default webengine,cookie-import)
   BYPARR_STATE_DIR     state directory                       (default ~/.local/state/byparr,
                                                               /var/lib/byparr for root)
   BYPARR_PLUGIN_PATH   plugin directories, colon-separated   (default <exe>/../lib/byparr/plugins)

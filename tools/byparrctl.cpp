@@ -33,6 +33,7 @@
 #include "core/config.h"
 #include "core/json_writer.h"
 #include "core/plugin_loader.h"
+#include "core/registry.h"
 #include "tools/admin_client.h"
 #include "tools/text_table.h"
 
@@ -395,7 +396,7 @@ int plugins_list_offline(const Context& c, const std::string& why) {
 
     std::map<std::string, bool> explicit_state;
     std::vector<std::string> order =
-        cfg->solvers.empty() ? std::vector<std::string>{"webengine"} : cfg->solvers;
+        cfg->solvers.empty() ? byparr::default_solvers() : cfg->solvers;
     std::string state_file = c.state_dir + "/plugins.json";
     std::string state_note;
     if (std::ifstream in(state_file); in) {

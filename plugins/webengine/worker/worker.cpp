@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <QCoreApplication>
 #include <QJsonArray>
 #include <QRegularExpression>
@@ -16,10 +18,25 @@
 
 namespace byparr::webengine {
 
+namespace {
+
+// Each spare is a renderer process (~25 MiB PSS): four covers a burst of five
+// (the fifth takes the page being prepared) within the memory budget.
+constexpr size_t kMaxSpares = 4;
+// Spares being prepared at once: renderer launches and DevTools attaches contend
+// for the same two cores and the browser's UI thread, so the first is ready sooner
+// when they do not all start together.
+constexpr size_t kMaxPreparing = 2;
+constexpr int kSpareIdleMs = 60000;
+
+}  // namespace
+
 Worker::Worker(const WorkerOptions& options, FrameChannel* channel)
     : options_(options), channel_(channel) {
     connect(channel_, &FrameChannel::frame_received, this, &Worker::on_frame);
     connect(channel_, &FrameChannel::closed, this, [this] { shutdown(false); });
+    spare_idle_timer_.setSingleShot(true);
+    connect(&spare_idle_timer_, &QTimer::timeout, this, &Worker::shrink_spares);
 }
 
 Worker::~Worker() {
@@ -28,7 +45,7 @@ Worker::~Worker() {
     jobs_.clear();
     job_sessions_.clear();
     sessions_.clear();
-    spare_.reset();
+    spares_.clear();
     if (security_) QWebEngineProfile::defaultProfile()->setUrlRequestInterceptor(nullptr);
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     devtools_.reset();  // no DevTools callback runs after this
@@ -99,9 +116,43 @@ std::unique_ptr<PageSurface> Worker::make_surface(Session* session, int attach_w
 }
 
 void Worker::prepare_spare() {
-    // A ready off-the-record profile + shown page saves a request ~30 ms.
-    if (spare_ || shutting_down_) return;
-    spare_ = make_surface(nullptr, PageSurface::kSpareAttachTimeoutMs);
+    // A ready off-the-record profile + shown page in a warmed renderer saves a
+    // request its renderer launch and DevTools attach (30 ms idle, 0.5 s in a burst).
+    if (shutting_down_) return;
+    size_t preparing = 0;
+    for (const auto& s : spares_)
+        preparing += s->is_ready() ? 0 : 1;
+    // While solves run, one at a time: a burst's own pages come first on two cores;
+    // on_job_done() resumes the refill.
+    size_t running = 0;
+    for (const auto& [serial, job] : jobs_)
+        running += job->finished() ? 0 : 1;
+    const size_t cap = running > 0 ? 1 : kMaxPreparing;
+    while (spares_.size() < spare_target_ && preparing < cap) {
+        spares_.push_back(make_surface(nullptr, PageSurface::kSpareAttachTimeoutMs));
+        ++preparing;
+        // Chained, not polled: each spare that becomes ready lets the next start.
+        connect(spares_.back().get(), &PageSurface::ready, this, &Worker::prepare_spare,
+                Qt::QueuedConnection);
+    }
+}
+
+std::unique_ptr<PageSurface> Worker::take_spare() {
+    if (spares_.empty()) return nullptr;
+    // A ready one if any, else the one furthest along.
+    auto it = std::find_if(spares_.begin(), spares_.end(),
+                           [](const auto& s) { return s->is_ready(); });
+    if (it == spares_.end()) it = spares_.begin();
+    std::unique_ptr<PageSurface> s = std::move(*it);
+    spares_.erase(it);
+    disconnect(s.get(), &PageSurface::ready, this, &Worker::prepare_spare);
+    return s;
+}
+
+void Worker::shrink_spares() {
+    spare_target_ = 1;
+    while (spares_.size() > spare_target_)
+        spares_.pop_back();  // the newest first: the oldest is surely ready
 }
 
 void Worker::on_frame(const QJsonObject& m) {
@@ -207,13 +258,21 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     connect(job, &SolveJob::reply, this, [this](const QJsonObject& msg) { channel_->send(msg); });
     connect(job, &SolveJob::done, this, &Worker::on_job_done, Qt::QueuedConnection);
     std::unique_ptr<PageSurface> surface;
-    if (!session && spare_) {
-        surface = std::move(spare_);
+    if (!session) {
+        // Size the pool for the concurrency seen, so the next burst finds its pages.
+        size_t running = 0;
+        for (const auto& [s, j] : jobs_)
+            running += j->finished() ? 0 : 1;
+        static const size_t max_spares = qEnvironmentVariableIsSet("BYPARR_MAX_SPARES")
+                                             ? qEnvironmentVariableIntValue("BYPARR_MAX_SPARES")
+                                             : kMaxSpares;
+        spare_target_ = std::clamp<size_t>(std::max(spare_target_, running), 1, max_spares);
+        spare_idle_timer_.start(kSpareIdleMs);
+        surface = take_spare();
         // Refill at once: the renderer launch overlaps this solve, not the next one.
         QTimer::singleShot(0, this, &Worker::prepare_spare);
-    } else {
-        surface = make_surface(session.get());
     }
+    if (!surface) surface = make_surface(session.get());
     job->start(std::move(surface));
 }
 
@@ -225,7 +284,7 @@ void Worker::on_job_done(quint64 serial) {
     ++pages_served_;
     delete job;                   // queued: never inside one of its page's signals
     job_sessions_.erase(serial);  // after the page: may free the profile
-    if (!spare_) QTimer::singleShot(0, this, &Worker::prepare_spare);
+    if (spares_.size() < spare_target_) QTimer::singleShot(0, this, &Worker::prepare_spare);
 }
 
 std::shared_ptr<Worker::Session> Worker::make_session() {
@@ -265,7 +324,8 @@ void Worker::shutdown(bool reply_to_solves) {
     for (auto& [serial, job] : jobs_)
         delete job;  // pages before their profiles
     jobs_.clear();
-    spare_.reset();
+    spares_.clear();
+    spare_idle_timer_.stop();
     job_sessions_.clear();
     sessions_.clear();
     if (reply_to_solves) channel_->flush_blocking(500);

@@ -1,5 +1,5 @@
 // The worker's request dispatcher (PROTOCOL.md "Messages"): owns sessions,
-// solves, the spare page and the DevTools client. Qt thread only.
+// solves, the pool of spare pages and the DevTools client. Qt thread only.
 #pragma once
 
 #include <map>
@@ -8,6 +8,7 @@
 #include <QJsonObject>
 #include <QObject>
 #include <QString>
+#include <QTimer>
 
 #include "challenge_detector.h"
 #include "page_surface.h"
@@ -58,6 +59,8 @@ class Worker : public QObject {
                                               int attach_wait_ms = PageSurface::kAttachTimeoutMs);
 
     void prepare_spare();
+    std::unique_ptr<PageSurface> take_spare();
+    void shrink_spares();
     void on_job_done(quint64 serial);
 
     WorkerOptions options_;
@@ -70,7 +73,12 @@ class Worker : public QObject {
     std::map<quint64, SolveJob*> jobs_;                         // by serial
     std::map<quint64, std::shared_ptr<Session>> job_sessions_;  // by serial
     std::map<QString, std::shared_ptr<Session>> sessions_;
-    std::unique_ptr<PageSurface> spare_;
+    // Ready (or preparing) off-the-record pages, oldest first. The pool grows to the
+    // concurrency seen (a burst finds its pages ready next time) and shrinks back to
+    // one after kSpareIdleMs without requests.
+    std::vector<std::unique_ptr<PageSurface>> spares_;
+    size_t spare_target_ = 1;
+    QTimer spare_idle_timer_;
     quint64 next_serial_ = 1;
     quint64 pages_served_ = 0;
     bool shutting_down_ = false;
