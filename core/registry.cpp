@@ -188,6 +188,10 @@ std::string probe_in_child(const RegisteredComponent& def, void* plugin_ctx,
     if (WIFSIGNALED(status))
         return std::string("crashed in create() (signal ") + std::to_string(WTERMSIG(status)) +
                ", " + strsignal(WTERMSIG(status)) + ")";
+    // The child ends with _exit(0); any other status means create() ended the
+    // process itself (exit(), abort() caught by a sanitizer's handler, …).
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        return "create() ended the process (exit status " + std::to_string(WEXITSTATUS(status)) + ")";
     return "";
 }
 

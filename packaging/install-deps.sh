@@ -44,6 +44,7 @@ build_pkgs=(
     libpoco-dev qt6-base-dev qt6-webengine-dev libqt6opengl6-dev
     libboost-dev libboost-filesystem-dev libfmt-dev libpsl-dev publicsuffix
     dpkg-dev file ca-certificates
+    clang libclang-rt-14-dev  # fuzz/: libFuzzer + ASan/UBSan runtimes (tests/fuzz)
 )
 test_pkgs=(
     libgtest-dev libgmock-dev googletest libbenchmark-dev

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <utility>
 
@@ -46,12 +48,32 @@ struct JValue {
     std::vector<std::pair<std::string, JValue>> members;
     int line = 0;
 
+    // Declared here, defined after the struct: clang instantiates the members'
+    // destructors at this point otherwise, while JValue is still incomplete.
+    ~JValue();
+    JValue() = default;
+    JValue(const JValue&) = default;
+    JValue(JValue&&) noexcept = default;
+    JValue& operator=(const JValue&) = default;
+    JValue& operator=(JValue&&) noexcept = default;
+
     const JValue* get(std::string_view key) const {
         for (const auto& [k, v] : members)
             if (k == key) return &v;
         return nullptr;
     }
 };
+
+JValue::~JValue() = default;
+
+// Expiry in epoch seconds from a number a file gave: a session cookie for zero or
+// less, and clamped rather than cast when huge or not finite (1e300, inf), which
+// would be undefined behaviour (found by the cookie_parsers fuzzer).
+int64_t epoch_seconds(double v) {
+    if (!(v > 0)) return -1;
+    if (!std::isfinite(v) || v >= 9.2e18) return std::numeric_limits<int64_t>::max();
+    return static_cast<int64_t>(v);
+}
 
 class JsonReader {
   public:
@@ -348,7 +370,7 @@ std::string json_cookie(const JValue& o, ImportedCookie& c) {
         const JValue* v = o.get(key);
         if (v == nullptr || v->type == T::kNull) continue;
         if (v->type != T::kNumber) return std::string("\"") + key + "\" must be a number";
-        c.expires_s = v->n > 0 ? static_cast<int64_t>(v->n) : -1;
+        c.expires_s = epoch_seconds(v->n);
         break;
     }
     bool session = false;
@@ -465,7 +487,7 @@ ParseResult parse_netscape(std::string_view text) {
         double e = std::strtod(expiry.c_str(), &end);
         if (expiry.empty() || *end != '\0')
             return fail(line_no, "expiry must be epoch seconds, not '" + expiry + "'");
-        c.expires_s = e > 0 ? static_cast<int64_t>(e) : -1;
+        c.expires_s = epoch_seconds(e);
         c.name = std::string(f[5]);
         if (c.name.empty()) return fail(line_no, "empty cookie name");
         c.value = f.size() == 7 ? std::string(f[6]) : std::string();
@@ -546,6 +568,7 @@ bool domain_matches(const ImportedCookie& cookie, std::string_view host) {
 }
 
 bool path_matches(std::string_view cookie_path, std::string_view request_path) {
+    if (cookie_path.empty()) cookie_path = "/";  // no Path attribute: the whole site
     if (cookie_path == request_path) return true;
     if (request_path.rfind(cookie_path, 0) != 0) return false;
     return cookie_path.back() == '/' || request_path[cookie_path.size()] == '/';

@@ -48,6 +48,7 @@ PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJa
     view_->setPage(page_);
     marker_ = QStringLiteral("about:blank#byparr-%1")
                   .arg(QRandomGenerator::global()->generate64(), 16, 16, QLatin1Char('0'));
+    age_.start();
     attach_timer_.setSingleShot(true);
     connect(&attach_timer_, &QTimer::timeout, this, &PageSurface::set_ready);
     connect(page_, &QWebEnginePage::loadFinished, this, [this](bool) {
@@ -55,6 +56,10 @@ PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJa
         shown_ = true;
         view_->move(0, 0);
         view_->show();
+        if (qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE")) {
+            std::fprintf(stderr, "[surface] marker loaded after %lld ms\n",
+                         static_cast<long long>(age_.elapsed()));
+        }
         // Not from inside the marker's loadFinished: its loadingChanged is still to come.
         QTimer::singleShot(0, this, &PageSurface::on_shown);
     });
@@ -108,7 +113,6 @@ void PageSurface::on_shown() {
     // document: do it now on the marker, off the request path, so the request's
     // page loads like one in a warm renderer. The navigation that follows reuses
     // this process (the marker's site-less instance takes the site).
-    if (!qEnvironmentVariableIsSet("BYPARR_NO_WARMUP"))
     page_->runJavaScript(QStringLiteral(
         "document.body.innerHTML='<h1>w</h1><p style=\"font:14px sans-serif\">w <b>w</b> "
         "<i>w</i> <code>w</code></p><input><button>w</button>';document.body.offsetHeight;"
@@ -185,6 +189,10 @@ void PageSurface::hurry() {
 
 void PageSurface::set_ready() {
     if (ready_) return;
+    if (qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE")) {
+        std::fprintf(stderr, "[surface] ready after %lld ms\n",
+                     static_cast<long long>(age_.elapsed()));
+    }
     attach_timer_.stop();
     ready_ = true;
     emit ready();

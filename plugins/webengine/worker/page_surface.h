@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include <QElapsedTimer>
 #include <QObject>
 #include <QPointer>
 #include <QString>
@@ -105,6 +106,7 @@ class PageSurface : public QObject {
     bool ready_ = false;
     bool shown_ = false;
     QTimer attach_timer_;
+    QElapsedTimer age_;  // for BYPARR_WORKER_TRACE
     QObject* focus_keeper_ = nullptr;
     QPointer<QWidget> focused_proxy_;
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT

@@ -36,9 +36,12 @@ constexpr int kSettleMs = 0;
 constexpr int kLiveQuietMs = 100;
 // Mid-load signals (title, URL, cookie) come in bursts: coalesce them briefly.
 constexpr int kEventCoalesceMs = 15;
-constexpr int kAfterClickMs = 150;  // a click's effect (a POST, a DOM change) takes a moment
+constexpr int kAfterClickMs = 150;        // a click's effect (a POST, a DOM change) takes a moment
 constexpr int kChallengeRecheckMs = 500;  // DOM-only challenge progress has no signal
 constexpr int kMaxClicks = 6;
+constexpr int kDocWaitMs = 300;   // see collect()
+constexpr int kClickPollMs = 50;  // widget not visible yet: look again this soon
+constexpr int kClickPolls = 40;
 constexpr int kCheckLostMs = 1000;  // a facts script unanswered this long is presumed lost
 // The first click goes as soon as the widget is seen; retries back off (a widget may
 // stay disabled for a while and clicking it early does no harm).
@@ -55,8 +58,8 @@ QString facts_script(const std::vector<std::string>& selectors) {
                "s[i]))m.push(s[i]);}catch(e){}}var t='';try{t=document.body?document.body."
                "innerText.slice(0,4096):'';}catch(e){}var k='';try{var e=document.querySelector("
                "'input[name=\"cf-turnstile-response\"]');if(e&&e.value)k=e.value;}catch(e){}"
-               "var l=!!document.querySelector('script,iframe,frame,object,embed,meta[http-equiv=refresh "
-               "i],[onload],[onpageshow]');"
+               "var l=!!document.querySelector('script,iframe,frame,object,embed,"
+               "meta[http-equiv=refresh i],[onload],[onpageshow]');"
                "return {title:document.title,matched:m,text:t,token:k,live:l};})(%1)")
         .arg(QString::fromUtf8(QJsonDocument(sels).toJson(QJsonDocument::Compact)));
 }
@@ -119,10 +122,12 @@ void SolveJob::trace(const char* what, const QString& detail) const {
 SolveJob::SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const SolveContext& ctx)
     : serial_(serial), id_(std::move(id)), request_(std::move(request)), ctx_(ctx) {
     clock_.start();
-    for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_}) {
+    for (QTimer* t :
+         {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_}) {
         t->setSingleShot(true);
         t->setTimerType(Qt::PreciseTimer);
     }
+    connect(&doc_wait_timer_, &QTimer::timeout, this, &SolveJob::collect);
     connect(&deadline_timer_, &QTimer::timeout, this, [this] { fail("timeout", "Timeout"); });
     connect(&quiet_timer_, &QTimer::timeout, this, &SolveJob::check);
     connect(&click_timer_, &QTimer::timeout, this, &SolveJob::try_click);
@@ -216,6 +221,10 @@ void SolveJob::on_document(const DocumentResponse& doc) {
     doc_status_ = doc.status;
     doc_headers_ = doc.headers;
     doc_url_ = QString::fromStdString(doc.url);
+    if (phase_ == Phase::kCollecting && doc_wait_timer_.isActive()) {
+        doc_wait_timer_.stop();
+        collect();
+    }
 }
 #endif
 
@@ -384,9 +393,16 @@ void SolveJob::try_click() {
         [self](const QVariant& v) {
             if (!self || self->finished_ || self->phase_ != Phase::kLoading) return;
             QVariantList xy = v.toList();
-            if (xy.size() != 2) return;  // gone: the next check decides
             QWidget* target = self->surface_->view()->focusProxy();
-            if (!target) return;
+            if (xy.size() != 2 || !target) {
+                // Not laid out / visible yet: look again soon rather than at the next
+                // re-check, the click is what the challenge waits for.
+                self->trace("click", "target not visible yet");
+                if (++self->click_polls_ <= kClickPolls) self->click_timer_.start(kClickPollMs);
+                return;
+            }
+            self->trace("click",
+                        QStringLiteral("%1,%2").arg(xy[0].toDouble()).arg(xy[1].toDouble()));
             QPoint p(qRound(xy[0].toDouble()), qRound(xy[1].toDouble()));
             // Trusted input: events must go to the focus proxy, not the view.
             QTest::mouseMove(target, p - QPoint(7, 5));
@@ -418,6 +434,18 @@ void SolveJob::settle() {
 void SolveJob::collect() {
     if (finished_) return;
     phase_ = Phase::kCollecting;
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    // Settling no longer waits out a quiet period, so on a busy machine the page can
+    // be done before the DevTools thread has handed over the document's status and
+    // headers: give them a moment (they are normally long there).
+    if (!doc_waited_ && doc_status_ == 0 && surface_->has_devtools()) {
+        doc_waited_ = true;
+        trace("waiting", "for the document's headers");
+        doc_wait_timer_.start(kDocWaitMs);
+        return;
+    }
+    doc_wait_timer_.stop();
+#endif
     if (request_.return_only_cookies) {
         complete({});
         return;
@@ -475,7 +503,8 @@ void SolveJob::fail(const QString& kind, const QString& message, QJsonObject ext
     finished_ = true;
     trace("fail", kind + ": " + message);
 
-    for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_}) {
+    for (QTimer* t :
+         {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_}) {
         t->stop();
     }
     QJsonObject error{{"kind", kind}, {"message", message}};

@@ -103,6 +103,8 @@ class SolveJob : public QObject {
     QTimer quiet_timer_;  // settle/re-check after the page has been quiet
     QTimer click_timer_;
     QTimer wait_timer_;
+    QTimer doc_wait_timer_;  // collect() waiting for the final document's headers
+    bool doc_waited_ = false;
 
     // Main document, as seen by loadingChanged.
     QWebEngineLoadingInfo::LoadStatus load_status_ = QWebEngineLoadingInfo::LoadStartedStatus;
@@ -127,6 +129,7 @@ class SolveJob : public QObject {
     QString challenge_kind_;
     QString click_selector_;
     int clicks_ = 0;
+    int click_polls_ = 0;
     QString turnstile_token_;
 };
 

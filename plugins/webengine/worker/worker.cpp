@@ -140,8 +140,8 @@ void Worker::prepare_spare() {
 std::unique_ptr<PageSurface> Worker::take_spare() {
     if (spares_.empty()) return nullptr;
     // A ready one if any, else the one furthest along.
-    auto it = std::find_if(spares_.begin(), spares_.end(),
-                           [](const auto& s) { return s->is_ready(); });
+    auto it =
+        std::find_if(spares_.begin(), spares_.end(), [](const auto& s) { return s->is_ready(); });
     if (it == spares_.end()) it = spares_.begin();
     std::unique_ptr<PageSurface> s = std::move(*it);
     spares_.erase(it);
@@ -263,10 +263,7 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         size_t running = 0;
         for (const auto& [s, j] : jobs_)
             running += j->finished() ? 0 : 1;
-        static const size_t max_spares = qEnvironmentVariableIsSet("BYPARR_MAX_SPARES")
-                                             ? qEnvironmentVariableIntValue("BYPARR_MAX_SPARES")
-                                             : kMaxSpares;
-        spare_target_ = std::clamp<size_t>(std::max(spare_target_, running), 1, max_spares);
+        spare_target_ = std::clamp<size_t>(std::max(spare_target_, running), 1, kMaxSpares);
         spare_idle_timer_.start(kSpareIdleMs);
         surface = take_spare();
         // Refill at once: the renderer launch overlaps this solve, not the next one.
