@@ -621,7 +621,7 @@ TEST(ClearanceCacheRedisDown, UnresponsiveServerCostsAtMostTheTimeoutOnce) {
     Clock clock;
     auto t0 = std::chrono::steady_clock::now();
     ClearanceCache cache(opts(clock, 600, "", url));
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 600ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
     EXPECT_FALSE(cache.shared());
     // Within the retry back-off, Redis is not asked at all.
     auto t1 = std::chrono::steady_clock::now();
@@ -630,7 +630,9 @@ TEST(ClearanceCacheRedisDown, UnresponsiveServerCostsAtMostTheTimeoutOnce) {
         EXPECT_TRUE(cache.get(key_for("https://example.com/")));
         EXPECT_FALSE(cache.get(key_for("https://miss.example.org/")));
     }
-    EXPECT_LT(std::chrono::steady_clock::now() - t1, 100ms);
+    // Asking the dead server would cost ~200 ms per call (4 s for these 20); the
+    // bound leaves room for a loaded machine and sanitizer builds.
+    EXPECT_LT(std::chrono::steady_clock::now() - t1, 1000ms);
     ::close(fd);
 }
 
