@@ -26,7 +26,7 @@ test: build
 test-asan: deps
 	cmake --preset asan
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 bench: build
 	$(BUILD)/bin/byparr-bench-micro
