@@ -29,6 +29,41 @@ namespace byparr::challenge {
 
 namespace {
 
+// The first run of more than 6 digits that follows a backslash or sits inside
+// {...} in a regex pattern, or "" if none. No sane rule needs a back-reference or
+// repetition count that large, and libstdc++ overflows on them.
+std::string overlong_regex_number(const std::string& p) {
+    bool in_braces = false;
+    for (size_t i = 0; i < p.size(); ++i) {
+        char c = p[i];
+        bool counted = false;
+        if (c == '\\' && i + 1 < p.size()) {
+            if (std::isdigit(static_cast<unsigned char>(p[i + 1]))) {
+                counted = true;
+                ++i;
+            } else {
+                ++i;  // an escaped character, never a brace
+                continue;
+            }
+        } else if (c == '{') {
+            in_braces = true;
+            continue;
+        } else if (c == '}') {
+            in_braces = false;
+            continue;
+        } else if (in_braces && std::isdigit(static_cast<unsigned char>(c))) {
+            counted = true;
+        }
+        if (!counted) continue;
+        size_t start = i;
+        while (i < p.size() && std::isdigit(static_cast<unsigned char>(p[i]))) ++i;
+        if (i - start > 6) return p.substr(start, std::min<size_t>(i - start, 20));
+        --i;
+    }
+    return "";
+}
+
+
 using Poco::Dynamic::Var;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
@@ -251,6 +286,11 @@ struct DocumentParser {
                                  std::to_string(kMaxPatternLength) + " bytes");
             }
             if (op == TextMatcher::Op::kRegex) {
+                // libstdc++'s regex compiler reads the number of a back-reference
+                // or a {n,m} bound into a long without an overflow check (UB; found by
+                // the challenge_rules fuzzer): refuse such numbers before it sees them.
+                if (auto bad = overlong_regex_number(matcher.pattern); !bad.empty())
+                    throw ParseError(where + "'" + sub + "' has a number too large for a regex: " + bad);
                 auto flags = std::regex::ECMAScript | std::regex::optimize;
                 if (matcher.case_insensitive) flags |= std::regex::icase;
                 try {
