@@ -101,7 +101,7 @@ for p in "${pkgs[@]}"; do
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-deps: all ${#pkgs[@]} $mode packages present"
+    echo "install-deps: all ${#pkgs[@]} packages present (set: $mode)"
     exit 0
 fi
 
