@@ -353,6 +353,49 @@ TEST_F(WorkerTest, SessionKeepsCookiesAcrossSolvesAndRequestsStayIsolated) {
     EXPECT_EQ(error_kind(destroyed), "unknown_session");
 }
 
+// Sessionless solves reuse pages (and their renderers) after a wipe: nothing a
+// site leaves behind may reach the next request, whichever page it gets.
+TEST_F(WorkerTest, ReusedPagesCarryNoCookiesOrStorage) {
+    for (int round = 0; round < 3; ++round) {
+        SCOPED_TRACE(round);
+        ASSERT_TRUE(solve("/set-cookie")->getValue<bool>("ok"));
+        auto reply = solve("/storage");
+        ASSERT_TRUE(reply && reply->getValue<bool>("ok"));
+        auto seen =
+            parse_object(pre_text(result_of(reply)->getValue<std::string>("html"), "storage"));
+        ASSERT_TRUE(seen);
+        EXPECT_TRUE(seen->isNull("local"));
+        EXPECT_TRUE(seen->isNull("session"));
+        EXPECT_FALSE(find_cookie(result_of(reply), "sid"));
+        reply = solve("/echo");
+        ASSERT_TRUE(reply && reply->getValue<bool>("ok"));
+        auto echo = parse_object(pre_text(result_of(reply)->getValue<std::string>("html"), "echo"));
+        EXPECT_EQ(echo->getValue<std::string>("cookies"), "");
+    }
+    // The HTTP cache goes too: each sessionless load fetches the cacheable script
+    // again, while a session (control) keeps it cached.
+    auto cached_fetches = [this] {
+        auto reply = solve("/counters");
+        EXPECT_TRUE(reply && reply->getValue<bool>("ok"));
+        std::string html = result_of(reply)->getValue<std::string>("html");
+        auto obj = parse_object(html.substr(html.find('{'), html.rfind('}') - html.find('{') + 1));
+        return obj ? obj->getValue<int>("cached") : -1;
+    };
+    const int before = cached_fetches();
+    for (int i = 0; i < 2; ++i)
+        ASSERT_TRUE(solve("/cached")->getValue<bool>("ok"));
+    EXPECT_EQ(cached_fetches(), before + 2);
+    for (int i = 0; i < 2; ++i)
+        ASSERT_TRUE(
+            solve("/cached", json_object({{"session", "cache-control"}}))->getValue<bool>("ok"));
+    EXPECT_EQ(cached_fetches(), before + 3);
+
+    auto stats = worker_->call("stats", nullptr);
+    ASSERT_TRUE(stats && stats->getValue<bool>("ok"));
+    // Reuse really happened, so the assertions above covered it.
+    EXPECT_GE(result_of(stats)->getValue<int>("pagesReused"), 3);
+}
+
 TEST_F(WorkerTest, CancelStopsARunningSolve) {
     Json req = json_object({{"url", site_->url("/never")}, {"timeoutMs", 20000}});
     auto solve_id = worker_->send("solve", json_object({{"request", req}}));

@@ -13,8 +13,22 @@ CookieJar::CookieJar(QWebEngineCookieStore* store, QObject* parent)
         cookies_[key_of(c)] = c;
         emit cookie_added(c);
     });
-    connect(store_, &QWebEngineCookieStore::cookieRemoved, this,
-            [this](const QNetworkCookie& c) { cookies_.erase(key_of(c)); });
+    connect(store_, &QWebEngineCookieStore::cookieRemoved, this, [this](const QNetworkCookie& c) {
+        cookies_.erase(key_of(c));
+        if (clearing_ && cookies_.empty()) {
+            clearing_ = false;
+            emit emptied();
+        }
+    });
+}
+
+void CookieJar::clear() {
+    store_->deleteAllCookies();
+    if (cookies_.empty()) {
+        QMetaObject::invokeMethod(this, &CookieJar::emptied, Qt::QueuedConnection);
+    } else {
+        clearing_ = true;
+    }
 }
 
 CookieJar::Key CookieJar::key_of(const QNetworkCookie& c) {

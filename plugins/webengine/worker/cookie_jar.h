@@ -30,10 +30,16 @@ class CookieJar : public QObject {
 
     int size() const { return static_cast<int>(cookies_.size()); }
 
+    // Deletes every cookie of the profile. `emptied` follows once the store has
+    // confirmed each removal (at once if there was none), so a page reused for the
+    // next request cannot see a cookie of the last one.
+    void clear();
+
     static QJsonObject to_contract(const QNetworkCookie& c);
 
   signals:
     void cookie_added(const QNetworkCookie& cookie);
+    void emptied();
 
   private:
     using Key = std::tuple<QByteArray, QString, QString>;  // name, domain, path
@@ -41,6 +47,7 @@ class CookieJar : public QObject {
 
     QWebEngineCookieStore* store_;
     std::map<Key, QNetworkCookie> cookies_;
+    bool clearing_ = false;
 };
 
 }  // namespace byparr::webengine

@@ -1,17 +1,25 @@
 #include "page_surface.h"
 
+#include "cookie_jar.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include <QCoreApplication>
 #include <QFocusEvent>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QPointer>
 #include <QRandomGenerator>
+#include <QWebEngineHistory>
+#include <QWebEngineLoadingInfo>
 #include <QWebEngineProfile>
 #include <QWebEngineView>
 
 namespace byparr::webengine {
+
+quint64 PageSurface::wipes_done_ = 0;
 
 namespace {
 
@@ -51,6 +59,18 @@ PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJa
     age_.start();
     attach_timer_.setSingleShot(true);
     connect(&attach_timer_, &QTimer::timeout, this, &PageSurface::set_ready);
+    wipe_timer_.setSingleShot(true);
+    connect(&wipe_timer_, &QTimer::timeout, this, &PageSurface::wipe_failed);
+    connect(jar_, &CookieJar::emptied, this, &PageSurface::wiped_one);
+    connect(page_, &QWebEnginePage::urlChanged, this, [this](const QUrl& url) {
+        if (url.scheme() != QLatin1String("about")) last_host_ = url.host().toLower();
+    });
+    connect(page_, &QWebEnginePage::loadingChanged, this, [this](const QWebEngineLoadingInfo& i) {
+        if (recycling_ && wipe_stage_ == WipeStage::kLeaving && i.url().toString() == marker_ &&
+            i.status() != QWebEngineLoadingInfo::LoadStartedStatus) {
+            wipe();
+        }
+    });
     connect(page_, &QWebEnginePage::loadFinished, this, [this](bool) {
         if (shown_) return;
         shown_ = true;
@@ -173,7 +193,18 @@ void PageSurface::adopt_session(std::shared_ptr<DevToolsSession> session) {
         QMetaObject::invokeMethod(
             router,
             [guard, doc] {
-                if (PageSurface* s = *guard) emit s->document_response(doc);
+                PageSurface* s = *guard;
+                if (!s) return;
+                const QUrl url(QString::fromStdString(doc.url));
+                const QString origin = url.adjusted(QUrl::RemovePath | QUrl::RemoveQuery |
+                                                    QUrl::RemoveFragment | QUrl::RemoveUserInfo)
+                                           .toString();
+                if ((url.scheme() == QLatin1String("http") ||
+                     url.scheme() == QLatin1String("https")) &&
+                    !s->origins_.contains(origin)) {
+                    s->origins_.append(origin);
+                }
+                emit s->document_response(doc);
             },
             Qt::QueuedConnection);
     });
@@ -185,6 +216,106 @@ void PageSurface::hurry() {
     if (!ready_ && attach_timer_.isActive() && attach_timer_.remainingTime() > kAttachTimeoutMs) {
         attach_timer_.start(kAttachTimeoutMs);
     }
+}
+
+void PageSurface::recycle() {
+    ready_ = false;
+    recycling_ = true;
+    age_.restart();
+    wipes_pending_ = 0;
+    ++uses_;
+    page_->triggerAction(QWebEnginePage::Stop);
+    marker_ = QStringLiteral("about:blank#byparr-%1")
+                  .arg(QRandomGenerator::global()->generate64(), 16, 16, QLatin1Char('0'));
+    wipe_timer_.start(kWipeTimeoutMs);
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    // sessionStorage belongs to the tab and outlives the document, and DevTools can
+    // only clear it while a frame of its origin is there: before leaving the page.
+    // An origin without a frame now (an earlier redirect hop, an error page) fails
+    // with "Frame not found", which is not a failure of the wipe.
+    if (devtools_session_ && !origins_.isEmpty()) {
+        wipe_stage_ = WipeStage::kSessionStorage;
+        for (const QString& origin : origins_) {
+            send_wipe("DOMStorage.clear",
+                      QJsonObject{{"storageId", QJsonObject{{"securityOrigin", origin},
+                                                            {"isLocalStorage", false}}}},
+                      /*must_succeed=*/false);
+        }
+        return;
+    }
+#endif
+    leave_page();
+}
+
+void PageSurface::leave_page() {
+    // The old document must be gone (no script left to set a cookie or store
+    // something) before the rest of the wipe: loadingChanged for the marker -> wipe().
+    wipe_stage_ = WipeStage::kLeaving;
+    page_->load(QUrl(marker_));
+}
+
+void PageSurface::wipe() {
+    // Counted down by wiped_one(): the cookie store and each DevTools command.
+    wipe_stage_ = WipeStage::kStores;
+    wipes_pending_ = 1;
+    page_->history()->clear();
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    if (devtools_session_) {
+        // The HTTP cache through DevTools, which confirms it: QWebEngineProfile::
+        // clearHttpCache() (Qt 6.4) left the next navigation of the profile hanging.
+        send_wipe("Network.clearBrowserCache", {}, true);
+        for (const QString& origin : origins_) {
+            send_wipe("Storage.clearDataForOrigin",
+                      QJsonObject{{"origin", origin}, {"storageTypes", "all"}}, true);
+        }
+    }
+#endif
+    origins_.clear();
+    jar_->clear();  // -> emptied -> wiped_one()
+}
+
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+void PageSurface::send_wipe(const char* method, const QJsonObject& params, bool must_succeed) {
+    ++wipes_pending_;
+    auto guard = guard_;
+    devtools_session_->send(
+        method, QJsonDocument(params).toJson(QJsonDocument::Compact).toStdString(),
+        [guard, router = deps_.router, must_succeed](std::string, std::string error) {
+            QMetaObject::invokeMethod(
+                router,
+                [guard, failed = must_succeed && !error.empty()] {
+                    PageSurface* s = *guard;
+                    if (!s) return;
+                    if (failed) {
+                        s->wipe_failed();
+                    } else {
+                        s->wiped_one();
+                    }
+                },
+                Qt::QueuedConnection);
+        });
+}
+#endif
+
+void PageSurface::wipe_failed() {
+    if (!recycling_) return;
+    recycling_ = false;
+    wipe_timer_.stop();
+    // Isolation cannot be vouched for: the Worker discards the page.
+    emit broken();
+}
+
+void PageSurface::wiped_one() {
+    if (!recycling_ || wipes_pending_ <= 0) return;
+    if (--wipes_pending_ > 0) return;
+    if (wipe_stage_ == WipeStage::kSessionStorage) {
+        leave_page();
+        return;
+    }
+    recycling_ = false;
+    ++wipes_done_;
+    wipe_timer_.stop();
+    set_ready();
 }
 
 void PageSurface::set_ready() {

@@ -67,7 +67,7 @@ QString facts_script(const std::vector<std::string>& selectors) {
 QString rect_script(const QString& selector) {
     QJsonArray arg{selector};
     return QStringLiteral(
-               "(function(s){var e=document.querySelector(s);if(!e)return null;"
+               "(function(s){var e=document.querySelector(s);if(!e||e.disabled)return null;"
                "e.scrollIntoView({block:'center',inline:'center'});var r=e.getBoundingClientRect();"
                "if(r.width<=0||r.height<=0)return null;"
                "return [r.left+r.width/2,r.top+r.height/2];})(%1[0])")
@@ -143,6 +143,20 @@ SolveJob::~SolveJob() {
     surface_.reset();
 }
 
+std::unique_ptr<PageSurface> SolveJob::release_reusable_surface() {
+    if (!finished_ || !surface_ || phase_ == Phase::kPreparing) return nullptr;
+    if (failure_kind_ == QLatin1String("timeout") || failure_kind_ == QLatin1String("internal") ||
+        failure_kind_ == QLatin1String("cancelled")) {
+        return nullptr;
+    }
+    if (surface_->page()->renderProcessPid() <= 0) return nullptr;
+    disconnect(surface_->page(), nullptr, this, nullptr);
+    disconnect(surface_.get(), nullptr, this, nullptr);
+    disconnect(surface_->jar(), nullptr, this, nullptr);
+    surface_->page()->setUrlRequestInterceptor(nullptr);
+    return std::move(surface_);
+}
+
 int SolveJob::remaining_ms() const {
     return static_cast<int>(std::max<qint64>(0, request_.timeout_ms - clock_.elapsed()));
 }
@@ -153,6 +167,10 @@ void SolveJob::start(std::unique_ptr<PageSurface> surface) {
         begin();
     } else {
         connect(surface_.get(), &PageSurface::ready, this, &SolveJob::begin);
+        connect(surface_.get(), &PageSurface::broken, this, [this] {
+            surface_.release()->deleteLater();  // inside its own signal
+            if (!finished_) emit surface_lost(serial_);
+        });
         surface_->hurry();
     }
 }
@@ -395,8 +413,8 @@ void SolveJob::try_click() {
             QVariantList xy = v.toList();
             QWidget* target = self->surface_->view()->focusProxy();
             if (xy.size() != 2 || !target) {
-                // Not laid out / visible yet: look again soon rather than at the next
-                // re-check, the click is what the challenge waits for.
+                // Not laid out, visible or enabled yet: look again soon rather than at
+                // the next re-check, the click is what the challenge waits for.
                 self->trace("click", "target not visible yet");
                 if (++self->click_polls_ <= kClickPolls) self->click_timer_.start(kClickPollMs);
                 return;
@@ -501,6 +519,7 @@ void SolveJob::complete(const QString& html) {
 void SolveJob::fail(const QString& kind, const QString& message, QJsonObject extra) {
     if (finished_) return;
     finished_ = true;
+    failure_kind_ = kind;
     trace("fail", kind + ": " + message);
 
     for (QTimer* t :

@@ -63,10 +63,17 @@ class SolveJob : public QObject {
     const QJsonValue& id() const { return id_; }
     const QString& session() const { return request_.session; }
     bool finished() const { return finished_; }
+    // After the reply: the page, if it may serve another request once wiped (the solve
+    // did not end in a timeout, a renderer crash or a cancel, which can leave a
+    // renderer hung or gone). Null otherwise; the job keeps no hold on it.
+    std::unique_ptr<PageSurface> release_reusable_surface();
 
   signals:
     void reply(const QJsonObject& message);
     void done(quint64 serial);  // after the reply; the owner deletes the job later
+    // The page given to start() could not be made ready (a reused page whose wipe
+    // failed): the owner calls start() again with another.
+    void surface_lost(quint64 serial);
 
   private:
     enum class Phase { kPreparing, kLoading, kWaiting, kCollecting };
@@ -97,6 +104,7 @@ class SolveJob : public QObject {
     std::unique_ptr<QObject> media_blocker_;
     Phase phase_ = Phase::kPreparing;
     bool finished_ = false;
+    QString failure_kind_;
     QElapsedTimer clock_;
 
     QTimer deadline_timer_;

@@ -22,12 +22,16 @@ namespace {
 
 // Each spare is a renderer process (~25 MiB PSS): four covers a burst of five
 // (the fifth takes the page being prepared) within the memory budget.
-constexpr size_t kMaxSpares = 4;
+constexpr size_t kMaxSpares = 5;
 // Spares being prepared at once: renderer launches and DevTools attaches contend
 // for the same two cores and the browser's UI thread, so the first is ready sooner
 // when they do not all start together.
 constexpr size_t kMaxPreparing = 2;
 constexpr int kSpareIdleMs = 60000;
+// A page is reused for this many sessionless requests, then replaced: a renderer's
+// memory only comes back when it ends, and a fresh one bounds what a site can leave
+// behind that the wipe does not reach (the renderer's own caches).
+constexpr int kMaxPageUses = 20;
 
 }  // namespace
 
@@ -128,24 +132,47 @@ void Worker::prepare_spare() {
     for (const auto& [serial, job] : jobs_)
         running += job->finished() ? 0 : 1;
     const size_t cap = running > 0 ? 1 : kMaxPreparing;
-    while (spares_.size() < spare_target_ && preparing < cap) {
+    // Pages of running sessionless solves come back to the pool when they end.
+    while (spares_.size() + returning_ < spare_target_ && preparing < cap) {
         spares_.push_back(make_surface(nullptr, PageSurface::kSpareAttachTimeoutMs));
         ++preparing;
-        // Chained, not polled: each spare that becomes ready lets the next start.
-        connect(spares_.back().get(), &PageSurface::ready, this, &Worker::prepare_spare,
-                Qt::QueuedConnection);
+        watch_spare(spares_.back().get());
     }
 }
 
-std::unique_ptr<PageSurface> Worker::take_spare() {
+void Worker::watch_spare(PageSurface* s) {
+    // Chained, not polled: each spare that becomes ready lets the next start.
+    connect(s, &PageSurface::ready, this, &Worker::prepare_spare, Qt::QueuedConnection);
+    connect(s, &PageSurface::broken, this, [this, s] {
+        auto it = std::find_if(spares_.begin(), spares_.end(),
+                               [s](const auto& p) { return p.get() == s; });
+        if (it == spares_.end()) return;
+        std::unique_ptr<PageSurface> gone = std::move(*it);
+        spares_.erase(it);
+        gone.release()->deleteLater();  // we are inside its signal
+        QTimer::singleShot(0, this, &Worker::prepare_spare);
+    });
+}
+
+std::unique_ptr<PageSurface> Worker::take_spare(const QString& host) {
     if (spares_.empty()) return nullptr;
-    // A ready one if any, else the one furthest along.
-    auto it =
-        std::find_if(spares_.begin(), spares_.end(), [](const auto& s) { return s->is_ready(); });
+    // A page whose renderer already serves the host (no renderer launch for the
+    // navigation; one still being wiped is ready within a few ms), else a ready fresh
+    // one (its site-less renderer takes any site), else any ready one, else the one
+    // furthest along. A wipe that fails makes the job ask for a new page.
+    auto pick = [this](auto pred) {
+        return std::find_if(spares_.begin(), spares_.end(),
+                            [&](const auto& s) { return pred(*s); });
+    };
+    auto it = pick([&](const PageSurface& s) { return s.uses() > 0 && s.last_host() == host; });
+    if (it == spares_.end()) {
+        it = pick([](const PageSurface& s) { return s.is_ready() && s.uses() == 0; });
+    }
+    if (it == spares_.end()) it = pick([](const PageSurface& s) { return s.is_ready(); });
     if (it == spares_.end()) it = spares_.begin();
     std::unique_ptr<PageSurface> s = std::move(*it);
     spares_.erase(it);
-    disconnect(s.get(), &PageSurface::ready, this, &Worker::prepare_spare);
+    disconnect(s.get(), nullptr, this, nullptr);
     return s;
 }
 
@@ -200,7 +227,8 @@ void Worker::on_frame(const QJsonObject& m) {
     } else if (op == "stats") {
         reply_ok(id, {{"pages", static_cast<int>(jobs_.size())},
                       {"sessions", static_cast<int>(sessions_.size())},
-                      {"pagesServed", static_cast<qint64>(pages_served_)}});
+                      {"pagesServed", static_cast<qint64>(pages_served_)},
+                      {"pagesReused", static_cast<qint64>(PageSurface::wipes_done())}});
     } else if (op == "shutdown") {
         reply_ok(id, {});
         shutdown(true);
@@ -217,6 +245,7 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     SolveRequest req;
     const QString url = r.value("url").toString();
     req.url = QUrl(url, QUrl::StrictMode);
+    const QString req_host = req.url.host().toLower();
     const QString scheme = req.url.scheme().toLower();
     if (url.isEmpty() || !req.url.isValid() || (scheme != "http" && scheme != "https") ||
         req.url.host().isEmpty()) {
@@ -257,6 +286,9 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     if (session) job_sessions_[serial] = session;
     connect(job, &SolveJob::reply, this, [this](const QJsonObject& msg) { channel_->send(msg); });
     connect(job, &SolveJob::done, this, &Worker::on_job_done, Qt::QueuedConnection);
+    connect(
+        job, &SolveJob::surface_lost, this, [this, job] { job->start(make_surface(nullptr)); },
+        Qt::QueuedConnection);
     std::unique_ptr<PageSurface> surface;
     if (!session) {
         // Size the pool for the concurrency seen, so the next burst finds its pages.
@@ -265,11 +297,12 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
             running += j->finished() ? 0 : 1;
         spare_target_ = std::clamp<size_t>(std::max(spare_target_, running), 1, kMaxSpares);
         spare_idle_timer_.start(kSpareIdleMs);
-        surface = take_spare();
+        surface = take_spare(req_host);
         // Refill at once: the renderer launch overlaps this solve, not the next one.
         QTimer::singleShot(0, this, &Worker::prepare_spare);
     }
     if (!surface) surface = make_surface(session.get());
+    if (!session) ++returning_;
     job->start(std::move(surface));
 }
 
@@ -279,7 +312,18 @@ void Worker::on_job_done(quint64 serial) {
     SolveJob* job = it->second;
     jobs_.erase(it);
     ++pages_served_;
-    delete job;                   // queued: never inside one of its page's signals
+    const bool sessionless = job_sessions_.count(serial) == 0;
+    if (sessionless && returning_ > 0) --returning_;
+    std::unique_ptr<PageSurface> used =
+        sessionless && !shutting_down_ ? job->release_reusable_surface() : nullptr;
+    delete job;  // queued: never inside one of its page's signals
+    if (used && used->has_devtools() && used->uses() + 1 < kMaxPageUses &&
+        spares_.size() < spare_target_) {
+        used->recycle();
+        watch_spare(used.get());
+        spares_.push_back(std::move(used));
+    }
+    used.reset();
     job_sessions_.erase(serial);  // after the page: may free the profile
     if (spares_.size() < spare_target_) QTimer::singleShot(0, this, &Worker::prepare_spare);
 }

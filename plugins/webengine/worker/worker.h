@@ -59,7 +59,8 @@ class Worker : public QObject {
                                               int attach_wait_ms = PageSurface::kAttachTimeoutMs);
 
     void prepare_spare();
-    std::unique_ptr<PageSurface> take_spare();
+    std::unique_ptr<PageSurface> take_spare(const QString& host);
+    void watch_spare(PageSurface* spare);
     void shrink_spares();
     void on_job_done(quint64 serial);
 
@@ -78,6 +79,7 @@ class Worker : public QObject {
     // one after kSpareIdleMs without requests.
     std::vector<std::unique_ptr<PageSurface>> spares_;
     size_t spare_target_ = 1;
+    size_t returning_ = 0;  // sessionless solves running: their pages may come back
     QTimer spare_idle_timer_;
     quint64 next_serial_ = 1;
     quint64 pages_served_ = 0;
