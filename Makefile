@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run test test-asan bench package format clean
+.PHONY: all deps configure build run test test-asan bench soak package format clean
 
 all: build
 
@@ -32,6 +32,14 @@ bench: build
 	$(BUILD)/bin/byparr-bench-micro
 	$(BUILD)/bin/byparr-bench-e2e
 	bench/load_bench.sh $(BUILD)
+
+# The long soak (tests/soak): mixed load for SOAK_SECONDS (at most 600), a CSV of memory,
+# processes and descriptors, and a PNG of it when gnuplot is installed. ctest runs a 75 s one.
+SOAK_SECONDS ?= 600
+SOAK_CSV ?= $(BUILD)/soak/soak-long.csv
+soak: build
+	BYPARR_SOAK_SECONDS=$(SOAK_SECONDS) BYPARR_SOAK_CSV=$(abspath $(SOAK_CSV)) $(BUILD)/bin/soak_test
+	tests/soak/plot.sh $(SOAK_CSV) || echo "no PNG (see above); the CSV is $(SOAK_CSV)"
 
 package: build
 	cd $(BUILD) && cpack -G DEB

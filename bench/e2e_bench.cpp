@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tests/support/http_client.h"
+#include "tests/support/proc_stats.h"
 #include "tests/support/test_process.h"
 #include "tests/support/test_site.h"
 
@@ -28,62 +29,6 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-// Proportional set size of a process and all its descendants, in MiB.
-double tree_pss_mib(pid_t root) {
-    std::vector<pid_t> pids = descendants(root);
-    pids.push_back(root);
-    double kib = 0;
-    for (pid_t p : pids) {
-        std::ifstream in("/proc/" + std::to_string(p) + "/smaps_rollup");
-        std::string key;
-        double v;
-        std::string unit;
-        while (in >> key) {
-            if (key == "Pss:") {
-                in >> v >> unit;
-                kib += v;
-                break;
-            }
-            std::getline(in, unit);
-        }
-    }
-    return kib / 1024.0;
-}
-
-size_t browser_processes(pid_t root) {
-    size_t n = 0;
-    for (pid_t p : descendants(root)) {
-        std::ifstream in("/proc/" + std::to_string(p) + "/comm");
-        std::string comm;
-        std::getline(in, comm);
-        if (comm.find("QtWebEngine") != std::string::npos || comm.find("byparr-webengin") == 0) ++n;
-    }
-    return n;
-}
-
-// CPU time (user + system, in clock ticks) used so far by each process of a tree.
-std::map<pid_t, long> tree_cpu_ticks(pid_t root) {
-    std::vector<pid_t> pids = descendants(root);
-    pids.push_back(root);
-    std::map<pid_t, long> out;
-    for (pid_t p : pids) {
-        std::ifstream in("/proc/" + std::to_string(p) + "/stat");
-        std::string stat;
-        std::getline(in, stat);
-        auto rp = stat.rfind(')');
-        if (rp == std::string::npos) continue;
-        std::istringstream rest(stat.substr(rp + 2));
-        std::string field;
-        long utime = 0, stime = 0;
-        for (int i = 3; i <= 15 && rest >> field; ++i) {
-            if (i == 14) utime = std::stol(field);
-            if (i == 15) stime = std::stol(field);
-        }
-        out[p] = utime + stime;
-    }
-    return out;
 }
 
 double pct(std::vector<double> v, double p) {

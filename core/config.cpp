@@ -13,15 +13,46 @@ namespace {
 
 // The variables the host reads or passes on to plugins. Anything else in the
 // environment is not copied, so a plugin cannot read unrelated secrets.
-const char* const kKnownVars[] = {
-    "HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "LOG_HTML", "SOLVER_TIMEOUT", "MAX_CONCURRENT",
-    "MAX_QUEUE", "CACHE_DURATION", "CACHE_BACKEND", "PROXY_URL", "PROXY_USERNAME",
-    "PROXY_PASSWORD", "DISABLE_MEDIA", "LANG", "TZ", "BYPARR_STATE_DIR", "BYPARR_PLUGIN_PATH",
-    "SOLVERS", "SHUTDOWN_GRACE", "MAX_BODY_BYTES", "BROWSER_IDLE_TIMEOUT",
-    "BROWSER_MEMORY_LIMIT", "BROWSER_MAX_PAGES", "BROWSER_MAX_WORKERS", "MAX_SESSIONS",
-    "SESSION_IDLE_TIMEOUT", "PROXY_LIST", "PROXY_STRATEGY", "BLOCK_PRIVATE_TARGETS", "API_KEY",
-    "BYPARR_RULES", "BYPARR_WORKER", "HELLO_GREETING", "XDG_STATE_HOME", "HOME",
-    "PROXY_BENCH_SECONDS", "CAPTCHA_HOOK_API_KEY"};
+const char* const kKnownVars[] = {"HOST",
+                                  "PORT",
+                                  "LOG_LEVEL",
+                                  "LOG_FORMAT",
+                                  "LOG_HTML",
+                                  "SOLVER_TIMEOUT",
+                                  "MAX_CONCURRENT",
+                                  "MAX_QUEUE",
+                                  "CACHE_DURATION",
+                                  "CACHE_BACKEND",
+                                  "PROXY_URL",
+                                  "PROXY_USERNAME",
+                                  "PROXY_PASSWORD",
+                                  "DISABLE_MEDIA",
+                                  "LANG",
+                                  "TZ",
+                                  "BYPARR_STATE_DIR",
+                                  "BYPARR_PLUGIN_PATH",
+                                  "SOLVERS",
+                                  "SHUTDOWN_GRACE",
+                                  "MAX_BODY_BYTES",
+                                  "MAX_RESPONSE_BYTES",
+                                  "BROWSER_IDLE_TIMEOUT",
+                                  "BROWSER_MEMORY_LIMIT",
+                                  "BROWSER_MAX_PAGES",
+                                  "BROWSER_MAX_WORKERS",
+                                  "MAX_SESSIONS",
+                                  "SESSION_IDLE_TIMEOUT",
+                                  "PROXY_LIST",
+                                  "PROXY_STRATEGY",
+                                  "BLOCK_PRIVATE_TARGETS",
+                                  "BLOCK_PRIVATE_TARGETS_ALLOW",
+                                  "API_KEY",
+                                  "BYPARR_RULES",
+                                  "BYPARR_WORKER",
+                                  "HELLO_GREETING",
+                                  "XDG_STATE_HOME",
+                                  "HOME",
+                                  "PROXY_BENCH_SECONDS",
+                                  "CAPTCHA_HOOK_API_KEY"};
 
 bool parse_bool(const std::string& v, bool* out) {
     if (v == "1" || v == "true" || v == "TRUE" || v == "True" || v == "yes" || v == "on") {
@@ -53,7 +84,8 @@ bool parse_uint(const std::string& v, uint64_t max, uint64_t* out) {
 std::string default_state_dir() {
     if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/byparr";
     if (geteuid() == 0) return "/var/lib/byparr";
-    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/byparr";
+    if (const char* h = std::getenv("HOME"); h && *h)
+        return std::string(h) + "/.local/state/byparr";
     return "/tmp/byparr-state";
 }
 
@@ -98,7 +130,8 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
         return fail("PORT", *get("PORT"), "is not a port number (0-65535)");
     if (auto v = get("LOG_LEVEL"); v && !v->empty()) {
         std::string l;
-        for (char ch : *v) l += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        for (char ch : *v)
+            l += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         if (l == "warn") l = "warning";
         if (l != "debug" && l != "info" && l != "warning" && l != "error")
             return fail("LOG_LEVEL", *v, "is not one of debug, info, warning, error");
@@ -113,7 +146,8 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
     if (auto v = get("DISABLE_MEDIA"); v && !parse_bool(*v, &c.disable_media))
         return fail("DISABLE_MEDIA", *v, "is not a boolean");
     if (!uint_var("SOLVER_TIMEOUT", 1, 3600, &c.solver_timeout_s))
-        return fail("SOLVER_TIMEOUT", *get("SOLVER_TIMEOUT"), "is not a number of seconds (1-3600)");
+        return fail("SOLVER_TIMEOUT", *get("SOLVER_TIMEOUT"),
+                    "is not a number of seconds (1-3600)");
     if (!uint_var("MAX_CONCURRENT", 1, 256, &c.max_concurrent))
         return fail("MAX_CONCURRENT", *get("MAX_CONCURRENT"), "is not a number (1-256)");
     if (!uint_var("MAX_QUEUE", 0, 100000, &c.max_queue))
@@ -124,6 +158,18 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
         return fail("SHUTDOWN_GRACE", *get("SHUTDOWN_GRACE"), "is not a number of seconds (0-600)");
     if (!uint_var("MAX_BODY_BYTES", 1024, 64u << 20, &c.max_body_bytes))
         return fail("MAX_BODY_BYTES", *get("MAX_BODY_BYTES"), "is not a size (1024-67108864)");
+    // Above 48 MiB an answer would not fit the browser worker's 64 MiB reply frame.
+    if (!uint_var("MAX_RESPONSE_BYTES", 1024, 48u << 20, &c.max_response_bytes))
+        return fail("MAX_RESPONSE_BYTES", *get("MAX_RESPONSE_BYTES"),
+                    "is not a size (1024-50331648)");
+    if (auto v = get("BLOCK_PRIVATE_TARGETS"); v && !parse_bool(*v, &c.block_private_targets))
+        return fail("BLOCK_PRIVATE_TARGETS", *v, "is not a boolean");
+    if (auto v = get("BLOCK_PRIVATE_TARGETS_ALLOW"); v && !v->empty()) {
+        std::string why;
+        if (!parse_cidr_list(*v, &c.block_private_targets_allow, &why))
+            return fail("BLOCK_PRIVATE_TARGETS_ALLOW", *v,
+                        ("is not a comma-separated list of CIDR ranges: " + why).c_str());
+    }
     if (auto v = get("PROXY_URL")) c.proxy_url = *v;
     if (auto v = get("PROXY_USERNAME")) c.proxy_username = *v;
     if (auto v = get("PROXY_PASSWORD")) c.proxy_password = *v;

@@ -8,13 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "core/target_guard.h"
+
 namespace byparr {
 
 struct Config {
     std::string host = "0.0.0.0";
     uint16_t port = 8191;
-    std::string log_level = "info";  // debug, info, warning, error
-    std::string log_format = "text"; // text, json
+    std::string log_level = "info";   // debug, info, warning, error
+    std::string log_format = "text";  // text, json
     bool log_html = false;
     uint32_t solver_timeout_s = 60;  // cap on any solve
     uint32_t max_concurrent = 5;
@@ -23,12 +25,19 @@ struct Config {
     std::string cache_backend;  // CACHE_BACKEND: "" or redis://host:port[/db]
     std::string proxy_url, proxy_username, proxy_password;
     bool disable_media = false;
-    std::string lang;              // LANG, passed to the browser
-    std::string state_dir;         // BYPARR_STATE_DIR
-    std::string plugin_path;       // BYPARR_PLUGIN_PATH (colon-separated), empty = next to exe
+    std::string lang;                  // LANG, passed to the browser
+    std::string state_dir;             // BYPARR_STATE_DIR
+    std::string plugin_path;           // BYPARR_PLUGIN_PATH (colon-separated), empty = next to exe
     std::vector<std::string> solvers;  // SOLVERS order, empty = default
     uint32_t shutdown_grace_s = 10;
     size_t max_body_bytes = 1 << 20;
+    // MAX_RESPONSE_BYTES: the page HTML returned in solution.response is cut to this
+    // (at a UTF-8 boundary) and solution.responseTruncated says so.
+    size_t max_response_bytes = 20u << 20;
+    // BLOCK_PRIVATE_TARGETS: refuse loopback/LAN/metadata targets (core/target_guard.h);
+    // BLOCK_PRIVATE_TARGETS_ALLOW: ranges exempted from it (e.g. a LAN indexer).
+    bool block_private_targets = false;
+    std::vector<Cidr> block_private_targets_allow;
     std::string api_key;  // API_KEY: when set, /v1 requires it (Bearer header or apiKey field)
 
     /// Every variable the host knows (and their raw values), so plugins can read

@@ -9,8 +9,12 @@
 namespace byparr {
 namespace {
 
-std::string sv(byparr_str s) { return s.data ? std::string(s.data, s.len) : std::string(); }
-byparr_str view(const std::string& s) { return byparr_str{s.data(), s.size()}; }
+std::string sv(byparr_str s) {
+    return s.data ? std::string(s.data, s.len) : std::string();
+}
+byparr_str view(const std::string& s) {
+    return byparr_str{s.data(), s.size()};
+}
 
 // The state of one plugin call, shared between the waiting request thread and the
 // thread running the call. Whoever finishes last frees it.
@@ -26,13 +30,24 @@ struct CallState {
     std::string error;
 };
 
-CallState* cs(void* ctx) { return static_cast<CallState*>(ctx); }
+CallState* cs(void* ctx) {
+    return static_cast<CallState*>(ctx);
+}
 
 // Writer callbacks. They lock because an abandoned call may still write while the
 // request thread has moved on (it no longer reads, but the state must stay sane).
-void w_url(void* c, byparr_str v) { std::lock_guard l(cs(c)->mu); cs(c)->solution.url = sv(v); }
-void w_status(void* c, int32_t s) { std::lock_guard l(cs(c)->mu); cs(c)->solution.status = s; }
-void w_ua(void* c, byparr_str v) { std::lock_guard l(cs(c)->mu); cs(c)->solution.user_agent = sv(v); }
+void w_url(void* c, byparr_str v) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.url = sv(v);
+}
+void w_status(void* c, int32_t s) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.status = s;
+}
+void w_ua(void* c, byparr_str v) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.user_agent = sv(v);
+}
 void w_response(void* c, byparr_str v) {
     std::lock_guard l(cs(c)->mu);
     cs(c)->solution.response = sv(v);
@@ -46,8 +61,8 @@ void w_cookie(void* c, const byparr_cookie* k) {
     if (k == nullptr) return;
     byparr_cookie x{};
     std::memcpy(&x, k, std::min<size_t>(k->struct_size, sizeof x));
-    Cookie out{sv(x.name), sv(x.value), sv(x.domain), sv(x.path), sv(x.same_site),
-               x.expires_s,  x.http_only,  x.secure};
+    Cookie out{sv(x.name),      sv(x.value), sv(x.domain), sv(x.path),
+               sv(x.same_site), x.expires_s, x.http_only,  x.secure};
     if (out.path.empty()) out.path = "/";
     std::lock_guard l(cs(c)->mu);
     cs(c)->solution.cookies.push_back(std::move(out));
@@ -72,7 +87,9 @@ void w_error(void* c, byparr_error_kind kind, byparr_str msg) {
     cs(c)->error_kind = kind;
     cs(c)->error = sv(msg);
 }
-bool is_cancelled(void* c) { return cs(c)->cancelled.load(); }
+bool is_cancelled(void* c) {
+    return cs(c)->cancelled.load();
+}
 
 struct ListSink {
     std::vector<std::string> items;
@@ -80,7 +97,9 @@ struct ListSink {
     byparr_error_kind kind = BYPARR_ERROR_INTERNAL;
     std::string error;
 };
-void l_add(void* c, byparr_str v) { static_cast<ListSink*>(c)->items.push_back(sv(v)); }
+void l_add(void* c, byparr_str v) {
+    static_cast<ListSink*>(c)->items.push_back(sv(v));
+}
 void l_error(void* c, byparr_error_kind k, byparr_str m) {
     auto* s = static_cast<ListSink*>(c);
     s->has_error = true;
@@ -100,13 +119,28 @@ bool component_fault(byparr_error_kind k) {
 
 }  // namespace
 
+std::string Dispatcher::no_solver_message() const {
+    // Enabled solvers that are out of the chain for now (a failed create, an open
+    // circuit breaker) say why: "enable one" would send the operator the wrong way.
+    std::string paused;
+    for (const auto& st : registry_.status()) {
+        if (st.kind != Kind::kSolver || !st.enabled || !st.faulted) continue;
+        paused +=
+            (paused.empty() ? "" : "; ") + ("'" + st.id + "' is unavailable (" + st.reason + ")");
+    }
+    if (!paused.empty()) return "No solver is available: " + paused + ".";
+    return "No solver is enabled; enable one with 'byparrctl plugins enable'.";
+}
+
 SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
                                      std::chrono::steady_clock::time_point deadline) {
     auto state = std::make_shared<CallState>();
     auto now = std::chrono::steady_clock::now();
-    uint32_t budget_ms = deadline > now
-        ? static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count())
-        : 0;
+    uint32_t budget_ms =
+        deadline > now
+            ? static_cast<uint32_t>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count())
+            : 0;
 
     // Everything the C structs point into is owned by this job, which the call
     // thread keeps alive until the plugin returns, however late that is.
@@ -149,9 +183,18 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
     q.session_ttl_ms = job->req.session_ttl_ms;
     q.is_cancelled = &is_cancelled;
     q.cancel_ctx = state.get();
-    job->writer = byparr_result_writer{sizeof(byparr_result_writer), state.get(), &w_url,
-                                       &w_status, &w_ua, &w_response, &w_header, &w_cookie,
-                                       &w_screenshot, &w_turnstile, &w_challenge, &w_error};
+    job->writer = byparr_result_writer{sizeof(byparr_result_writer),
+                                       state.get(),
+                                       &w_url,
+                                       &w_status,
+                                       &w_ua,
+                                       &w_response,
+                                       &w_header,
+                                       &w_cookie,
+                                       &w_screenshot,
+                                       &w_turnstile,
+                                       &w_challenge,
+                                       &w_error};
     c->note_call();
     std::thread([c, state, job] {
         byparr_outcome o = c->def.solver.solve(c->instance, &job->creq, &job->writer);
@@ -205,15 +248,25 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
 void Dispatcher::apply_cookie_sources(SolveRequest& r) {
     for (const auto& src : registry_.enabled(Kind::kCookieSource)) {
         CallState st;
-        byparr_result_writer w{sizeof(byparr_result_writer), &st, &w_url, &w_status, &w_ua,
-                               &w_response, &w_header, &w_cookie, &w_screenshot, &w_turnstile,
-                               &w_challenge, &w_error};
+        byparr_result_writer w{sizeof(byparr_result_writer),
+                               &st,
+                               &w_url,
+                               &w_status,
+                               &w_ua,
+                               &w_response,
+                               &w_header,
+                               &w_cookie,
+                               &w_screenshot,
+                               &w_turnstile,
+                               &w_challenge,
+                               &w_error};
         src->note_call();
         byparr_outcome o = src->def.cookie_source.lookup(src->instance, view(r.url), &w);
         if (o != BYPARR_OUTCOME_OK) continue;
         for (auto& k : st.solution.cookies) {
             bool given = false;
-            for (const auto& have : r.cookies) given |= have.name == k.name;
+            for (const auto& have : r.cookies)
+                given |= have.name == k.name;
             if (!given)
                 r.cookies.push_back(RequestCookie{k.name, k.value, k.domain, k.path, k.same_site,
                                                   k.secure, k.http_only, k.expires_s});
@@ -239,7 +292,8 @@ std::string Dispatcher::pick_proxy(const std::string& url, std::shared_ptr<Compo
 }
 
 SolveOutcome Dispatcher::solve(const SolveRequest& request) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(request.timeout_ms);
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(request.timeout_ms);
     SolveRequest r = request;
     apply_cookie_sources(r);
 
@@ -275,8 +329,7 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
 
     SolveOutcome last;
     last.error_kind = BYPARR_ERROR_UNSUPPORTED;
-    last.error = chain.empty() ? "No solver is enabled; enable one with 'byparrctl plugins enable'."
-                               : "No enabled solver can handle this request.";
+    last.error = chain.empty() ? no_solver_message() : "No enabled solver can handle this request.";
     for (const auto& c : chain) {
         if (std::chrono::steady_clock::now() >= deadline) {
             last.error_kind = BYPARR_ERROR_TIMEOUT;
@@ -291,12 +344,13 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
         if (o.solver_id.empty()) continue;  // not applicable
         last = std::move(o);
         if (!component_fault(last.error_kind)) break;
-        log::warning("dispatch", "solver '{}' failed ({}); trying the next one", c->id(), last.error);
+        log::warning("dispatch", "solver '{}' failed ({}); trying the next one", c->id(),
+                     last.error);
     }
     if (provider) {
-        provider->def.proxy_provider.report(
-            provider->instance, view(r.proxy.url), view(r.url),
-            last.ok ? BYPARR_OUTCOME_OK : BYPARR_OUTCOME_FAILED, last.error_kind);
+        provider->def.proxy_provider.report(provider->instance, view(r.proxy.url), view(r.url),
+                                            last.ok ? BYPARR_OUTCOME_OK : BYPARR_OUTCOME_FAILED,
+                                            last.error_kind);
     }
     // The captcha hook: a captcha-solver plugin gets a chance before we give up.
     if (!last.ok && last.error_kind == BYPARR_ERROR_CAPTCHA) {
@@ -304,9 +358,18 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
             auto now = std::chrono::steady_clock::now();
             if (now >= deadline) break;
             CallState st;
-            byparr_result_writer w{sizeof(byparr_result_writer), &st, &w_url, &w_status, &w_ua,
-                                   &w_response, &w_header, &w_cookie, &w_screenshot,
-                                   &w_turnstile, &w_challenge, &w_error};
+            byparr_result_writer w{sizeof(byparr_result_writer),
+                                   &st,
+                                   &w_url,
+                                   &w_status,
+                                   &w_ua,
+                                   &w_response,
+                                   &w_header,
+                                   &w_cookie,
+                                   &w_screenshot,
+                                   &w_turnstile,
+                                   &w_challenge,
+                                   &w_error};
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
             cap->note_call();
             if (cap->def.captcha_solver.solve(cap->instance, view(last.solution.challenge_kind),
@@ -352,7 +415,8 @@ SessionOutcome Dispatcher::session_create(const std::string& id, const ProxySpec
     if (!c) return out;
     ListSink sink;
     auto w = list_writer(sink);
-    byparr_proxy p{sizeof(byparr_proxy), view(proxy.url), view(proxy.username), view(proxy.password)};
+    byparr_proxy p{sizeof(byparr_proxy), view(proxy.url), view(proxy.username),
+                   view(proxy.password)};
     bool existed = false;
     byparr_outcome o = c->def.solver.session_create(c->instance, view(id), &p, &existed, &w);
     out.ok = o == BYPARR_OUTCOME_OK;
@@ -405,7 +469,8 @@ std::vector<std::string> Dispatcher::solver_metrics() {
         ListSink sink;
         auto w = list_writer(sink);
         c->def.solver.metrics(c->instance, &w);
-        for (auto& l : sink.items) out.push_back(std::move(l));
+        for (auto& l : sink.items)
+            out.push_back(std::move(l));
     }
     return out;
 }

@@ -24,7 +24,7 @@ struct SessionOutcome {
 };
 
 class Dispatcher {
-public:
+  public:
     explicit Dispatcher(Registry& registry) : registry_(registry) {}
 
     /// Serves request.get/request.post. Never throws; returns by
@@ -48,7 +48,8 @@ public:
     /// within 0.5 s of the deadline.
     static constexpr std::chrono::milliseconds kGrace{250};
 
-private:
+  private:
+    std::string no_solver_message() const;
     SolveOutcome call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
                              std::chrono::steady_clock::time_point deadline);
     std::shared_ptr<Component> session_solver(const std::string& solver, std::string* error);

@@ -44,6 +44,15 @@ size_t utf8_seq_len(std::string_view s, size_t i) {
 
 }  // namespace
 
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
+    if (s.size() <= max_bytes) return s;
+    size_t end = max_bytes;
+    // Back off over continuation bytes (10xxxxxx) to the start of the cut sequence.
+    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80)
+        --end;
+    return s.substr(0, end);
+}
+
 bool is_valid_utf8(std::string_view s) {
     for (size_t i = 0; i < s.size();) {
         size_t n = utf8_seq_len(s, i);
@@ -71,13 +80,27 @@ void JsonWriter::escape_into(std::string& out, std::string_view s) {
             continue;
         }
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
             default:
                 if (c < 0x20) {
                     out += "\\u00";

@@ -44,4 +44,9 @@ void error(std::string_view comp, fmt::format_string<A...> f, A&&... a) {
 /// "http://user:pass@host:1/" → "http://***@host:1/": for logging proxy URLs.
 std::string redact_url(std::string_view url);
 
+/// Every URL inside free text loses its credentials and its query string
+/// ("https://u:p@h/x?passkey=1 failed" → "https://***@h/x?*** failed"): indexer
+/// URLs carry API keys and passkeys there. write() applies it above debug.
+std::string redact_text(std::string_view text);
+
 }  // namespace byparr::log

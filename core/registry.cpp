@@ -33,13 +33,41 @@ void Component::record_fault(const std::string& reason, bool hang) {
     ++faults_;
     std::lock_guard<std::mutex> lock(mu_);
     last_fault_ = reason;
+    // The abandoned call may have come back between the abandon and this report:
+    // then it holds no thread and counts as an ordinary fault.
+    if (hang && abandoned_.load() == 0) hang = false;
     // A hang trips the breaker at once: each hung call holds a thread until the
     // plugin returns, so one more is one too many.
     if (hang || ++consecutive_faults_ >= kBreakerThreshold) {
         open_until_ = std::chrono::steady_clock::now() + kBreakerCooloff;
+        opened_by_hang_ = hang;
         consecutive_faults_ = 0;
         log::warning("registry", "component '{}' taken out of the chain for {} s: {}", def.id,
                      kBreakerCooloff.count(), reason);
+    }
+}
+
+void Component::note_abandoned() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++abandoned_;
+    abandoned_at_ = std::chrono::steady_clock::now();
+}
+
+void Component::note_returned_after_abandon() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--abandoned_ > 0) return;
+    auto late = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - abandoned_at_);
+    // A call that was merely late (a huge page, a slow kill) holds no thread any
+    // more: keeping the component out for the whole cool-off would turn one slow
+    // page into a minute of "no solver" for every client.
+    if (opened_by_hang_ && std::chrono::steady_clock::now() < open_until_) {
+        open_until_ = {};
+        opened_by_hang_ = false;
+        log::warning("registry",
+                     "component '{}' returned {} ms after its call was abandoned; back in the "
+                     "chain",
+                     def.id, late.count());
     }
 }
 
@@ -53,8 +81,8 @@ std::string Component::health_reason() const {
     if (instance == nullptr) return create_error;
     std::lock_guard<std::mutex> lock(mu_);
     if (std::chrono::steady_clock::now() < open_until_) {
-        auto left = std::chrono::duration_cast<std::chrono::seconds>(open_until_ -
-                                                                     std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::seconds>(
+            open_until_ - std::chrono::steady_clock::now());
         return "circuit open for " + std::to_string(left.count() + 1) + " s: " + last_fault_;
     }
     return "";
@@ -98,7 +126,6 @@ std::optional<std::string> write_file_atomic(const std::string& path, const std:
 
 namespace {
 
-
 byparr_str config_get(void* ctx, byparr_str key) {
     const auto* c = static_cast<const ConfigCtx*>(ctx);
     auto it = c->config->raw.find(std::string(key.data ? key.data : "", key.len));
@@ -121,30 +148,50 @@ void sink_error(void* ctx, byparr_error_kind kind, byparr_str msg) {
 void* call_create(const RegisteredComponent& def, void* plugin_ctx, const byparr_config* cfg,
                   const byparr_list_writer* err) {
     switch (def.kind) {
-        case Kind::kSolver: return def.solver.create(plugin_ctx, cfg, err);
-        case Kind::kCookieSource: return def.cookie_source.create(plugin_ctx, cfg, err);
-        case Kind::kProxyProvider: return def.proxy_provider.create(plugin_ctx, cfg, err);
-        case Kind::kCaptchaSolver: return def.captcha_solver.create(plugin_ctx, cfg, err);
+        case Kind::kSolver:
+            return def.solver.create(plugin_ctx, cfg, err);
+        case Kind::kCookieSource:
+            return def.cookie_source.create(plugin_ctx, cfg, err);
+        case Kind::kProxyProvider:
+            return def.proxy_provider.create(plugin_ctx, cfg, err);
+        case Kind::kCaptchaSolver:
+            return def.captcha_solver.create(plugin_ctx, cfg, err);
     }
     return nullptr;
 }
 
 void call_destroy(const RegisteredComponent& def, void* instance) {
     switch (def.kind) {
-        case Kind::kSolver: def.solver.destroy(instance); break;
-        case Kind::kCookieSource: def.cookie_source.destroy(instance); break;
-        case Kind::kProxyProvider: def.proxy_provider.destroy(instance); break;
-        case Kind::kCaptchaSolver: def.captcha_solver.destroy(instance); break;
+        case Kind::kSolver:
+            def.solver.destroy(instance);
+            break;
+        case Kind::kCookieSource:
+            def.cookie_source.destroy(instance);
+            break;
+        case Kind::kProxyProvider:
+            def.proxy_provider.destroy(instance);
+            break;
+        case Kind::kCaptchaSolver:
+            def.captcha_solver.destroy(instance);
+            break;
     }
 }
 
 void call_shutdown(const RegisteredComponent& def, void* instance, uint32_t ms) {
     void (*fn)(void*, uint32_t) = nullptr;
     switch (def.kind) {
-        case Kind::kSolver: fn = def.solver.shutdown; break;
-        case Kind::kCookieSource: fn = def.cookie_source.shutdown; break;
-        case Kind::kProxyProvider: fn = def.proxy_provider.shutdown; break;
-        case Kind::kCaptchaSolver: fn = def.captcha_solver.shutdown; break;
+        case Kind::kSolver:
+            fn = def.solver.shutdown;
+            break;
+        case Kind::kCookieSource:
+            fn = def.cookie_source.shutdown;
+            break;
+        case Kind::kProxyProvider:
+            fn = def.proxy_provider.shutdown;
+            break;
+        case Kind::kCaptchaSolver:
+            fn = def.captcha_solver.shutdown;
+            break;
     }
     if (fn) fn(instance, ms);
 }
@@ -191,7 +238,8 @@ std::string probe_in_child(const RegisteredComponent& def, void* plugin_ctx,
     // The child ends with _exit(0); any other status means create() ended the
     // process itself (exit(), abort() caught by a sanitizer's handler, …).
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-        return "create() ended the process (exit status " + std::to_string(WEXITSTATUS(status)) + ")";
+        return "create() ended the process (exit status " + std::to_string(WEXITSTATUS(status)) +
+               ")";
     return "";
 }
 
@@ -207,9 +255,13 @@ const std::vector<std::string>& default_solvers() {
 Registry::Registry(Config config, RegistryOptions options)
     : config_(std::move(config)), options_(options) {}
 
-Registry::~Registry() { shutdown(std::chrono::milliseconds(2000)); }
+Registry::~Registry() {
+    shutdown(std::chrono::milliseconds(2000));
+}
 
-std::string Registry::state_file() const { return config_.state_dir + "/plugins.json"; }
+std::string Registry::state_file() const {
+    return config_.state_dir + "/plugins.json";
+}
 
 void Registry::load_all() {
     auto path = plugin_search_path(config_.plugin_path);
@@ -223,10 +275,10 @@ void Registry::load_all() {
         }
         log::info("plugins", "loaded plugin '{}' {} from {}", rec.manifest.id, rec.manifest.version,
                   rec.dir);
-        for (const auto& def : rec.components) create_component(rec, def);
+        for (const auto& def : rec.components)
+            create_component(rec, def);
     }
-    if (plugins_.empty())
-        log::warning("plugins", "no plugins found on {}", fmt::join(path, ":"));
+    if (plugins_.empty()) log::warning("plugins", "no plugins found on {}", fmt::join(path, ":"));
     load_state();
 }
 
@@ -238,8 +290,8 @@ void Registry::create_component(const PluginRecord& rec, const RegisteredCompone
         std::lock_guard<std::mutex> lock(mu_);
         for (const auto& c : components_)
             if (c->id() == def.id) {
-                log::warning("plugins", "component id '{}' from '{}' already taken by '{}'",
-                             def.id, rec.manifest.id, c->plugin_id);
+                log::warning("plugins", "component id '{}' from '{}' already taken by '{}'", def.id,
+                             rec.manifest.id, c->plugin_id);
                 return;
             }
     }
@@ -415,7 +467,8 @@ std::optional<std::string> Registry::save_state() const {
         w.end_array();
     }
     w.key("order").begin_array();
-    for (const auto& id : order_) w.value(id);
+    for (const auto& id : order_)
+        w.value(id);
     w.end_array().end_object();
     std::error_code ec;
     fs::create_directories(config_.state_dir, ec);
@@ -424,17 +477,32 @@ std::optional<std::string> Registry::save_state() const {
     return err;
 }
 
+void Registry::stop_components(std::chrono::milliseconds deadline) {
+    std::vector<std::shared_ptr<Component>> comps;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        // Plugins are promised one shutdown call, however the host gets there.
+        if (stopped_) return;
+        stopped_ = true;
+        comps = components_;
+    }
+    auto ms = static_cast<uint32_t>(deadline.count());
+    for (const auto& c : comps)
+        if (c->instance) call_shutdown(c->def, c->instance, ms);
+}
+
 void Registry::shutdown(std::chrono::milliseconds deadline) {
     std::vector<std::shared_ptr<Component>> comps;
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (shut_down_) return;
         shut_down_ = true;
+    }
+    stop_components(deadline);
+    {
+        std::lock_guard<std::mutex> lock(mu_);
         comps = components_;
     }
-    auto ms = static_cast<uint32_t>(deadline.count());
-    for (const auto& c : comps)
-        if (c->instance) call_shutdown(c->def, c->instance, ms);
     for (const auto& c : comps) {
         if (!c->instance) continue;
         // A call the host abandoned may still be running inside the plugin:

@@ -23,7 +23,7 @@ using Kind = RegisteredComponent::Kind;
 
 /// One live component. Handed out as shared_ptr so an in-flight call keeps it.
 class Component {
-public:
+  public:
     RegisteredComponent def;
     std::string plugin_id;
     void* instance = nullptr;  // NULL when create failed
@@ -43,17 +43,21 @@ public:
     uint64_t faults() const { return faults_.load(); }
     int abandoned_calls() const { return abandoned_.load(); }
     void note_call() { ++calls_; }
-    void note_abandoned() { ++abandoned_; }
-    void note_returned_after_abandon() { --abandoned_; }
+    void note_abandoned();
+    /// An abandoned call came back: when none is left, a breaker that a hang
+    /// opened closes again (it only guards against hung threads piling up).
+    void note_returned_after_abandon();
 
     static constexpr int kBreakerThreshold = 3;
     static constexpr std::chrono::seconds kBreakerCooloff{60};
 
-private:
+  private:
     mutable std::mutex mu_;
     int consecutive_faults_ = 0;
     std::chrono::steady_clock::time_point open_until_{};
     std::string last_fault_;
+    bool opened_by_hang_ = false;
+    std::chrono::steady_clock::time_point abandoned_at_{};
     std::atomic<uint64_t> calls_{0}, faults_{0};
     std::atomic<int> abandoned_{0};
 };
@@ -77,7 +81,7 @@ struct RegistryOptions {
 };
 
 class Registry {
-public:
+  public:
     Registry(Config config, RegistryOptions options = {});
     ~Registry();
     Registry(const Registry&) = delete;
@@ -100,14 +104,19 @@ public:
     std::optional<std::string> set_enabled(const std::string& id, bool enabled);
     std::optional<std::string> set_order(const std::vector<std::string>& ids);
 
-    /// Shuts every component down (deadline shared) and destroys the ones with no
-    /// call still running; then unloads plugins.
+    /// Runs every component's shutdown verb (deadline shared) and destroys nothing,
+    /// so calls still inside a component can end while it is alive. Once only;
+    /// shutdown() does not repeat it.
+    void stop_components(std::chrono::milliseconds deadline);
+
+    /// stop_components() unless done, then destroys the components with no call
+    /// still running; then unloads plugins.
     void shutdown(std::chrono::milliseconds deadline);
 
     const Config& config() const { return config_; }
     std::string state_file() const;
 
-private:
+  private:
     void create_component(const PluginRecord& rec, const RegisteredComponent& def);
     void load_state();
     std::optional<std::string> save_state() const;  // caller holds mu_
@@ -118,8 +127,9 @@ private:
     mutable std::mutex mu_;
     std::vector<std::shared_ptr<Component>> components_;
     std::map<std::string, bool> explicit_state_;  // persisted user choices
-    std::vector<std::string> order_;               // solver order
-    bool shut_down_ = false;
+    std::vector<std::string> order_;              // solver order
+    bool stopped_ = false;                        // shutdown verbs ran
+    bool shut_down_ = false;                      // components destroyed
     // Strings handed to plugins through byparr_config::get must outlive them.
     std::vector<std::unique_ptr<std::string>> config_strings_;
     std::vector<std::unique_ptr<ConfigCtx>> config_ctxs_;

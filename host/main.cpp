@@ -43,32 +43,41 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
   BYPARR_PLUGIN_PATH   plugin directories, colon-separated   (default <exe>/../lib/byparr/plugins)
   SHUTDOWN_GRACE       seconds in-flight requests get on SIGTERM (default 10)
   MAX_BODY_BYTES       largest accepted request body         (default 1048576)
+  MAX_RESPONSE_BYTES   page HTML returned, larger is cut and flagged with
+                       solution.responseTruncated            (default 20971520)
   API_KEY              when set, POST /v1 requires "Authorization: Bearer <key>" or an
                        "apiKey" field (GET /, /health, /metrics stay open)
+  BLOCK_PRIVATE_TARGETS  refuse loopback, LAN, link-local and cloud metadata targets,
+                       checked at connect time (default false; see README)
+  BLOCK_PRIVATE_TARGETS_ALLOW  CIDR ranges exempted from it, comma-separated
+                       (e.g. 192.168.1.20/32 for a LAN indexer)
   BROWSER_IDLE_TIMEOUT, BROWSER_MEMORY_LIMIT, BROWSER_MAX_PAGES, MAX_SESSIONS:
                        see README (webengine plugin)
 )";
 
 class ByparrApp : public Poco::Util::ServerApplication {
-protected:
+  protected:
     void defineOptions(Poco::Util::OptionSet& options) override {
         ServerApplication::defineOptions(options);
-        options.addOption(Poco::Util::Option("help", "h", "print this help and exit")
-                              .required(false)
-                              .repeatable(false)
-                              .callback(Poco::Util::OptionCallback<ByparrApp>(this, &ByparrApp::on_help)));
-        options.addOption(Poco::Util::Option("version", "v", "print the version and exit")
-                              .required(false)
-                              .repeatable(false)
-                              .callback(Poco::Util::OptionCallback<ByparrApp>(this, &ByparrApp::on_version)));
+        options.addOption(
+            Poco::Util::Option("help", "h", "print this help and exit")
+                .required(false)
+                .repeatable(false)
+                .callback(Poco::Util::OptionCallback<ByparrApp>(this, &ByparrApp::on_help)));
+        options.addOption(
+            Poco::Util::Option("version", "v", "print the version and exit")
+                .required(false)
+                .repeatable(false)
+                .callback(Poco::Util::OptionCallback<ByparrApp>(this, &ByparrApp::on_version)));
     }
 
     void on_help(const std::string&, const std::string&) {
         Poco::Util::HelpFormatter hf(options());
         hf.setCommand(commandName());
         hf.setUsage("[--help] [--version]");
-        hf.setHeader("Byparr: a FlareSolverr-compatible anti-bot challenge solver. Serves the "
-                     "FlareSolverr v1 API (POST /v1) plus GET /, /health and /metrics.");
+        hf.setHeader(
+            "Byparr: a FlareSolverr-compatible anti-bot challenge solver. Serves the "
+            "FlareSolverr v1 API (POST /v1) plus GET /, /health and /metrics.");
         hf.format(std::cout);
         std::cout << "\n" << kEnvHelp;
         stop_ = true;
@@ -97,8 +106,10 @@ protected:
         std::error_code ec;
         std::filesystem::create_directories(cfg->state_dir, ec);
         if (ec)
-            byparr::log::warning("main", "state directory {} is not usable ({}); settings will "
-                                 "not persist", cfg->state_dir, ec.message());
+            byparr::log::warning("main",
+                                 "state directory {} is not usable ({}); settings will "
+                                 "not persist",
+                                 cfg->state_dir, ec.message());
 
         byparr::Registry registry(*cfg);
         registry.load_all();
@@ -122,8 +133,8 @@ protected:
             registry.shutdown(std::chrono::seconds(2));
             return EXIT_UNAVAILABLE;
         }
-        Poco::Net::HTTPServer server(new byparr::RouteFactory(service, cfg->max_body_bytes),
-                                     socket, params);
+        Poco::Net::HTTPServer server(new byparr::RouteFactory(service, cfg->max_body_bytes), socket,
+                                     params);
         server.start();
         uint16_t port = socket.address().port();
         byparr::log::info("main", "Byparr {} listening on http://{}:{}", BYPARR_VERSION, cfg->host,
@@ -138,21 +149,32 @@ protected:
 
         waitForTerminationRequest();
 
-        byparr::log::info("main", "shutting down: no new requests; {} in flight",
-                          service.active());
+        byparr::log::info("main", "shutting down: no new requests; {} in flight", service.active());
         server.stop();  // stops accepting; open connections finish
         admin.stop();
-        auto grace_end = std::chrono::steady_clock::now() + std::chrono::seconds(cfg->shutdown_grace_s);
+        auto grace_end =
+            std::chrono::steady_clock::now() + std::chrono::seconds(cfg->shutdown_grace_s);
         while (service.active() > 0 && std::chrono::steady_clock::now() < grace_end)
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         service.stop_accepting();
+        // What is still running past the grace is cancelled by the plugins' shutdown
+        // (workers stopped, waits ended): those requests then answer with an error
+        // envelope. They must be able to send it before stopAll() closes their
+        // sockets, and must have left the plugin before destroy() runs under them.
+        registry.stop_components(std::chrono::seconds(5));
+        auto drain_end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        while (service.active() > 0 && std::chrono::steady_clock::now() < drain_end)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (service.active() > 0)
+            byparr::log::warning("main", "{} request(s) did not end after the grace period",
+                                 service.active());
         registry.shutdown(std::chrono::seconds(5));
         server.stopAll(true);
         byparr::log::info("main", "stopped");
         return EXIT_OK;
     }
 
-private:
+  private:
     bool stop_ = false;
 };
 
@@ -169,6 +191,10 @@ int main(int argc, char** argv) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGQUIT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    // A full disk can show up as RLIMIT_FSIZE (or a quota that raises SIGXFSZ):
+    // by default that signal kills the process. Ignored, the write fails with
+    // EFBIG, which the cache and the registry report and survive.
+    signal(SIGXFSZ, SIG_IGN);
     ByparrApp app;
     return app.run(argc, argv);
 }

@@ -9,6 +9,7 @@
 
 #include "core/json_writer.h"
 #include "core/log.h"
+#include "core/target_guard.h"
 
 namespace byparr {
 
@@ -56,7 +57,9 @@ V1Service::V1Service(const Config& config, Registry& registry)
       dispatcher_(registry),
       gate_(config.max_concurrent, config.max_queue),
       cache_(ClearanceCache::Options{static_cast<int64_t>(config.cache_duration_s),
-                                     config.state_dir, config.cache_backend, {}}) {
+                                     config.state_dir,
+                                     config.cache_backend,
+                                     {}}) {
     metrics_.counter("byparr_requests_total", "Requests to /v1 by command and result.");
     metrics_.counter("flaresolverr_request_total",
                      "FlareSolverr-compatible request counter by domain and result.");
@@ -65,19 +68,25 @@ V1Service::V1Service(const Config& config, Registry& registry)
     metrics_.counter("byparr_challenges_total", "Challenges seen, by rule and outcome.");
     metrics_.counter("byparr_cache_hits_total", "Requests that found a fresh clearance.");
     metrics_.counter("byparr_cache_misses_total", "Requests that found no clearance.");
-    metrics_.gauge_fn("byparr_cache_entries", "Clearances in the cache.",
-                      [this] { return std::vector<std::pair<Labels, double>>{{{}, double(cache_.size())}}; });
-    metrics_.gauge_fn("byparr_queue_depth", "Requests waiting for a solve slot.",
-                      [this] { return std::vector<std::pair<Labels, double>>{{{}, double(gate_.queued())}}; });
-    metrics_.gauge_fn("byparr_inflight_requests", "Solves running now.",
-                      [this] { return std::vector<std::pair<Labels, double>>{{{}, double(gate_.in_flight())}}; });
+    metrics_.gauge_fn("byparr_cache_entries", "Clearances in the cache.", [this] {
+        return std::vector<std::pair<Labels, double>>{{{}, double(cache_.size())}};
+    });
+    metrics_.gauge_fn("byparr_queue_depth", "Requests waiting for a solve slot.", [this] {
+        return std::vector<std::pair<Labels, double>>{{{}, double(gate_.queued())}};
+    });
+    metrics_.gauge_fn("byparr_inflight_requests", "Solves running now.", [this] {
+        return std::vector<std::pair<Labels, double>>{{{}, double(gate_.in_flight())}};
+    });
     metrics_.gauge_fn("byparr_host_resident_memory_bytes", "Resident memory of the host process.",
-                      [] { return std::vector<std::pair<Labels, double>>{{{}, self_rss_bytes()}}; });
+                      [] {
+                          return std::vector<std::pair<Labels, double>>{{{}, self_rss_bytes()}};
+                      });
     metrics_.gauge_fn("byparr_plugin_state", "1 for the state each component is in.", [this] {
         std::vector<std::pair<Labels, double>> out;
         for (const auto& s : registry_.status())
             for (const char* st : {"enabled", "disabled", "faulted"})
-                out.push_back({{{"plugin", s.id}, {"state", st}}, std::string(s.state()) == st ? 1.0 : 0.0});
+                out.push_back(
+                    {{{"plugin", s.id}, {"state", st}}, std::string(s.state()) == st ? 1.0 : 0.0});
         return out;
     });
 }
@@ -112,7 +121,9 @@ HttpReply V1Service::index() {
     return HttpReply{200, w.take(), "application/json", {}};
 }
 
-HttpReply V1Service::health() { return HttpReply{200, "{\"status\":\"ok\"}", "application/json", {}}; }
+HttpReply V1Service::health() {
+    return HttpReply{200, "{\"status\":\"ok\"}", "application/json", {}};
+}
 
 HttpReply V1Service::metrics() {
     std::string body = metrics_.render();
@@ -127,7 +138,8 @@ HttpReply V1Service::metrics() {
     std::string extra;
     for (const auto& [name, lines] : families) {
         extra += "# TYPE byparr_" + name + (name.ends_with("_total") ? " counter\n" : " gauge\n");
-        for (const auto& l : lines) extra += "byparr_" + l + "\n";
+        for (const auto& l : lines)
+            extra += "byparr_" + l + "\n";
     }
     return HttpReply{200, body + extra, "text/plain; version=0.0.4; charset=utf-8", {}};
 }
@@ -138,10 +150,10 @@ void V1Service::count(const char* cmd, const char* result, const std::string& do
     metrics_.observe("byparr_request_duration_seconds", {{"cmd", cmd}}, seconds);
     if (!domain.empty())
         metrics_.inc("flaresolverr_request_total",
-                     {{"domain", domain}, {"result", std::string(result) == "error" ||
-                                                            std::string(result) == "timeout"
-                                                        ? "error"
-                                                        : "solved"}});
+                     {{"domain", domain},
+                      {"result", std::string(result) == "error" || std::string(result) == "timeout"
+                                     ? "error"
+                                     : "solved"}});
 }
 
 namespace {
@@ -153,6 +165,35 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
     for (size_t i = 0; i < a.size(); ++i)
         diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
     return diff == 0;
+}
+
+// BLOCK_PRIVATE_TARGETS, answered before any browser work: the page URL, and a
+// per-request proxy (a client-chosen destination too). This catches the obvious
+// cases early with a clear message; the webengine plugin's egress guard enforces
+// the rule again at connect time (rebinding, redirects, subresources).
+std::string private_target_refusal(const V1Request& req, const Config& config) {
+    TargetGuard guard(config.block_private_targets_allow);
+    auto check = [&](const std::string& url, const char* what) -> std::string {
+        std::string host;
+        try {
+            host = Poco::URI(url).getHost();
+        } catch (const Poco::Exception&) {
+            return {};  // validation has its own message for a bad URL
+        }
+        TargetCheck c = guard.check_host(host);
+        // An unresolvable name is the browser's to report (as a DNS error).
+        if (c.ok() || c.unresolved) return {};
+        return fmt::format(
+            "Refused by BLOCK_PRIVATE_TARGETS: the {} {} (exempt it with "
+            "BLOCK_PRIVATE_TARGETS_ALLOW).",
+            what, c.reason);
+    };
+    std::string why;
+    if (req.cmd == Command::kRequestGet || req.cmd == Command::kRequestPost)
+        why = check(req.url, "target");
+    if (why.empty() && req.proxy && !req.proxy->empty() && req.proxy->url != config.proxy_url)
+        why = check(req.proxy->url, "proxy");
+    return why;
 }
 
 }  // namespace
@@ -175,19 +216,31 @@ HttpReply V1Service::handle_v1(std::string_view body, std::string_view authoriza
     const V1Request& req = std::get<V1Request>(parsed);
     if (!config_.api_key.empty()) {
         std::string_view given = req.api_key;
-        if (given.empty() && authorization.substr(0, 7) == "Bearer ") given = authorization.substr(7);
+        if (given.empty() && authorization.substr(0, 7) == "Bearer ")
+            given = authorization.substr(7);
         if (!constant_time_equal(given, config_.api_key)) {
-            metrics_.inc("byparr_requests_total", {{"cmd", to_string(req.cmd)}, {"result", "error"}});
+            metrics_.inc("byparr_requests_total",
+                         {{"cmd", to_string(req.cmd)}, {"result", "error"}});
             log::warning("v1", "request refused: missing or wrong API key");
-            auto r = envelope_error("Missing or invalid API key: send 'Authorization: Bearer <key>' "
-                                    "or an 'apiKey' field.",
-                                    start_ms, 401);
+            auto r = envelope_error(
+                "Missing or invalid API key: send 'Authorization: Bearer <key>' "
+                "or an 'apiKey' field.",
+                start_ms, 401);
             r.headers.emplace_back("WWW-Authenticate", "Bearer");
             return r;
         }
     }
     for (const auto& f : req.deprecated_fields)
-        log::warning("v1", "request parameter '{}' was removed in FlareSolverr v2 and is ignored", f);
+        log::warning("v1", "request parameter '{}' was removed in FlareSolverr v2 and is ignored",
+                     f);
+    if (config_.block_private_targets) {
+        if (std::string why = private_target_refusal(req, config_); !why.empty()) {
+            metrics_.inc("byparr_requests_total",
+                         {{"cmd", to_string(req.cmd)}, {"result", "error"}});
+            log::warning("v1", "request refused: {}", why);
+            return envelope_error(why, start_ms);
+        }
+    }
     if (req.cmd == Command::kRequestGet || req.cmd == Command::kRequestPost) {
         std::string rid = fmt::format("{:06x}", next_id_++);
         return run_request(req, start_ms, rid);
@@ -207,10 +260,13 @@ std::string V1Service::error_message(const SolveOutcome& o, uint32_t timeout_ms)
             return "Error solving the challenge. Captcha detected (" +
                    (o.error.empty() ? std::string("unknown kind") : o.error) +
                    "): it needs a person or a captcha-solver plugin.";
-        case BYPARR_ERROR_PROXY: return "Error solving the challenge. Proxy error: " + o.error;
+        case BYPARR_ERROR_PROXY:
+            return "Error solving the challenge. Proxy error: " + o.error;
         case BYPARR_ERROR_INVALID_REQUEST:
-        case BYPARR_ERROR_UNKNOWN_SESSION: return o.error;
-        default: return "Error solving the challenge. " + o.error;
+        case BYPARR_ERROR_UNKNOWN_SESSION:
+            return o.error;
+        default:
+            return "Error solving the challenge. " + o.error;
     }
 }
 
@@ -237,11 +293,13 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     if (req.return_screenshot) sr.flags |= BYPARR_REQ_RETURN_SCREENSHOT;
     if (req.disable_media_set.value_or(config_.disable_media)) sr.flags |= BYPARR_REQ_DISABLE_MEDIA;
     sr.wait_ms = static_cast<uint32_t>(req.wait_seconds * 1000);
-    sr.session_ttl_ms = static_cast<uint32_t>(std::min<int64_t>(req.session_ttl_minutes, 100000) * 60000);
+    sr.session_ttl_ms =
+        static_cast<uint32_t>(std::min<int64_t>(req.session_ttl_minutes, 100000) * 60000);
     // A session keeps the proxy it was created with (contract). `{}` means "none
     // given", so PROXY_URL applies, as in FlareSolverr.
     if (req.session.empty()) {
-        if (req.proxy && !req.proxy->empty()) sr.proxy = *req.proxy;
+        if (req.proxy && !req.proxy->empty())
+            sr.proxy = *req.proxy;
         else if (!config_.proxy_url.empty())
             sr.proxy = ProxySpec{config_.proxy_url, config_.proxy_username, config_.proxy_password};
     }
@@ -252,7 +310,9 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     ClearanceKey key;
     std::optional<ClearanceEntry> hit;
     std::optional<SingleFlight::Ticket> ticket;
-    auto lookup = [&] { return sr.user_agent.empty() ? cache_.get_any_agent(key) : cache_.get(key); };
+    auto lookup = [&] {
+        return sr.user_agent.empty() ? cache_.get_any_agent(key) : cache_.get(key);
+    };
     auto publish = [&](const SolveOutcome& o) {
         if (ticket && ticket->leader()) ticket->publish(o);
         ticket.reset();
@@ -310,8 +370,12 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
             double secs = elapsed();
             count(cmd, "cached", domain, secs);
             log::write(log::Level::kInfo, "v1", "request",
-                       {{"id", rid}, {"cmd", cmd}, {"domain", domain}, {"solver", "cache"},
-                        {"outcome", "cached"}, {"rule", ""},
+                       {{"id", rid},
+                        {"cmd", cmd},
+                        {"domain", domain},
+                        {"solver", "cache"},
+                        {"outcome", "cached"},
+                        {"rule", ""},
                         {"duration_ms", std::to_string(static_cast<int64_t>(secs * 1000))},
                         {"cache", "hit"}});
             return solution_reply(req, s, start_ms);
@@ -319,7 +383,8 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
         // Start with the clearance; cookies the client sent win on the same name.
         for (const auto& c : hit->cookies) {
             bool given = false;
-            for (const auto& have : sr.cookies) given |= have.name == c.name;
+            for (const auto& have : sr.cookies)
+                given |= have.name == c.name;
             if (!given)
                 sr.cookies.push_back(RequestCookie{c.name, c.value, c.domain, c.path, c.same_site,
                                                    c.secure, c.http_only, c.expires_s});
@@ -331,10 +396,10 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     if (admit == ConcurrencyGate::Admit::kQueueFull) {
         count(cmd, "error", domain, elapsed());
         log::warning("v1", "request {} refused: queue full", rid);
-        std::string msg = fmt::format("Byparr is busy: {} solves are running and {} are queued "
-                                      "(MAX_CONCURRENT={}, MAX_QUEUE={}). Retry later.",
-                                      gate_.in_flight(), gate_.queued(), config_.max_concurrent,
-                                      config_.max_queue);
+        std::string msg = fmt::format(
+            "Byparr is busy: {} solves are running and {} are queued "
+            "(MAX_CONCURRENT={}, MAX_QUEUE={}). Retry later.",
+            gate_.in_flight(), gate_.queued(), config_.max_concurrent, config_.max_queue);
         SolveOutcome busy;
         busy.error_kind = BYPARR_ERROR_INVALID_REQUEST;
         busy.error = msg;
@@ -355,7 +420,8 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
                               start_ms);
     }
     GateSlot slot(&gate_);
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     sr.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(0, left.count()));
 
     SolveOutcome o = dispatcher_.solve(sr);
@@ -371,7 +437,8 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
             open_sites_.erase(key.site_proxy());
         } else {
             if (open_sites_.size() > 10000) open_sites_.clear();  // bound it; it is only a hint
-            open_sites_[key.site_proxy()] = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            open_sites_[key.site_proxy()] =
+                std::chrono::steady_clock::now() + std::chrono::seconds(60);
         }
     }
     publish(o);  // after the cache is filled, so followers find it there
@@ -382,14 +449,21 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     count(cmd, result, domain, secs);
     if (o.solution.challenge || o.error_kind == BYPARR_ERROR_BLOCKED ||
         o.error_kind == BYPARR_ERROR_CAPTCHA) {
-        std::string rule = o.solution.challenge_rule.empty() ? "unknown" : o.solution.challenge_rule;
+        std::string rule =
+            o.solution.challenge_rule.empty() ? "unknown" : o.solution.challenge_rule;
         metrics_.inc("byparr_challenges_total", {{"rule", rule}, {"outcome", result}});
     }
     log::write(log::Level::kInfo, "v1", "request",
-               {{"id", rid}, {"cmd", cmd}, {"domain", domain}, {"solver", o.solver_id},
-                {"outcome", result}, {"rule", o.solution.challenge_rule},
+               {{"id", rid},
+                {"cmd", cmd},
+                {"domain", domain},
+                {"solver", o.solver_id},
+                {"outcome", result},
+                {"rule", o.solution.challenge_rule},
                 {"duration_ms", std::to_string(static_cast<int64_t>(secs * 1000))},
-                {"cache", hit ? "hit" : cacheable ? "miss" : "off"}});
+                {"cache", hit         ? "hit"
+                          : cacheable ? "miss"
+                                      : "off"}});
     if (!o.ok) {
         if (o.error_kind != BYPARR_ERROR_TIMEOUT)
             log::info("v1", "request {} failed: {}", rid, o.error);
@@ -413,9 +487,17 @@ HttpReply V1Service::solution_reply(const V1Request& req, const Solution& s, int
     w.field("url", s.url.empty() ? req.url : s.url).field("status", s.status ? s.status : 200);
     if (!req.return_only_cookies) {
         w.key("headers").begin_object();
-        for (const auto& [k, v] : s.headers) w.field(k, v);
+        for (const auto& [k, v] : s.headers)
+            w.field(k, v);
         w.end_object();
-        w.field("response", s.response);
+        std::string_view response = s.response;
+        if (response.size() > config_.max_response_bytes) {
+            response = utf8_prefix(response, config_.max_response_bytes);
+            log::warning("v1", "a response was cut from {} to {} bytes (MAX_RESPONSE_BYTES)",
+                         s.response.size(), response.size());
+        }
+        w.field("response", response);
+        if (response.size() < s.response.size()) w.field("responseTruncated", true);
     }
     w.key("cookies").begin_array();
     for (const auto& c : s.cookies) {
@@ -432,8 +514,10 @@ HttpReply V1Service::solution_reply(const V1Request& req, const Solution& s, int
     w.field("userAgent", s.user_agent);
     if (!s.screenshot.empty()) w.field("screenshot", s.screenshot);
     w.key("turnstile_token");
-    if (s.turnstile_token) w.value(*s.turnstile_token);
-    else w.null();
+    if (s.turnstile_token)
+        w.value(*s.turnstile_token);
+    else
+        w.null();
     w.end_object();
     write_tail(w, start_ms);
     w.end_object();
@@ -444,7 +528,8 @@ HttpReply V1Service::run_session_cmd(const V1Request& req, int64_t start_ms) {
     const char* cmd = to_string(req.cmd);
     auto t0 = std::chrono::steady_clock::now();
     auto done = [&](const char* result) {
-        count(cmd, result, "", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        count(cmd, result, "",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     };
     JsonWriter w;
     if (req.cmd == Command::kSessionsCreate) {
@@ -452,7 +537,8 @@ HttpReply V1Service::run_session_cmd(const V1Request& req, int64_t start_ms) {
                              ? Poco::UUIDGenerator::defaultGenerator().createRandom().toString()
                              : req.session;
         ProxySpec proxy;
-        if (req.proxy && !req.proxy->empty()) proxy = *req.proxy;
+        if (req.proxy && !req.proxy->empty())
+            proxy = *req.proxy;
         else if (!config_.proxy_url.empty())
             proxy = ProxySpec{config_.proxy_url, config_.proxy_username, config_.proxy_password};
         auto o = dispatcher_.session_create(id, proxy, req.solver);
@@ -473,7 +559,8 @@ HttpReply V1Service::run_session_cmd(const V1Request& req, int64_t start_ms) {
         done("ok");
         w.begin_object().field("status", "ok").field("message", "");
         w.key("sessions").begin_array();
-        for (const auto& s : o.sessions) w.value(s);
+        for (const auto& s : o.sessions)
+            w.value(s);
         w.end_array();
     } else {
         auto o = dispatcher_.session_destroy(req.session, req.solver);

@@ -66,6 +66,32 @@ Settings read_settings(const Config& c) {
     s.max_workers = std::max<uint64_t>(1, number_setting(c, "BROWSER_MAX_WORKERS", 4));
     s.max_sessions = number_setting(c, "MAX_SESSIONS", 20);
     s.session_idle_timeout = std::chrono::seconds(number_setting(c, "SESSION_IDLE_TIMEOUT", 1800));
+    std::string block = c.get("BLOCK_PRIVATE_TARGETS", "");
+    if (block == "1" || block == "true" || block == "TRUE" || block == "True" || block == "yes" ||
+        block == "on") {
+        std::vector<Cidr> allow;
+        std::string why;  // the host refused to start on a bad list already
+        if (!parse_cidr_list(c.get("BLOCK_PRIVATE_TARGETS_ALLOW", ""), &allow, &why))
+            Log::warning("BLOCK_PRIVATE_TARGETS_ALLOW: " + why);
+        s.target_guard = std::make_shared<const TargetGuard>(std::move(allow));
+        s.on_target_refused = [](const std::string& reason) {
+            Log::info("egress guard refused a connection: " + reason + " (BLOCK_PRIVATE_TARGETS)");
+        };
+        if (c.get("PROXY_URL", "").rfind("socks", 0) == 0)
+            Log::warning(
+                "BLOCK_PRIVATE_TARGETS with a SOCKS PROXY_URL: only the page URL is "
+                "checked; redirects and subresources are not (use an http:// proxy)");
+    }
+    s.worker_output = [](std::string_view line) {
+        // The worker's own complaints matter; Chromium's lines are noise at any level
+        // but debug, and one of them is the DevTools URL (a control endpoint).
+        constexpr std::string_view kOwn = "byparr-webengine-worker: ";
+        if (line.substr(0, kOwn.size()) == kOwn) {
+            Log::warning(line);
+        } else {
+            Log::debug(line);
+        }
+    };
     return s;
 }
 
@@ -153,11 +179,17 @@ void write_solution(const Poco::JSON::Object::Ptr& res, const sdk::Request& r,
 
 class WebEngineSolver : public sdk::Solver {
   public:
-    explicit WebEngineSolver(const Config& config) : supervisor_(read_settings(config)) {}
+    explicit WebEngineSolver(const Config& config)
+        : supervisor_(read_settings(config)),
+          max_response_bytes_(number_setting(config, "MAX_RESPONSE_BYTES", 20u << 20)) {}
 
     byparr_outcome solve(const sdk::Request& r, sdk::Result& out) override {
-        Outcome o = supervisor_.solve(to_protocol(r), r.session_id, proxy_of(r.proxy),
-                                      r.session_ttl_ms, r.deadline());
+        Poco::JSON::Object::Ptr request = to_protocol(r);
+        // The host cuts the answer to MAX_RESPONSE_BYTES; the worker cuts a huge page
+        // near that already, so it never has to frame and copy 100 MB.
+        request->set("maxResponseBytes", static_cast<Poco::UInt64>(max_response_bytes_));
+        Outcome o = supervisor_.solve(request, r.session_id, proxy_of(r.proxy), r.session_ttl_ms,
+                                      r.deadline());
         if (o.ok && o.result) {
             write_solution(o.result, r, supervisor_.user_agent(), out);
             return BYPARR_OUTCOME_OK;
@@ -220,6 +252,7 @@ class WebEngineSolver : public sdk::Solver {
     }
 
     Supervisor supervisor_;
+    uint64_t max_response_bytes_;
 };
 
 void register_components(sdk::Registrar& r) {

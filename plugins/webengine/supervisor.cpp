@@ -168,8 +168,16 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
     slots_.push_back(slot);
     lock.unlock();
 
-    WorkerLaunch launch{settings_.worker_path, proxy.url,       proxy.username,
-                        proxy.password,        settings_.rules, settings_.lang};
+    WorkerLaunch launch;
+    launch.executable = settings_.worker_path;
+    launch.proxy_url = proxy.url;
+    launch.proxy_username = proxy.username;
+    launch.proxy_password = proxy.password;
+    launch.rules = settings_.rules;
+    launch.lang = settings_.lang;
+    launch.on_output = settings_.worker_output;
+    launch.target_guard = settings_.target_guard;
+    launch.on_target_refused = settings_.on_target_refused;
     std::weak_ptr<Slot> weak = slot;
     auto proc = std::make_unique<WorkerProcess>(
         std::move(launch), [this, weak](WorkerProcess* p) { on_worker_exit(weak, p); });
@@ -213,13 +221,13 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
 }
 
 void Supervisor::release(const std::shared_ptr<Slot>& slot, bool page_served,
-                         const std::string& session_id) {
+                         const std::string& session_id, bool hurry) {
     // Measured outside the lock: it walks /proc and every Chromium process's
     // smaps_rollup, 20-40 ms on a busy 2-core machine, and the reply waits for it.
     // Memory grows slowly, so at most once per kPssInterval per worker (always
     // after a worker's first request).
     bool measure = false;
-    if (settings_.memory_limit_bytes > 0) {
+    if (settings_.memory_limit_bytes > 0 && !hurry) {
         std::lock_guard<std::mutex> lock(mutex_);
         const auto now = Clock::now();
         if (slot->pss_measured == Clock::time_point{} || now - slot->pss_measured >= kPssInterval) {
@@ -385,7 +393,12 @@ Outcome Supervisor::solve(Poco::JSON::Object::Ptr request, const std::string& se
         cancel->set("target", static_cast<Poco::UInt64>(id));
         slot->proc->notify("cancel", cancel);
     }
-    release(slot, r.status != CallReply::Status::kExited, session_id);
+    // A reply at (or past) its deadline must not also wait for the memory check: a
+    // renderer holding a huge page takes 100 ms and more to measure. The next
+    // release of this worker measures instead.
+    const bool hurry = r.status == CallReply::Status::kTimeout ||
+                       Clock::now() + std::chrono::milliseconds(50) >= deadline;
+    release(slot, r.status != CallReply::Status::kExited, session_id, hurry);
     return from_reply(r);
 }
 

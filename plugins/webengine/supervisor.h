@@ -8,10 +8,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -30,6 +32,9 @@ struct Settings {
     std::string state_dir;
     std::vector<std::string> rules;
     std::string lang;
+    // BLOCK_PRIVATE_TARGETS (null: off) and where its refusals are reported.
+    std::shared_ptr<const TargetGuard> target_guard;
+    std::function<void(const std::string& reason)> on_target_refused;
     std::chrono::seconds idle_timeout{300};       // 0: never
     uint64_t memory_limit_bytes = 1024ull << 20;  // 0: no limit
     uint64_t max_pages = 500;                     // 0: no limit
@@ -37,6 +42,8 @@ struct Settings {
     size_t max_sessions = 20;
     std::chrono::seconds session_idle_timeout{1800};  // 0: never
     std::chrono::seconds start_timeout{20};
+    // Each line the worker tree prints (stdout and stderr); unset: inherited as is.
+    std::function<void(std::string_view line)> worker_output;
 };
 
 struct Outcome {
@@ -94,8 +101,8 @@ class Supervisor {
     static std::string key_of(const ProxySpec& p);
     // A running worker for `proxy` with in_flight already counted, or null and `err`.
     std::shared_ptr<Slot> acquire(const ProxySpec& proxy, Clock::time_point deadline, Outcome* err);
-    void release(const std::shared_ptr<Slot>& slot, bool page_served,
-                 const std::string& session_id);
+    void release(const std::shared_ptr<Slot>& slot, bool page_served, const std::string& session_id,
+                 bool hurry = false);
     // Creates the session in the worker for `proxy`; with `hold`, returns the slot
     // acquired (in_flight and in_use counted) for a solve that follows.
     std::shared_ptr<Slot> open_session(const std::string& id, const ProxySpec& proxy, bool hold,

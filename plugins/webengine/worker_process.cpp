@@ -82,6 +82,8 @@ WorkerProcess::~WorkerProcess() {
     join();
     if (fd_ >= 0) ::close(fd_);
     if (child_fd_ >= 0) ::close(child_fd_);
+    if (out_fd_ >= 0) ::close(out_fd_);
+    if (child_out_fd_ >= 0) ::close(child_out_fd_);
 }
 
 bool WorkerProcess::start(Clock::time_point deadline, std::string* error) {
@@ -92,6 +94,16 @@ bool WorkerProcess::start(Clock::time_point deadline, std::string* error) {
     }
     fd_ = sv[0];
     child_fd_ = sv[1];
+    if (launch_.on_output) {
+        // A socket rather than a pipe: join() can end a blocked read with shutdown()
+        // even if some grandchild still holds the other end.
+        int out[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out) == 0) {
+            out_fd_ = out[0];
+            child_out_fd_ = out[1];
+            output_ = std::thread(&WorkerProcess::read_output, this);
+        }
+    }
     reader_ = std::thread(&WorkerProcess::run, this);
 
     std::unique_lock<std::mutex> lock(mutex_);
@@ -117,7 +129,22 @@ bool WorkerProcess::spawn(std::string* error) {
     // Everything the child needs is built before fork(): after it, only
     // async-signal-safe calls are allowed (the host is multithreaded).
     std::vector<std::string> args{launch_.executable, "--fd", std::to_string(child_fd_)};
-    if (!launch_.proxy_url.empty()) args.insert(args.end(), {"--proxy", launch_.proxy_url});
+    if (launch_.target_guard && !egress_guard_) {
+        // A SOCKS upstream cannot be chained (Chromium speaks SOCKS to it directly):
+        // then only the host's name pre-check applies (README, BLOCK_PRIVATE_TARGETS).
+        auto upstream =
+            upstream_http_proxy(launch_.proxy_url, launch_.proxy_username, launch_.proxy_password);
+        if (launch_.proxy_url.empty() || upstream) {
+            egress_guard_ = std::make_unique<EgressGuard>(*launch_.target_guard, upstream,
+                                                          launch_.on_target_refused);
+            if (!egress_guard_->start(error)) return false;
+        }
+    }
+    if (egress_guard_) {
+        args.insert(args.end(), {"--egress-guard", std::to_string(egress_guard_->port())});
+    } else if (!launch_.proxy_url.empty()) {
+        args.insert(args.end(), {"--proxy", launch_.proxy_url});
+    }
     for (const auto& r : launch_.rules)
         args.insert(args.end(), {"--rules", r});
     if (!launch_.lang.empty()) args.insert(args.end(), {"--lang", launch_.lang});
@@ -128,7 +155,7 @@ bool WorkerProcess::spawn(std::string* error) {
             continue;
         env.emplace_back(v);
     }
-    if (!launch_.proxy_username.empty()) {
+    if (!launch_.proxy_username.empty() && !egress_guard_) {  // the guard authenticates itself
         env.push_back("BYPARR_PROXY_USERNAME=" + launch_.proxy_username);
         env.push_back("BYPARR_PROXY_PASSWORD=" + launch_.proxy_password);
     }
@@ -143,6 +170,7 @@ bool WorkerProcess::spawn(std::string* error) {
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t parent = ::getpid();
     int child_fd = child_fd_;
+    int child_out = child_out_fd_;
     pid_t pid = ::fork();
     if (pid < 0) {
         *error = std::string("fork failed: ") + std::strerror(errno);
@@ -161,7 +189,12 @@ bool WorkerProcess::spawn(std::string* error) {
         for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD})
             ::sigaction(s, &dfl, nullptr);
         if (devnull >= 0) ::dup2(devnull, 0);
-        ::dup2(2, 1);  // the host's stdout is for its own announcements
+        if (child_out >= 0) {
+            ::dup2(child_out, 2);  // dup2 clears FD_CLOEXEC on the copy
+            ::dup2(child_out, 1);
+        } else {
+            ::dup2(2, 1);  // the host's stdout is for its own announcements
+        }
         ::fcntl(child_fd, F_SETFD, 0);
         ::execve(argv[0], argv.data(), envp.data());
         ::_exit(127);
@@ -170,6 +203,10 @@ bool WorkerProcess::spawn(std::string* error) {
     if (devnull >= 0) ::close(devnull);
     ::close(child_fd_);
     child_fd_ = -1;
+    if (child_out_fd_ >= 0) {
+        ::close(child_out_fd_);  // EOF on out_fd_ once the whole tree is gone
+        child_out_fd_ = -1;
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     pid_ = pid;
     spawned_ = true;
@@ -377,9 +414,47 @@ void WorkerProcess::kill_group() {
 }
 
 void WorkerProcess::join() {
-    if (!reader_.joinable()) return;
-    kill_group();  // the reader only ends on EOF, which a dead group guarantees
-    reader_.join();
+    if (reader_.joinable()) {
+        kill_group();  // the reader only ends on EOF, which a dead group guarantees
+        reader_.join();
+    }
+    stop_output();
+}
+
+void WorkerProcess::stop_output() {
+    if (!output_.joinable()) return;
+    {
+        // The group is dead, so EOF (after its last lines) is normally a moment
+        // away; a process that left the group and kept the descriptor must not hold
+        // us here.
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return output_done_; });
+    }
+    ::shutdown(out_fd_, SHUT_RDWR);
+    output_.join();
+}
+
+void WorkerProcess::read_output() {
+    constexpr size_t kMaxLine = 4096;
+    std::string line;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::recv(out_fd_, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; ++i) {
+            if (buf[i] == '\n') {
+                launch_.on_output(line);
+                line.clear();
+            } else if (line.size() < kMaxLine) {
+                line += buf[i];
+            }
+        }
+    }
+    if (!line.empty()) launch_.on_output(line);
+    std::lock_guard<std::mutex> lock(mutex_);
+    output_done_ = true;
+    cv_.notify_all();
 }
 
 pid_t WorkerProcess::pid() const {

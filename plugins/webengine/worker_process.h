@@ -18,6 +18,8 @@
 
 #include <Poco/JSON/Object.h>
 
+#include "plugins/webengine/egress_guard.h"
+
 namespace byparr::webengine {
 
 using Clock = std::chrono::steady_clock;
@@ -29,6 +31,13 @@ struct WorkerLaunch {
     std::string proxy_password;  // secret: environment only, never argv or logs
     std::vector<std::string> rules;
     std::string lang;
+    // BLOCK_PRIVATE_TARGETS: when set, the worker's Chromium sends everything through
+    // an EgressGuard run here for it, chained to an http:// proxy_url if there is one.
+    std::shared_ptr<const TargetGuard> target_guard;
+    std::function<void(const std::string& reason)> on_target_refused;
+    // Called from a dedicated thread with each line (without '\n', at most 4 KiB)
+    // the worker and its Chromium children print. Unset: they inherit our stderr.
+    std::function<void(std::string_view line)> on_output;
 };
 
 // How a call ended.
@@ -81,7 +90,9 @@ class WorkerProcess {
     std::string exit_reason() const;
 
   private:
-    void run();  // reader thread: spawns (so PDEATHSIG follows this thread), then reads
+    void run();          // reader thread: spawns (so PDEATHSIG follows this thread), then reads
+    void read_output();  // output thread: lines of the worker tree's stdout/stderr
+    void stop_output();
     bool spawn(std::string* error);
     void handle_frame(const std::string& body);
     void on_eof();
@@ -90,8 +101,12 @@ class WorkerProcess {
 
     WorkerLaunch launch_;
     ExitHandler on_exit_;
-    int fd_ = -1;        // our end of the socketpair
-    int child_fd_ = -1;  // the worker's end, closed after spawn
+    int fd_ = -1;            // our end of the socketpair
+    int child_fd_ = -1;      // the worker's end, closed after spawn
+    int out_fd_ = -1;        // our end of the worker tree's stdout/stderr (on_output set)
+    int child_out_fd_ = -1;  // the tree's end, closed after spawn
+    std::thread output_;
+    std::unique_ptr<EgressGuard> egress_guard_;  // outlives the worker (joined first)
     pid_t pid_ = -1;
 
     mutable std::mutex mutex_;
@@ -102,6 +117,7 @@ class WorkerProcess {
     bool exited_ = false;
     bool reaped_ = false;
     bool stopping_ = false;
+    bool output_done_ = false;
     int wait_status_ = 0;
     std::string user_agent_;
     struct Pending {

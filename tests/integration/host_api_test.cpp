@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "tests/support/byparr_server.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_process.h"
 
@@ -15,35 +16,24 @@ namespace byparr {
 namespace {
 
 using test::ChildProcess;
-using test::HttpResult;
 using test::http_request;
+using test::HttpResult;
 
 class HostApi : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
-        state_ = (std::filesystem::temp_directory_path() /
-                  ("byparr-host-test-" + std::to_string(getpid())))
-                     .string();
-        std::filesystem::remove_all(state_);
-        server_ = new ChildProcess(std::string(BYPARR_BIN_DIR) + "/byparr", {},
-                                   {{"PORT", "0"},
-                                    {"HOST", "127.0.0.1"},
-                                    {"BYPARR_ANNOUNCE_PORT", "1"},
-                                    {"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
-                                    {"BYPARR_STATE_DIR", state_},
-                                    {"SOLVERS", "echo-solver"},
-                                    {"MAX_CONCURRENT", "2"},
-                                    {"MAX_QUEUE", "1"},
-                                    {"SOLVER_TIMEOUT", "30"},
-                                    {"LOG_LEVEL", "warning"}});
-        auto port = server_->read_port();
-        ASSERT_TRUE(port) << "server did not announce its port";
-        base_ = "http://127.0.0.1:" + std::to_string(*port);
+        server_ = new test::ByparrServer(
+            {.env = {{"BYPARR_PLUGIN_PATH", test::ByparrServer::fixture_plugin_dir() + "/good"},
+                     {"SOLVERS", "echo-solver"},
+                     {"MAX_CONCURRENT", "2"},
+                     {"MAX_QUEUE", "1"},
+                     {"SOLVER_TIMEOUT", "30"},
+                     {"LOG_LEVEL", "warning"}}});
+        base_ = server_->base();
     }
     static void TearDownTestSuite() {
         delete server_;
         server_ = nullptr;
-        std::filesystem::remove_all(state_);
     }
 
     static HttpResult v1(const std::string& body, int timeout_ms = 20000) {
@@ -54,7 +44,9 @@ protected:
         Poco::JSON::Parser p;
         return p.parse(r.body).extract<Poco::JSON::Object::Ptr>();
     }
-    static std::string message(const HttpResult& r) { return json(r)->getValue<std::string>("message"); }
+    static std::string message(const HttpResult& r) {
+        return json(r)->getValue<std::string>("message");
+    }
 
     void TearDown() override {
         // After anything a test sent, the server must still answer.
@@ -62,8 +54,8 @@ protected:
         EXPECT_EQ(h.status, 200) << "server stopped answering";
     }
 
-    static inline ChildProcess* server_ = nullptr;
-    static inline std::string base_, state_;
+    static inline test::ByparrServer* server_ = nullptr;
+    static inline std::string base_;
 };
 
 TEST_F(HostApi, IndexReportsReadyVersionAndUserAgent) {
@@ -94,7 +86,8 @@ TEST_F(HostApi, UnknownPathAndWrongMethodAreJson) {
 }
 
 TEST_F(HostApi, ProwlarrGetWithEmptyProxyIsServedWithKeysInContractOrder) {
-    auto r = v1(R"({"maxTimeout":60000,"cmd":"request.get","url":"http://site.test/page","proxy":{}})");
+    auto r =
+        v1(R"({"maxTimeout":60000,"cmd":"request.get","url":"http://site.test/page","proxy":{}})");
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(message(r), "Challenge not detected!");
     // Key order: status, message, solution, startTimestamp, endTimestamp, version.
@@ -165,7 +158,10 @@ TEST_F(HostApi, ReturnOnlyCookiesOmitsResponseAndHeaders) {
     EXPECT_TRUE(sol->has("cookies"));
     auto r2 = v1(R"({"cmd":"request.get","url":"http://site.test/","returnScreenshot":true})");
     EXPECT_EQ(json(r2)->getObject("solution")->getValue<std::string>("screenshot"), "iVBORw0KGgo=");
-    EXPECT_EQ(json(r2)->getObject("solution")->getObject("headers")->getValue<std::string>("content-type"),
+    EXPECT_EQ(json(r2)
+                  ->getObject("solution")
+                  ->getObject("headers")
+                  ->getValue<std::string>("content-type"),
               "text/html");
 }
 
@@ -175,16 +171,20 @@ TEST_F(HostApi, ContractErrorMessagesAnd500) {
         const char* message;
     } rows[] = {
         {R"({"url":"http://a.test"})", "Error: Request parameter 'cmd' is mandatory."},
-        {R"({"cmd":"request.nope"})", "Error: Request parameter 'cmd' = 'request.nope' is invalid."},
-        {R"({"cmd":"request.get"})", "Error: Request parameter 'url' is mandatory in 'request.get' command."},
+        {R"({"cmd":"request.nope"})",
+         "Error: Request parameter 'cmd' = 'request.nope' is invalid."},
+        {R"({"cmd":"request.get"})",
+         "Error: Request parameter 'url' is mandatory in 'request.get' command."},
         {R"({"cmd":"request.get","url":"http://a.test","postData":"a=1"})",
          "Error: Cannot use 'postBody' when sending a GET request."},
         {R"({"cmd":"request.post","url":"http://a.test"})",
          "Error: Request parameter 'postData' is mandatory in 'request.post' command."},
         {R"({"cmd":"request.get","url":"http://a.test/block"})",
-         "Error: Error solving the challenge. Cloudflare has blocked this request. Probably your IP "
+         "Error: Error solving the challenge. Cloudflare has blocked this request. Probably your "
+         "IP "
          "is banned for this site, check in your web browser."},
-        {R"({"cmd":"sessions.destroy","session":"never-made"})", "Error: The session doesn't exist."},
+        {R"({"cmd":"sessions.destroy","session":"never-made"})",
+         "Error: The session doesn't exist."},
     };
     for (const auto& row : rows) {
         auto r = v1(row.body);
@@ -200,7 +200,9 @@ TEST_F(HostApi, ContractErrorMessagesAnd500) {
 TEST_F(HostApi, TimeoutMessageUsesPythonFloatAndArrivesOnTime) {
     auto t0 = std::chrono::steady_clock::now();
     auto r = v1(R"({"cmd":"request.get","url":"http://a.test/timeout","maxTimeout":1500})");
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     EXPECT_EQ(r.status, 500);
     EXPECT_EQ(message(r), "Error: Error solving the challenge. Timeout after 1.5 seconds.");
     EXPECT_GE(ms, 1400);
@@ -219,7 +221,8 @@ TEST_F(HostApi, SessionsCreateListDestroy) {
     EXPECT_EQ(message(c), "Session created successfully.");
     EXPECT_EQ(json(c)->getValue<std::string>("session"), "s1");
     EXPECT_LT(c.body.find("\"message\""), c.body.find("\"session\""));
-    EXPECT_EQ(message(v1(R"({"cmd":"sessions.create","session":"s1"})")), "Session already exists.");
+    EXPECT_EQ(message(v1(R"({"cmd":"sessions.create","session":"s1"})")),
+              "Session already exists.");
     auto gen = v1(R"({"cmd":"sessions.create"})");
     EXPECT_EQ(json(gen)->getValue<std::string>("session").size(), 36u);  // a UUID
     auto l = v1(R"({"cmd":"sessions.list"})");
@@ -230,7 +233,8 @@ TEST_F(HostApi, SessionsCreateListDestroy) {
     EXPECT_EQ(d.status, 200);
     EXPECT_EQ(message(d), "The session has been removed.");
     EXPECT_EQ(v1(R"({"cmd":"sessions.destroy","session":"s1"})").status, 500);
-    v1(R"({"cmd":"sessions.destroy","session":")" + json(gen)->getValue<std::string>("session") + "\"}");
+    v1(R"({"cmd":"sessions.destroy","session":")" + json(gen)->getValue<std::string>("session") +
+       "\"}");
 }
 
 TEST_F(HostApi, UnknownSolverFieldIsAClearError) {
@@ -241,7 +245,12 @@ TEST_F(HostApi, UnknownSolverFieldIsAClearError) {
 
 TEST_F(HostApi, BadInputBatteryKeepsTheServerServing) {
     const std::string bad[] = {
-        "{", "null", "[]", "\"str\"", "{\"cmd\":\"\xc3\x28\"}", std::string(5000, '['),
+        "{",
+        "null",
+        "[]",
+        "\"str\"",
+        "{\"cmd\":\"\xc3\x28\"}",
+        std::string(5000, '['),
         R"({"cmd":"request.get","url":"file:///etc/passwd"})",
         R"x({"cmd":"request.get","url":"javascript:alert(1)"})x",
         R"({"cmd":"request.get","url":"http://a.test","maxTimeout":"x"})",
@@ -249,7 +258,8 @@ TEST_F(HostApi, BadInputBatteryKeepsTheServerServing) {
         R"({"cmd":"request.get","url":"http://a.test","proxy":{"url":5}})",
         R"({"cmd":"request.get","url":"http://a.test","cookies":[1]})",
         R"({"cmd":"request.get","url":"http://a.test/fail"})",
-        std::string("{\"cmd\":\"request.get\",\"url\":\"http://a.test/") + std::string(20000, 'a') + "\"}",
+        std::string("{\"cmd\":\"request.get\",\"url\":\"http://a.test/") + std::string(20000, 'a') +
+            "\"}",
     };
     for (const auto& b : bad) {
         auto r = v1(b);
@@ -262,7 +272,8 @@ TEST_F(HostApi, BadInputBatteryKeepsTheServerServing) {
 }
 
 TEST_F(HostApi, HugeBodyIsRefusedWith413) {
-    std::string big = R"({"cmd":"request.get","url":"http://a.test","x":")" + std::string(2 << 20, 'a') + "\"}";
+    std::string big =
+        R"({"cmd":"request.get","url":"http://a.test","x":")" + std::string(2 << 20, 'a') + "\"}";
     auto r = v1(big);
     EXPECT_EQ(r.status, 413);
     EXPECT_NE(message(r).find("larger than"), std::string::npos);
@@ -281,13 +292,16 @@ TEST_F(HostApi, FullQueueIsRefusedImmediately) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     auto t0 = std::chrono::steady_clock::now();
     auto r = v1(R"({"cmd":"request.get","url":"http://a.test/timeout","maxTimeout":1500})");
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     EXPECT_EQ(r.status, 503);
     EXPECT_NE(message(r).find("busy"), std::string::npos) << r.body;
     EXPECT_LT(ms, 200);
     // Session commands do not wait behind solves.
     EXPECT_EQ(v1(R"({"cmd":"sessions.list"})").status, 200);
-    for (auto& t : ts) t.join();
+    for (auto& t : ts)
+        t.join();
 }
 
 TEST_F(HostApi, MetricsExposeRequestCounters) {
@@ -315,22 +329,29 @@ TEST_F(HostApi, ClearanceIsCachedAndReturnOnlyCookiesIsAnsweredFromIt) {
     auto before = http_request("GET", base_ + "/metrics").body;
     // Another host of the same registrable domain shares the clearance.
     auto t0 = std::chrono::steady_clock::now();
-    auto r = v1(R"({"cmd":"request.get","url":"https://cdn.cached.test/x","returnOnlyCookies":true})");
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    auto r =
+        v1(R"({"cmd":"request.get","url":"https://cdn.cached.test/x","returnOnlyCookies":true})");
+    auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     ASSERT_EQ(r.status, 200) << r.body;
     auto sol = json(r)->getObject("solution");
     EXPECT_EQ(sol->getValue<std::string>("userAgent"), "EchoSolver/1.0");
     bool has_clearance = false;
     auto cookies = sol->getArray("cookies");
     for (size_t i = 0; i < cookies->size(); ++i)
-        has_clearance |= cookies->getObject(static_cast<unsigned>(i))->getValue<std::string>("name") == "cf_clearance";
+        has_clearance |=
+            cookies->getObject(static_cast<unsigned>(i))->getValue<std::string>("name") ==
+            "cf_clearance";
     EXPECT_TRUE(has_clearance);
     auto after = http_request("GET", base_ + "/metrics").body;
     EXPECT_EQ(metric(after, "byparr_echo_solves_total"), metric(before, "byparr_echo_solves_total"))
         << "a cached answer must not call the solver";
     EXPECT_GE(metric(after, "byparr_cache_hits_total"), 1);
-    EXPECT_NE(after.find("byparr_requests_total{cmd=\"request.get\",result=\"cached\"}"), std::string::npos);
-    std::printf("cached returnOnlyCookies answer took %lld us over HTTP\n", static_cast<long long>(us));
+    EXPECT_NE(after.find("byparr_requests_total{cmd=\"request.get\",result=\"cached\"}"),
+              std::string::npos);
+    std::printf("cached returnOnlyCookies answer took %lld us over HTTP\n",
+                static_cast<long long>(us));
 }
 
 TEST_F(HostApi, ConcurrentRequestsForOneSiteShareOneSolve) {
@@ -341,11 +362,13 @@ TEST_F(HostApi, ConcurrentRequestsForOneSiteShareOneSolve) {
     // with single flight one solves and four wait for its clearance.
     for (int i = 0; i < 5; ++i)
         ts.emplace_back([&] {
-            auto r = v1(R"({"cmd":"request.get","url":"http://flight.test/slowchallenge","returnOnlyCookies":true})");
+            auto r = v1(
+                R"({"cmd":"request.get","url":"http://flight.test/slowchallenge","returnOnlyCookies":true})");
             ok += r.status == 200;
             if (r.status != 200) ADD_FAILURE() << r.body;
         });
-    for (auto& t : ts) t.join();
+    for (auto& t : ts)
+        t.join();
     EXPECT_EQ(ok.load(), 5);
     auto after = metric(http_request("GET", base_ + "/metrics").body, "byparr_echo_solves_total");
     EXPECT_EQ(after - before, 1);
@@ -369,15 +392,20 @@ TEST(HostProcess, InvalidConfigurationFailsAtStartWithTheReason) {
 }
 
 TEST(HostProcess, SigtermStopsCleanly) {
-    auto state = std::filesystem::temp_directory_path() / ("byparr-term-" + std::to_string(getpid()));
+    auto state =
+        std::filesystem::temp_directory_path() / ("byparr-term-" + std::to_string(getpid()));
     ChildProcess p(std::string(BYPARR_BIN_DIR) + "/byparr", {},
-                   {{"PORT", "0"}, {"HOST", "127.0.0.1"}, {"BYPARR_ANNOUNCE_PORT", "1"},
+                   {{"PORT", "0"},
+                    {"HOST", "127.0.0.1"},
+                    {"BYPARR_ANNOUNCE_PORT", "1"},
                     {"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
-                    {"BYPARR_STATE_DIR", state.string()}, {"LOG_LEVEL", "error"}});
+                    {"BYPARR_STATE_DIR", state.string()},
+                    {"LOG_LEVEL", "error"}});
     ASSERT_TRUE(p.read_port());
     EXPECT_TRUE(std::filesystem::exists(state / "admin.sock"));
-    EXPECT_EQ(std::filesystem::status(state / "admin.sock").permissions() & std::filesystem::perms::all,
-              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_EQ(
+        std::filesystem::status(state / "admin.sock").permissions() & std::filesystem::perms::all,
+        std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     kill(p.pid(), SIGTERM);
     auto st = p.wait_exit(std::chrono::seconds(10));
     ASSERT_TRUE(st);
@@ -393,23 +421,33 @@ namespace byparr {
 namespace {
 
 TEST(HostProcess, ApiKeyGuardsV1ButNotHealth) {
-    auto state = std::filesystem::temp_directory_path() / ("byparr-key-" + std::to_string(getpid()));
+    auto state =
+        std::filesystem::temp_directory_path() / ("byparr-key-" + std::to_string(getpid()));
     test::ChildProcess p(std::string(BYPARR_BIN_DIR) + "/byparr", {},
-                         {{"PORT", "0"}, {"HOST", "127.0.0.1"}, {"BYPARR_ANNOUNCE_PORT", "1"},
+                         {{"PORT", "0"},
+                          {"HOST", "127.0.0.1"},
+                          {"BYPARR_ANNOUNCE_PORT", "1"},
                           {"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
-                          {"SOLVERS", "echo-solver"}, {"API_KEY", "s3cret"},
-                          {"BYPARR_STATE_DIR", state.string()}, {"LOG_LEVEL", "error"}});
+                          {"SOLVERS", "echo-solver"},
+                          {"API_KEY", "s3cret"},
+                          {"BYPARR_STATE_DIR", state.string()},
+                          {"LOG_LEVEL", "error"}});
     auto port = p.read_port();
     ASSERT_TRUE(port);
     std::string base = "http://127.0.0.1:" + std::to_string(*port);
     std::string body = R"({"cmd":"request.get","url":"http://a.test/"})";
     EXPECT_EQ(test::http_request("POST", base + "/v1", body).status, 401);
-    EXPECT_EQ(test::http_request("POST", base + "/v1", body, {{"Authorization", "Bearer wrong"}}).status, 401);
-    EXPECT_EQ(test::http_request("POST", base + "/v1", body, {{"Authorization", "Bearer s3cret"}}).status, 200);
-    EXPECT_EQ(test::http_request("POST", base + "/v1",
-                                 R"({"cmd":"request.get","url":"http://a.test/","apiKey":"s3cret"})")
-                  .status,
-              200);
+    EXPECT_EQ(
+        test::http_request("POST", base + "/v1", body, {{"Authorization", "Bearer wrong"}}).status,
+        401);
+    EXPECT_EQ(
+        test::http_request("POST", base + "/v1", body, {{"Authorization", "Bearer s3cret"}}).status,
+        200);
+    EXPECT_EQ(
+        test::http_request("POST", base + "/v1",
+                           R"({"cmd":"request.get","url":"http://a.test/","apiKey":"s3cret"})")
+            .status,
+        200);
     EXPECT_EQ(test::http_request("GET", base + "/health").status, 200);
     p.stop();
     std::filesystem::remove_all(state);

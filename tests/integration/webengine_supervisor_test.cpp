@@ -22,16 +22,10 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "tests/support/byparr_server.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_process.h"
 #include "tests/support/test_site.h"
-
-#ifndef BYPARR_BIN_DIR
-#error "BYPARR_BIN_DIR must be defined"
-#endif
-#ifndef BYPARR_PLUGIN_DIR
-#error "BYPARR_PLUGIN_DIR must be defined"
-#endif
 
 namespace byparr::test {
 namespace {
@@ -55,64 +49,23 @@ bool alive(pid_t pid) {
     return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
 
-bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-        if (done()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return done();
-}
-
-// The byparr server with the in-tree plugins and a private state dir.
-class Server {
+// The byparr server with the in-tree plugins and a private state dir, answering in JSON.
+class Server : public ByparrServer {
   public:
-    explicit Server(const Env& extra_env = {}) {
-        char tmpl[] = "/tmp/byparr-we-test-XXXXXX";
-        state_dir_ = ::mkdtemp(tmpl);
-        Env env{{"PORT", "0"},
-                {"HOST", "127.0.0.1"},
-                {"BYPARR_ANNOUNCE_PORT", "1"},
-                {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
-                {"BYPARR_STATE_DIR", state_dir_},
-                {"LOG_LEVEL", "info"}};
-        for (auto& [k, v] : extra_env)
-            env[k] = v;
-        process_.start(std::string(BYPARR_BIN_DIR) + "/byparr", {}, env);
-        auto port = process_.read_port(20s);
-        if (!port) throw std::runtime_error("byparr did not announce its port");
-        port_ = *port;
-    }
-    ~Server() {
-        process_.stop(15s);
-        std::error_code ec;
-        std::filesystem::remove_all(state_dir_, ec);
-    }
+    explicit Server(const Env& extra_env = {}) : ByparrServer({.env = extra_env}) {}
 
-    Json v1(const std::string& body, int timeout_ms = 40000) {
-        HttpResult r = post_json(base() + "/v1", body, timeout_ms);
-        Poco::JSON::Parser parser;
-        return parser.parse(r.body).extract<Json>();
-    }
+    Json v1(const std::string& body, int timeout_ms = 40000) { return v1_json(body, timeout_ms); }
     Json get(const std::string& url, int max_timeout_ms = 20000) {
-        return v1(R"({"cmd":"request.get","url":")" + url + R"(","maxTimeout":)" +
-                  std::to_string(max_timeout_ms) + "}");
+        return v1(get_body(url, max_timeout_ms));
     }
-    std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-    ChildProcess& process() { return process_; }
 
     // Worker processes: descendants named byparr-webengine-worker (comm is truncated).
     std::vector<pid_t> workers() {
         std::vector<pid_t> out;
-        for (pid_t p : descendants(process_.pid()))
+        for (pid_t p : descendants(process().pid()))
             if (comm_of(p).rfind("byparr-webengin", 0) == 0) out.push_back(p);
         return out;
     }
-
-  private:
-    std::string state_dir_;
-    ChildProcess process_;
-    int port_ = 0;
 };
 
 std::string status_of(const Json& j) {
@@ -125,9 +78,8 @@ Json solution_of(const Json& j) {
 class WebEngineSupervisorTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (::access(
-                (std::string(BYPARR_PLUGIN_DIR) + "/webengine/byparr-webengine-worker").c_str(),
-                X_OK) != 0)
+        if (::access((ByparrServer::plugin_dir() + "/webengine/byparr-webengine-worker").c_str(),
+                     X_OK) != 0)
             GTEST_SKIP() << "byparr-webengine-worker is not built";
     }
 };
@@ -277,7 +229,7 @@ TEST_F(WebEngineSupervisorTest, AWorkerThatNeverRepliesIsCutOffAtTheDeadlineAndK
     std::vector<pid_t> tree = descendants(server->process().pid());
     EXPECT_FALSE(tree.empty());
     server.reset();
-    EXPECT_TRUE(wait_for(
+    EXPECT_TRUE(wait_until(
         [&] {
             for (pid_t p : tree)
                 if (alive(p)) return false;
@@ -308,7 +260,7 @@ TEST_F(WebEngineSupervisorTest, NoProcessOutlivesTheServer) {
     ASSERT_FALSE(tree.empty());
     ASSERT_EQ(::kill(server.process().pid(), SIGTERM), 0);
     EXPECT_TRUE(server.process().wait_exit(15s).has_value());
-    EXPECT_TRUE(wait_for(
+    EXPECT_TRUE(wait_until(
         [&] {
             for (pid_t p : tree)
                 if (alive(p)) return false;
@@ -322,7 +274,7 @@ TEST_F(WebEngineSupervisorTest, AnIdleWorkerIsStopped) {
     Server server(Env{{"BROWSER_IDLE_TIMEOUT", "2"}});
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
     ASSERT_EQ(server.workers().size(), 1u);
-    EXPECT_TRUE(wait_for([&] { return server.workers().empty(); }, 5s));
+    EXPECT_TRUE(wait_until([&] { return server.workers().empty(); }, 5s));
     // And a new one comes on demand.
     EXPECT_EQ(status_of(server.get(site.url("/plain"))), "ok");
 }
@@ -336,7 +288,7 @@ TEST_F(WebEngineSupervisorTest, AWorkerIsRecycledAfterMaxPages) {
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
     Json r = server.get(site.url("/plain"));
     ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
-    EXPECT_TRUE(wait_for(
+    EXPECT_TRUE(wait_until(
         [&] {
             auto now = server.workers();
             return now.size() == 1 && now[0] != first[0];
@@ -351,7 +303,7 @@ TEST_F(WebEngineSupervisorTest, AWorkerAboveTheMemoryLimitIsRecycledBetweenReque
     TestSite site;
     Server server(Env{{"BROWSER_MEMORY_LIMIT", "1"}});  // MiB: every worker is above it
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
-    EXPECT_TRUE(wait_for([&] { return server.workers().empty(); }, 5s));
+    EXPECT_TRUE(wait_until([&] { return server.workers().empty(); }, 5s));
     EXPECT_EQ(status_of(server.get(site.url("/plain"))), "ok");
     HttpResult m = http_request("GET", server.base() + "/metrics");
     EXPECT_NE(m.body.find("browser_restarts_total{reason=\"memory\"} 2"), std::string::npos)
@@ -365,7 +317,7 @@ TEST_F(WebEngineSupervisorTest, SessionsAreCappedAndExpireWhenIdle) {
     EXPECT_EQ(status_of(r), "error");
     EXPECT_NE(r->optValue<std::string>("message", "").find("MAX_SESSIONS=1"), std::string::npos)
         << r->optValue<std::string>("message", "");
-    EXPECT_TRUE(wait_for(
+    EXPECT_TRUE(wait_until(
         [&] { return server.v1(R"({"cmd":"sessions.list"})")->getArray("sessions")->size() == 0; },
         5s));
 }

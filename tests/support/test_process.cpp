@@ -304,4 +304,13 @@ std::size_t count_processes_named(const std::string& comm_substr) {
     return count;
 }
 
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return done();
+}
+
 }  // namespace byparr::test

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -71,6 +72,9 @@ class ChildProcess {
     bool output_closed_ = false;
     std::atomic<bool> stop_reader_{false};
 };
+
+// Checks `done` every 50 ms until it holds or `timeout` passes; its last answer.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
 // All live descendants of `root` (children, grandchildren, ...), read from /proc.
 std::vector<pid_t> descendants(pid_t root);

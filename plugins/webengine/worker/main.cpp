@@ -41,7 +41,16 @@ std::string chromium_flags(const WorkerOptions& o) {
         "SafeBrowsingEnhancedProtection,InterestFeedContentSuggestions,"
         "SpareRendererForSitePerProcess,UseChromeOSDirectVideoDecoder";
     f += " --lang=" + o.lang;
-    if (o.proxy_kind == ProxyKind::kSocks) f += " --proxy-server=" + o.proxy_url;
+    if (o.egress_guard_port > 0) {
+        // Everything through the guard: <-loopback> removes Chromium's implicit
+        // direct route to localhost/127.0.0.1/[::1]; WebRTC may not send UDP around
+        // the proxy, and QUIC (UDP) is off so no request skips it.
+        f += " --proxy-server=http://127.0.0.1:" + std::to_string(o.egress_guard_port) +
+             " --proxy-bypass-list=<-loopback>"
+             " --force-webrtc-ip-handling-policy=disable_non_proxied_udp --disable-quic";
+    } else if (o.proxy_kind == ProxyKind::kSocks) {
+        f += " --proxy-server=" + o.proxy_url;
+    }
     if (const char* extra = std::getenv("BYPARR_WORKER_EXTRA_FLAGS")) {
         // Tests only (e.g. --proxy-bypass-list=<-loopback>).
         f += " ";
@@ -142,7 +151,7 @@ int main(int argc, char** argv) {
     QApplication::setQuitOnLastWindowClosed(false);
     QFile::remove(screen_cfg);
 
-    if (options.proxy_kind == ProxyKind::kHttp) {
+    if (options.proxy_kind == ProxyKind::kHttp && options.egress_guard_port == 0) {
         QNetworkProxy proxy(QNetworkProxy::HttpProxy, QString::fromStdString(options.proxy_host),
                             static_cast<quint16>(options.proxy_port),
                             QString::fromStdString(options.proxy_username),

@@ -34,6 +34,10 @@ constexpr int kSettleMs = 0;
 // settled: content written by a short timer or a late location change must make it
 // into the answer. A static document cannot change, so it settles at once.
 constexpr int kLiveQuietMs = 100;
+// ...but a page that is no challenge and never goes quiet (a ticking clock in the
+// title, a feed that keeps rewriting itself) is answered this long after it was
+// first seen complete: waiting longer buys nothing, and it must not time out.
+constexpr int kLiveMaxWaitMs = 1000;
 // Mid-load signals (title, URL, cookie) come in bursts: coalesce them briefly.
 constexpr int kEventCoalesceMs = 15;
 constexpr int kAfterClickMs = 150;        // a click's effect (a POST, a DOM change) takes a moment
@@ -273,6 +277,7 @@ void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
                          .arg(info.errorString(), info.url().toString()));
     if (info.status() == QWebEngineLoadingInfo::LoadStartedStatus) {
         quiet_timer_.stop();
+        live_clock_.invalidate();  // a new document gets its own bounded quiet wait
         return;
     }
     load_seen_ = true;
@@ -318,6 +323,12 @@ void SolveJob::check() {
             const bool auth_failed =
                 error_code_ == -375 || error_code_ == -338 || error_code_ == -323;
             if (via_proxy && auth_failed) msg = "Proxy authentication failed: " + msg;
+            // An https target refused by the egress guard ends here: CONNECT failures
+            // carry no page, so point at where the reason is.
+            if (ctx_.options->egress_guard_port > 0 && error_code_ == -111)
+                msg += QStringLiteral(
+                    " (the connection went through the BLOCK_PRIVATE_TARGETS "
+                    "egress guard; the Byparr log says why it failed)");
             fail(is_proxy_error(error_code_, text) || (via_proxy && auth_failed) ? "proxy"
                                                                                  : "network",
                  msg);
@@ -364,13 +375,30 @@ void SolveJob::on_facts(const QVariant& v) {
     trace("facts", QString::fromStdString(facts.title + " | " + facts.body_text).left(600));
     QString token = m.value("token").toString();
     if (!token.isEmpty()) turnstile_token_ = token;
+    // BLOCK_PRIVATE_TARGETS: the host's egress guard refused the document (a redirect
+    // to a private address, or a name that re-resolved to one). The page title is
+    // the fallback for when DevTools headers are not there.
+    if (facts.status == 403) {
+        auto blocked = doc_headers_.find("x-byparr-blocked");
+        if (blocked != doc_headers_.end() || facts.title == "Blocked by Byparr") {
+            std::string why = blocked != doc_headers_.end() ? blocked->second : facts.body_text;
+            fail("invalid",
+                 QString::fromStdString("Refused by BLOCK_PRIVATE_TARGETS at connect time: " + why +
+                                        " (loading " + facts.url + ")."));
+            return;
+        }
+    }
 
     PageMatch match = ctx_.detector->classify(facts);
     switch (match.verdict) {
         case PageVerdict::kNone:
+            if (!live_clock_.isValid()) live_clock_.start();
             if (m.value("live").toBool() && activity_clock_.isValid() &&
-                activity_clock_.elapsed() < kLiveQuietMs) {
-                quiet_timer_.start(static_cast<int>(kLiveQuietMs - activity_clock_.elapsed()));
+                activity_clock_.elapsed() < kLiveQuietMs &&
+                live_clock_.elapsed() < kLiveMaxWaitMs) {
+                quiet_timer_.start(
+                    static_cast<int>(std::min<qint64>(kLiveQuietMs - activity_clock_.elapsed(),
+                                                      kLiveMaxWaitMs - live_clock_.elapsed())));
                 return;
             }
             settle();
@@ -389,6 +417,7 @@ void SolveJob::on_facts(const QVariant& v) {
                              {"captchaKind", QString::fromStdString(match.kind)}});
             return;
         case PageVerdict::kChallenge:
+            live_clock_.invalidate();  // the content after it gets its own quiet wait
             break;
     }
     challenge_seen_ = true;
@@ -499,7 +528,23 @@ QJsonObject SolveJob::base_result() const {
 void SolveJob::complete(const QString& html) {
     if (finished_) return;
     QJsonObject r = base_result();
-    if (!request_.return_only_cookies) r["html"] = html;
+    if (!request_.return_only_cookies) {
+        const qint64 cap = request_.max_response_bytes;
+        QByteArray utf8;
+        if (cap > 0 && html.size() > cap / 3) utf8 = html.toUtf8();  // may be over the cap
+        if (cap > 0 && utf8.size() > cap) {
+            // One code point past the cap: the host sees the answer was longer than
+            // its limit, cuts it there and says so in the solution.
+            qsizetype end = cap + 1;
+            while (end < utf8.size() && (static_cast<unsigned char>(utf8[end]) & 0xC0) == 0x80)
+                ++end;
+            utf8.truncate(end);
+            r["html"] = QString::fromUtf8(utf8);
+            r["htmlCut"] = true;
+        } else {
+            r["html"] = html;
+        }
+    }
     if (request_.return_screenshot) {
         QPixmap shot = surface_->view()->grab();
         QByteArray png;

@@ -37,6 +37,7 @@ struct SolveRequest {
     bool return_screenshot = false;
     bool disable_media = false;
     qint64 wait_ms = 0;
+    qint64 max_response_bytes = 0;  // 0: no cut
 };
 
 class SolveJob;
@@ -131,6 +132,7 @@ class SolveJob : public QObject {
     quint64 check_generation_ = 0;
     QElapsedTimer check_clock_;
     QElapsedTimer activity_clock_;  // since the last load end, URL or title change
+    QElapsedTimer live_clock_;      // since the document was first seen complete, no challenge
     bool check_again_ = false;
     bool challenge_seen_ = false;
     QString challenge_rule_;

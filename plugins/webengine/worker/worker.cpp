@@ -271,6 +271,8 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     req.return_screenshot = r.value("returnScreenshot").toBool(false);
     req.disable_media = r.value("disableMedia").toBool(false);
     req.wait_ms = std::max<qint64>(0, static_cast<qint64>(r.value("waitMs").toDouble(0)));
+    req.max_response_bytes =
+        std::max<qint64>(0, static_cast<qint64>(r.value("maxResponseBytes").toDouble(0)));
 
     std::shared_ptr<Session> session;
     if (!req.session.isEmpty()) {

@@ -64,6 +64,15 @@ bool parse_worker_options(int argc, char** argv, WorkerOptions* out, std::string
         } else if (arg == "--proxy") {
             if (!value(&v)) return false;
             if (!v.empty() && !parse_proxy(v, out, error)) return false;
+        } else if (arg == "--egress-guard") {
+            if (!value(&v)) return false;
+            char* end = nullptr;
+            long port = std::strtol(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || port <= 0 || port > 65535) {
+                *error = "invalid --egress-guard port '" + v + "'";
+                return false;
+            }
+            out->egress_guard_port = static_cast<int>(port);
         } else if (arg == "--rules") {
             if (!value(&v)) return false;
             out->rule_files.push_back(v);

@@ -20,6 +20,9 @@ struct WorkerOptions {
     std::string lang;             // BCP 47, e.g. "de-DE"
     std::string accept_language;  // e.g. "de-DE,de,en" (no q-values: they break the header)
     int devtools_port = 0;        // 0 = DevTools off
+    // BLOCK_PRIVATE_TARGETS: the host's egress guard on 127.0.0.1 (0 = none). All
+    // traffic goes through it, loopback included; an upstream proxy is its business.
+    int egress_guard_port = 0;
 };
 
 // Parses argv; on failure returns false and sets *error.

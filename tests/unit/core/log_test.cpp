@@ -9,7 +9,8 @@ namespace {
 TEST(Log, JsonFormatWritesOneParsableObjectPerLine) {
     log::configure("info", "json");
     testing::internal::CaptureStderr();
-    log::write(log::Level::kInfo, "v1", "request \"quoted\"", {{"id", "000001"}, {"domain", "a.test"}});
+    log::write(log::Level::kInfo, "v1", "request \"quoted\"",
+               {{"id", "000001"}, {"domain", "a.test"}});
     log::debug("v1", "not shown at info");
     std::string out = testing::internal::GetCapturedStderr();
     log::configure("info", "text");
@@ -36,6 +37,26 @@ TEST(Log, RedactsProxyCredentials) {
     EXPECT_EQ(log::redact_url("http://user:pw@proxy:8080/"), "http://***@proxy:8080/");
     EXPECT_EQ(log::redact_url("socks5://proxy:1080"), "socks5://proxy:1080");
     EXPECT_EQ(log::redact_url("http://host/path@x"), "http://host/path@x");
+}
+
+TEST(Log, RedactsUrlsInFreeText) {
+    EXPECT_EQ(log::redact_text("net::ERR_X loading https://u:p@t.test/rss?passkey=abc&q=1 now"),
+              "net::ERR_X loading https://***@t.test/rss?*** now");
+    EXPECT_EQ(log::redact_text("'http://a.test/x#tok' and socks5://user:pw@127.0.0.1:1080"),
+              "'http://a.test/x?***' and socks5://***@127.0.0.1:1080");
+    EXPECT_EQ(log::redact_text("no url :// here"), "no url :// here");
+    EXPECT_EQ(log::redact_text("plain http://a.test/path"), "plain http://a.test/path");
+}
+
+TEST(Log, WriteRedactsAboveDebugOnly) {
+    log::configure("debug", "text");
+    testing::internal::CaptureStderr();
+    log::info("v1", "failed loading http://a.test/?apikey=SECRET1");
+    log::debug("v1", "debug keeps http://a.test/?apikey=SECRET2");
+    std::string out = testing::internal::GetCapturedStderr();
+    log::configure("info", "text");
+    EXPECT_EQ(out.find("SECRET1"), std::string::npos) << out;
+    EXPECT_NE(out.find("SECRET2"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -96,7 +96,8 @@ TEST(PluginLoader, RejectsOversizedStruct) {
 }
 
 TEST(PluginLoader, RejectsInvalidManifestWithItsReason) {
-    auto dir = std::filesystem::temp_directory_path() / ("byparr-manifest-" + std::to_string(getpid()));
+    auto dir =
+        std::filesystem::temp_directory_path() / ("byparr-manifest-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir / "bad");
     std::ofstream(dir / "bad" / "bad.plugin.json") << R"({"id":"bad","version":"1.0.0"})";
     auto recs = discover_plugins({dir.string()});
@@ -108,11 +109,15 @@ TEST(PluginLoader, RejectsInvalidManifestWithItsReason) {
 
 TEST(PluginManifest, ValidatesIdsAndAbi) {
     std::string err;
-    EXPECT_FALSE(parse_manifest(R"({"id":"Bad_Id","version":"1","library":"x.so","abi":{"major":1,"minor":0}})", &err));
+    EXPECT_FALSE(parse_manifest(
+        R"({"id":"Bad_Id","version":"1","library":"x.so","abi":{"major":1,"minor":0}})", &err));
     EXPECT_NE(err.find("'id'"), std::string::npos);
-    EXPECT_FALSE(parse_manifest(R"({"id":"ok","version":"1","library":"../x.so","abi":{"major":1,"minor":0}})", &err));
-    EXPECT_FALSE(parse_manifest(R"({"id":"ok","version":"1","library":"x.so","abi":{"major":-1,"minor":0}})", &err));
-    EXPECT_TRUE(parse_manifest(R"({"id":"ok","version":"1","library":"x.so","abi":{"major":1,"minor":0}})", &err));
+    EXPECT_FALSE(parse_manifest(
+        R"({"id":"ok","version":"1","library":"../x.so","abi":{"major":1,"minor":0}})", &err));
+    EXPECT_FALSE(parse_manifest(
+        R"({"id":"ok","version":"1","library":"x.so","abi":{"major":-1,"minor":0}})", &err));
+    EXPECT_TRUE(parse_manifest(
+        R"({"id":"ok","version":"1","library":"x.so","abi":{"major":1,"minor":0}})", &err));
 }
 
 Config config_for(const std::string& fixture, const std::string& solvers) {
@@ -134,7 +139,8 @@ TEST(Registry, FaultsAComponentThatThrowsInCreate) {
     auto st = reg.status();
     ASSERT_EQ(st.size(), 1u);
     EXPECT_STREQ(st[0].state(), "faulted");
-    EXPECT_NE(st[0].reason.find("fixture refuses to be created"), std::string::npos) << st[0].reason;
+    EXPECT_NE(st[0].reason.find("fixture refuses to be created"), std::string::npos)
+        << st[0].reason;
     EXPECT_TRUE(reg.solver_chain().empty());
 }
 
@@ -160,7 +166,9 @@ TEST(Registry, HangingSolveIsAbandonedAtTheDeadlineAndFaulted) {
     r.timeout_ms = 300;
     auto t0 = std::chrono::steady_clock::now();
     auto o = d.solve(r);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     EXPECT_FALSE(o.ok);
     EXPECT_EQ(o.error_kind, BYPARR_ERROR_TIMEOUT);
     EXPECT_LT(ms, 300 + 500);
@@ -170,6 +178,11 @@ TEST(Registry, HangingSolveIsAbandonedAtTheDeadlineAndFaulted) {
     EXPECT_STREQ(st[0].state(), "faulted");
     EXPECT_NE(st[0].reason.find("circuit open"), std::string::npos);
     EXPECT_TRUE(reg.solver_chain().empty());
+    // While it is out of the chain, requests are told why, not to "enable one".
+    auto next = d.solve(r);
+    EXPECT_FALSE(next.ok);
+    EXPECT_NE(next.error.find("'hang-solve' is unavailable (circuit open"), std::string::npos)
+        << next.error;
 }
 
 TEST(Registry, EnabledStateAndOrderPersistAcrossRestarts) {

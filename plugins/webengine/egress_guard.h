@@ -1,0 +1,82 @@
+// BLOCK_PRIVATE_TARGETS at connect time: a small forward proxy on 127.0.0.1 that a
+// worker's Chromium sends everything through (documents, redirects, subresources,
+// WebSockets). It resolves each target itself, refuses forbidden addresses with
+// 403 + X-Byparr-Blocked, and connects to exactly the address it checked, so a
+// name cannot re-resolve (DNS rebinding) between the check and the connection.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "core/target_guard.h"
+
+namespace byparr::webengine {
+
+// An HTTP proxy the guard chains to (PROXY_URL or a request's proxy). The guard
+// sends it the checked IP, never the name, so the upstream cannot resolve the
+// name to something else.
+struct UpstreamProxy {
+    std::string host;
+    int port = 0;
+    std::string username, password;
+};
+
+// "http://host:port[/]" -> an upstream; anything else (socks4/5, empty) -> nullopt.
+std::optional<UpstreamProxy> upstream_http_proxy(const std::string& url,
+                                                 const std::string& username,
+                                                 const std::string& password);
+
+class EgressGuard {
+  public:
+    using RefusalLog = std::function<void(const std::string& reason)>;
+
+    EgressGuard(TargetGuard guard, std::optional<UpstreamProxy> upstream = std::nullopt,
+                RefusalLog on_refused = {});
+    ~EgressGuard();  // stop()
+
+    EgressGuard(const EgressGuard&) = delete;
+    EgressGuard& operator=(const EgressGuard&) = delete;
+
+    // Listens on 127.0.0.1:<ephemeral>. False with *error on failure.
+    bool start(std::string* error);
+    int port() const { return port_; }
+    // Closes the listener and every open connection, and waits for their threads.
+    void stop();
+
+    uint64_t refused() const { return refused_.load(); }
+    uint64_t connections() const { return connections_.load(); }
+
+    // Header on every refusal; the worker looks for it on the main document.
+    static constexpr const char* kBlockedHeader = "X-Byparr-Blocked";
+
+  private:
+    void accept_loop();
+    void serve(int client);
+    int connect_target(const TargetCheck& check, int port, std::string* error);
+    void refuse(int client, const std::string& reason);
+    void track(int fd, bool add);
+
+    TargetGuard guard_;
+    std::optional<UpstreamProxy> upstream_;
+    RefusalLog on_refused_;
+    int listen_fd_ = -1;
+    int port_ = 0;
+    std::thread acceptor_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<uint64_t> refused_{0};
+    std::atomic<uint64_t> connections_{0};
+
+    std::mutex mutex_;
+    std::condition_variable idle_cv_;
+    std::set<int> open_fds_;  // shut down on stop() so blocked threads wake
+    int active_ = 0;          // connection threads still running
+};
+
+}  // namespace byparr::webengine
