@@ -91,6 +91,22 @@ bool is_cancelled(void* c) {
     return cs(c)->cancelled.load();
 }
 
+// The host's result writer, filling `state`.
+byparr_result_writer result_writer(CallState* state) {
+    return byparr_result_writer{sizeof(byparr_result_writer),
+                                state,
+                                &w_url,
+                                &w_status,
+                                &w_ua,
+                                &w_response,
+                                &w_header,
+                                &w_cookie,
+                                &w_screenshot,
+                                &w_turnstile,
+                                &w_challenge,
+                                &w_error};
+}
+
 struct ListSink {
     std::vector<std::string> items;
     bool has_error = false;
@@ -183,18 +199,7 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
     q.session_ttl_ms = job->req.session_ttl_ms;
     q.is_cancelled = &is_cancelled;
     q.cancel_ctx = state.get();
-    job->writer = byparr_result_writer{sizeof(byparr_result_writer),
-                                       state.get(),
-                                       &w_url,
-                                       &w_status,
-                                       &w_ua,
-                                       &w_response,
-                                       &w_header,
-                                       &w_cookie,
-                                       &w_screenshot,
-                                       &w_turnstile,
-                                       &w_challenge,
-                                       &w_error};
+    job->writer = result_writer(state.get());
     c->note_call();
     std::thread([c, state, job] {
         byparr_outcome o = c->def.solver.solve(c->instance, &job->creq, &job->writer);
@@ -248,18 +253,7 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
 void Dispatcher::apply_cookie_sources(SolveRequest& r) {
     for (const auto& src : registry_.enabled(Kind::kCookieSource)) {
         CallState st;
-        byparr_result_writer w{sizeof(byparr_result_writer),
-                               &st,
-                               &w_url,
-                               &w_status,
-                               &w_ua,
-                               &w_response,
-                               &w_header,
-                               &w_cookie,
-                               &w_screenshot,
-                               &w_turnstile,
-                               &w_challenge,
-                               &w_error};
+        byparr_result_writer w = result_writer(&st);
         src->note_call();
         byparr_outcome o = src->def.cookie_source.lookup(src->instance, view(r.url), &w);
         if (o != BYPARR_OUTCOME_OK) continue;
@@ -358,18 +352,7 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
             auto now = std::chrono::steady_clock::now();
             if (now >= deadline) break;
             CallState st;
-            byparr_result_writer w{sizeof(byparr_result_writer),
-                                   &st,
-                                   &w_url,
-                                   &w_status,
-                                   &w_ua,
-                                   &w_response,
-                                   &w_header,
-                                   &w_cookie,
-                                   &w_screenshot,
-                                   &w_turnstile,
-                                   &w_challenge,
-                                   &w_error};
+            byparr_result_writer w = result_writer(&st);
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
             cap->note_call();
             if (cap->def.captcha_solver.solve(cap->instance, view(last.solution.challenge_kind),
