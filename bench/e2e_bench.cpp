@@ -126,6 +126,16 @@ int main(int argc, char** argv) {
     row("plain page p95 (warm)", pct(lat, 0.95), "ms");
     if (failures) std::printf("  (%d of %d warm requests failed)\n", failures, warm);
     row("PSS of the tree after sequential requests", tree_pss_mib(server.pid()), "MiB");
+    {
+        // One request in flight: a page that takes 500 ms, sampled meanwhile.
+        double one_pss = 0;
+        auto f = std::async(std::launch::async,
+                            [&] { return solve(base, get_body(site.url("/slow?ms=500"))); });
+        while (f.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
+            one_pss = std::max(one_pss, tree_pss_mib(server.pid()));
+        f.get();
+        row("peak PSS of the tree during 1 request", one_pss, "MiB");
+    }
 
     // Idle means idle: with a warm browser and no request in flight, the whole
     // tree should use next to no CPU.
