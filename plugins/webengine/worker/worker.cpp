@@ -20,8 +20,8 @@ namespace byparr::webengine {
 
 namespace {
 
-// Each spare is a renderer process (~25 MiB PSS): four covers a burst of five
-// (the fifth takes the page being prepared) within the memory budget.
+// Each spare is a renderer process (~25 MiB PSS): five cover a burst of five, and
+// after one burst the used pages come back wiped, so the next finds them ready.
 constexpr size_t kMaxSpares = 5;
 // Spares being prepared at once: renderer launches and DevTools attaches contend
 // for the same two cores and the browser's UI thread, so the first is ready sooner
@@ -288,8 +288,12 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     if (session) job_sessions_[serial] = session;
     connect(job, &SolveJob::reply, this, [this](const QJsonObject& msg) { channel_->send(msg); });
     connect(job, &SolveJob::done, this, &Worker::on_job_done, Qt::QueuedConnection);
+    // The job is the context: a job deleted meanwhile drops the queued call.
     connect(
-        job, &SolveJob::surface_lost, this, [this, job] { job->start(make_surface(nullptr)); },
+        job, &SolveJob::surface_lost, job,
+        [this, job] {
+            if (!job->finished()) job->start(make_surface(nullptr));
+        },
         Qt::QueuedConnection);
     std::unique_ptr<PageSurface> surface;
     if (!session) {
