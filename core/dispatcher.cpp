@@ -257,14 +257,7 @@ void Dispatcher::apply_cookie_sources(SolveRequest& r) {
         src->note_call();
         byparr_outcome o = src->def.cookie_source.lookup(src->instance, view(r.url), &w);
         if (o != BYPARR_OUTCOME_OK) continue;
-        for (auto& k : st.solution.cookies) {
-            bool given = false;
-            for (const auto& have : r.cookies)
-                given |= have.name == k.name;
-            if (!given)
-                r.cookies.push_back(RequestCookie{k.name, k.value, k.domain, k.path, k.same_site,
-                                                  k.secure, k.http_only, k.expires_s});
-        }
+        add_missing_cookies(r.cookies, st.solution.cookies);
         if (r.user_agent.empty()) r.user_agent = st.solution.user_agent;
         log::debug("dispatch", "cookie source '{}' supplied {} cookie(s)", src->id(),
                    st.solution.cookies.size());

@@ -49,6 +49,19 @@ struct SolveRequest {
     uint32_t session_ttl_ms = 0;
 };
 
+/// Adds each cookie of `from` that `to` has no cookie of the same name for: cookies
+/// the client sent win over ones Byparr found (cache, cookie sources).
+inline void add_missing_cookies(std::vector<RequestCookie>& to, const std::vector<Cookie>& from) {
+    for (const auto& c : from) {
+        bool given = false;
+        for (const auto& have : to)
+            given |= have.name == c.name;
+        if (!given)
+            to.push_back(RequestCookie{c.name, c.value, c.domain, c.path, c.same_site, c.secure,
+                                       c.http_only, c.expires_s});
+    }
+}
+
 /// The end of a dispatch: a solution, or a typed failure.
 struct SolveOutcome {
     bool ok = false;

@@ -381,14 +381,7 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
             return solution_reply(req, s, start_ms);
         }
         // Start with the clearance; cookies the client sent win on the same name.
-        for (const auto& c : hit->cookies) {
-            bool given = false;
-            for (const auto& have : sr.cookies)
-                given |= have.name == c.name;
-            if (!given)
-                sr.cookies.push_back(RequestCookie{c.name, c.value, c.domain, c.path, c.same_site,
-                                                   c.secure, c.http_only, c.expires_s});
-        }
+        add_missing_cookies(sr.cookies, hit->cookies);
         sr.user_agent = hit->user_agent;
     }
 
