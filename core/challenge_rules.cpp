@@ -171,22 +171,23 @@ struct TextMatcher {
     }
 };
 
-struct Rule {
-    std::string id;
-    Verdict verdict = Verdict::kNone;
-    std::string kind;
-    std::string description;
-    std::string click;
-    bool disabled = false;
-
+// The conditions of one "match" (or one "unless" entry): all that are given must hold.
+struct Conditions {
     std::optional<TextMatcher> title;
     std::vector<std::string> selectors;                        // any
     std::vector<std::pair<std::string, TextMatcher>> headers;  // all; names lower-case
     std::vector<int> statuses;                                 // any
     std::optional<TextMatcher> body_text;
+    std::vector<std::string> html;  // any; literal markers the worker searched the source for
 
-    bool has_conditions() const {
-        return title || !selectors.empty() || !headers.empty() || !statuses.empty() || body_text;
+    bool empty() const {
+        return !title && selectors.empty() && headers.empty() && statuses.empty() && !body_text &&
+               html.empty();
+    }
+
+    static bool any_in(const std::vector<std::string>& wanted, const std::set<std::string>& seen) {
+        return std::any_of(wanted.begin(), wanted.end(),
+                           [&](const std::string& s) { return seen.count(s) != 0; });
     }
 
     bool matches(const PageFacts& facts, std::string_view title_text, std::string_view body) const {
@@ -200,14 +201,30 @@ struct Rule {
             if (it == facts.headers.end()) return false;
             if (!matcher.matches(truncate_utf8(it->second, kMaxHeaderValueLength))) return false;
         }
-        if (!selectors.empty() &&
-            std::none_of(selectors.begin(), selectors.end(), [&](const std::string& s) {
-                return facts.matched_selectors.count(s) != 0;
-            })) {
-            return false;
-        }
+        if (!selectors.empty() && !any_in(selectors, facts.matched_selectors)) return false;
+        if (!html.empty() && !any_in(html, facts.matched_html)) return false;
         // Last: the only condition whose cost grows with the page.
         return !body_text || body_text->matches(body);
+    }
+};
+
+struct Rule {
+    std::string id;
+    Verdict verdict = Verdict::kNone;
+    std::string kind;
+    std::string description;
+    std::string click;
+    bool disabled = false;
+    int grace_ms = 0;
+
+    Conditions when;
+    std::vector<Conditions> unless;  // any one that holds vetoes the rule
+
+    bool matches(const PageFacts& facts, std::string_view title_text, std::string_view body) const {
+        if (!when.matches(facts, title_text, body)) return false;
+        return std::none_of(unless.begin(), unless.end(), [&](const Conditions& c) {
+            return c.matches(facts, title_text, body);
+        });
     }
 };
 
@@ -321,72 +338,109 @@ struct DocumentParser {
         return selector;
     }
 
-    static void parse_match(const Object& match, Rule& rule, const std::string& where) {
-        check_keys(match, {"title", "selectors", "headers", "status", "bodyText"},
-                   where + "'match': ");
+    // A non-empty array of distinct strings, each checked by parse_one.
+    template <typename ParseOne>
+    static std::vector<std::string> parse_string_list(const Object& parent, const std::string& key,
+                                                      const std::string& where,
+                                                      const std::string& field,
+                                                      ParseOne parse_one) {
+        const auto list = require_array(parent, key, where, field);
+        if (list->size() == 0) throw ParseError(where + "'" + field + "' must not be empty");
+        std::vector<std::string> out;
+        for (unsigned i = 0; i < list->size(); ++i) {
+            std::string item = parse_one(list->get(i), where, field + "[" + std::to_string(i) + "]");
+            if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(std::move(item));
+        }
+        return out;
+    }
+
+    // An "html" marker: a literal the worker looks for in the document source. Literal only:
+    // the source can be megabytes, and std::regex recurses per character.
+    static std::string parse_html_marker(const Var& value, const std::string& where,
+                                         const std::string& field) {
+        std::string marker = require_string(value, where, field);
+        if (marker.empty()) throw ParseError(where + "'" + field + "' must not be empty");
+        if (marker.size() > kMaxPatternLength) {
+            throw ParseError(where + "'" + field + "' is longer than " +
+                             std::to_string(kMaxPatternLength) + " bytes");
+        }
+        return marker;
+    }
+
+    static std::vector<int> parse_statuses(const Object& match, const std::string& where,
+                                           const std::string& name) {
+        const auto list = require_array(match, "status", where, name + ".status");
+        if (list->size() == 0) throw ParseError(where + "'" + name + ".status' must not be empty");
+        std::vector<int> statuses;
+        for (unsigned i = 0; i < list->size(); ++i) {
+            const std::string field = name + ".status[" + std::to_string(i) + "]";
+            const Var value = list->get(i);
+            long long code = 0;
+            try {
+                if (!value.isInteger()) throw ParseError("");
+                code = value.convert<long long>();
+            } catch (const std::exception&) {
+                throw ParseError(where + "'" + field + "' must be an integer HTTP status");
+            }
+            if (code < 100 || code > 599) {
+                throw ParseError(where + "'" + field + "' must be an HTTP status (100-599)");
+            }
+            statuses.push_back(static_cast<int>(code));
+        }
+        return statuses;
+    }
+
+    static std::vector<std::pair<std::string, TextMatcher>> parse_headers(
+        const Object& match, const std::string& where, const std::string& name) {
+        const auto headers = require_object(match, "headers", where, name + ".headers");
+        std::vector<std::string> names;
+        headers->getNames(names);
+        if (names.empty()) throw ParseError(where + "'" + name + ".headers' must not be empty");
+        std::vector<std::pair<std::string, TextMatcher>> out;
+        for (const auto& header : names) {
+            const std::string field = name + ".headers." + header;
+            // PageFacts carries lower-case names; accept "Server" here so an operator
+            // copying from a browser's network panel does not get a rule that never fires.
+            const std::string lowered = to_lower_ascii(trim(header));
+            if (lowered.empty())
+                throw ParseError(where + "empty header name in '" + name + ".headers'");
+            const auto duplicate = std::find_if(out.begin(), out.end(),
+                                                [&](const auto& h) { return h.first == lowered; });
+            if (duplicate != out.end()) {
+                throw ParseError(where + "header '" + lowered + "' is given twice");
+            }
+            out.emplace_back(lowered, parse_text_matcher(*require_object(*headers, header, where,
+                                                                         field),
+                                                         where, field));
+        }
+        return out;
+    }
+
+    // One "match" object, or one entry of "unless" (name says which, for messages).
+    static Conditions parse_conditions(const Object& match, const std::string& where,
+                                       const std::string& name) {
+        check_keys(match, {"title", "selectors", "headers", "status", "bodyText", "html"},
+                   where + "'" + name + "': ");
+        Conditions c;
         if (match.has("title")) {
-            rule.title = parse_text_matcher(*require_object(match, "title", where, "match.title"),
-                                            where, "match.title");
+            c.title = parse_text_matcher(*require_object(match, "title", where, name + ".title"),
+                                         where, name + ".title");
         }
         if (match.has("bodyText")) {
-            rule.body_text =
-                parse_text_matcher(*require_object(match, "bodyText", where, "match.bodyText"),
-                                   where, "match.bodyText");
+            c.body_text =
+                parse_text_matcher(*require_object(match, "bodyText", where, name + ".bodyText"),
+                                   where, name + ".bodyText");
         }
         if (match.has("selectors")) {
-            const auto list = require_array(match, "selectors", where, "match.selectors");
-            if (list->size() == 0) throw ParseError(where + "'match.selectors' must not be empty");
-            for (unsigned i = 0; i < list->size(); ++i) {
-                std::string selector = parse_selector(list->get(i), where,
-                                                      "match.selectors[" + std::to_string(i) + "]");
-                if (std::find(rule.selectors.begin(), rule.selectors.end(), selector) ==
-                    rule.selectors.end()) {
-                    rule.selectors.push_back(std::move(selector));
-                }
-            }
+            c.selectors = parse_string_list(match, "selectors", where, name + ".selectors",
+                                            parse_selector);
         }
-        if (match.has("status")) {
-            const auto list = require_array(match, "status", where, "match.status");
-            if (list->size() == 0) throw ParseError(where + "'match.status' must not be empty");
-            for (unsigned i = 0; i < list->size(); ++i) {
-                const std::string field = "match.status[" + std::to_string(i) + "]";
-                const Var value = list->get(i);
-                long long code = 0;
-                try {
-                    if (!value.isInteger()) throw ParseError("");
-                    code = value.convert<long long>();
-                } catch (const std::exception&) {
-                    throw ParseError(where + "'" + field + "' must be an integer HTTP status");
-                }
-                if (code < 100 || code > 599) {
-                    throw ParseError(where + "'" + field + "' must be an HTTP status (100-599)");
-                }
-                rule.statuses.push_back(static_cast<int>(code));
-            }
+        if (match.has("html")) {
+            c.html = parse_string_list(match, "html", where, name + ".html", parse_html_marker);
         }
-        if (match.has("headers")) {
-            const auto headers = require_object(match, "headers", where, "match.headers");
-            std::vector<std::string> names;
-            headers->getNames(names);
-            if (names.empty()) throw ParseError(where + "'match.headers' must not be empty");
-            for (const auto& name : names) {
-                const std::string field = "match.headers." + name;
-                // PageFacts carries lower-case names; accept "Server" here so an operator
-                // copying from a browser's network panel does not get a rule that never fires.
-                const std::string lowered = to_lower_ascii(trim(name));
-                if (lowered.empty())
-                    throw ParseError(where + "empty header name in 'match.headers'");
-                const auto duplicate =
-                    std::find_if(rule.headers.begin(), rule.headers.end(),
-                                 [&](const auto& h) { return h.first == lowered; });
-                if (duplicate != rule.headers.end()) {
-                    throw ParseError(where + "header '" + lowered + "' is given twice");
-                }
-                rule.headers.emplace_back(
-                    lowered, parse_text_matcher(*require_object(*headers, name, where, field),
-                                                where, field));
-            }
-        }
+        if (match.has("status")) c.statuses = parse_statuses(match, where, name);
+        if (match.has("headers")) c.headers = parse_headers(match, where, name);
+        return c;
     }
 
     static Rule parse_rule(const Object& object, std::size_t index) {
@@ -399,7 +453,9 @@ struct DocumentParser {
                              " characters of [A-Za-z0-9._-]");
         }
         where = "rule #" + std::to_string(index + 1) + " ('" + rule.id + "'): ";
-        check_keys(object, {"id", "verdict", "kind", "description", "match", "click", "disabled"},
+        check_keys(object,
+                   {"id", "verdict", "kind", "description", "match", "unless", "click", "graceMs",
+                    "disabled"},
                    where);
 
         if (object.has("disabled"))
@@ -428,7 +484,28 @@ struct DocumentParser {
         }
         if (object.has("click")) rule.click = parse_selector(object.get("click"), where, "click");
         if (object.has("match")) {
-            parse_match(*require_object(object, "match", where, "match"), rule, where);
+            rule.when = parse_conditions(*require_object(object, "match", where, "match"), where,
+                                         "match");
+        }
+        if (object.has("unless")) {
+            const auto list = require_array(object, "unless", where, "unless");
+            if (list->size() == 0) throw ParseError(where + "'unless' must not be empty");
+            for (unsigned i = 0; i < list->size(); ++i) {
+                const std::string field = "unless[" + std::to_string(i) + "]";
+                if (!list->isObject(i)) throw ParseError(where + "'" + field + "' must be an object");
+                Conditions veto = parse_conditions(*list->getObject(i), where, field);
+                if (veto.empty()) throw ParseError(where + "'" + field + "' has no conditions");
+                rule.unless.push_back(std::move(veto));
+            }
+        }
+        if (object.has("graceMs")) {
+            const Var value = object.get("graceMs");
+            if (!value.isInteger() || value.convert<long long>() < 0 ||
+                value.convert<long long>() > kMaxGraceMs) {
+                throw ParseError(where + "'graceMs' must be an integer from 0 to " +
+                                 std::to_string(kMaxGraceMs));
+            }
+            rule.grace_ms = value.convert<int>();
         }
 
         if (rule.disabled) return rule;
@@ -436,11 +513,16 @@ struct DocumentParser {
         if (rule.kind.empty()) throw ParseError(where + "'kind' is required");
         if (!object.has("match")) throw ParseError(where + "'match' is required");
         // A rule without conditions would match every page: certainly a mistake.
-        if (!rule.has_conditions()) throw ParseError(where + "'match' has no conditions");
+        if (rule.when.empty()) throw ParseError(where + "'match' has no conditions");
         // Only a challenge is something we act on; a block cannot be clicked through and a
         // captcha needs a person, so a click there means the verdict is wrong.
         if (!rule.click.empty() && rule.verdict != Verdict::kChallenge) {
             throw ParseError(where + "'click' is only allowed with verdict \"challenge\"");
+        }
+        // A grace period delays a final answer; a challenge is never final.
+        if (rule.grace_ms > 0 && rule.verdict == Verdict::kChallenge) {
+            throw ParseError(where + "'graceMs' is only allowed with verdict \"blocked\" or "
+                                     "\"captcha\"");
         }
         return rule;
     }
@@ -612,16 +694,30 @@ void RuleSet::merge(const RuleSet& later) {
 
 void RuleSet::rebuild_selectors() {
     selectors_.clear();
-    std::set<std::string_view> seen;
-    for (const auto& rule : rules_) {
-        for (const auto& selector : rule.selectors) {
-            if (seen.insert(selector).second) selectors_.push_back(selector);
+    html_markers_.clear();
+    std::set<std::string_view> seen_selectors;
+    std::set<std::string_view> seen_markers;
+    const auto collect = [&](const Conditions& c) {
+        for (const auto& selector : c.selectors) {
+            if (seen_selectors.insert(selector).second) selectors_.push_back(selector);
         }
+        for (const auto& marker : c.html) {
+            if (seen_markers.insert(marker).second) html_markers_.push_back(marker);
+        }
+    };
+    for (const auto& rule : rules_) {
+        collect(rule.when);
+        for (const auto& veto : rule.unless)
+            collect(veto);
     }
 }
 
 const std::vector<std::string>& RuleSet::selectors() const {
     return selectors_;
+}
+
+const std::vector<std::string>& RuleSet::html_markers() const {
+    return html_markers_;
 }
 
 const std::vector<std::string>& RuleSet::clearance_cookies() const {
@@ -664,6 +760,7 @@ Match RuleSet::classify(const PageFacts& facts) const {
         match.rule_id = best->id;
         match.kind = best->kind;
         match.click_selector = best->click;
+        match.grace_ms = best->grace_ms;
     }
     return match;
 }

@@ -34,6 +34,7 @@ struct PageFacts {
     int status = 0;                              // HTTP status of the main document, 0 = unknown
     std::map<std::string, std::string> headers;  // lower-case names
     std::set<std::string> matched_selectors;     // which of RuleSet::selectors() matched in the DOM
+    std::set<std::string> matched_html;  // which of RuleSet::html_markers() the source contains
     std::string body_text;                       // first ~4 KiB of document.body.innerText
 };
 
@@ -43,12 +44,16 @@ struct Match {
     std::string kind;     // vendor/kind, e.g. "cloudflare", "turnstile", "cloudflare-1020"
     std::string
         click_selector;  // interactive widgets: where a trusted click should go; "" otherwise
+    // blocked/captcha only: the verdict is final once the page has shown it this long without
+    // moving on (a marker that a still-running check may also carry). 0: final at once.
+    int grace_ms = 0;
 };
 
 // Bounds applied to every rule file. Public so tests and the README can refer to one source.
 inline constexpr std::size_t kMaxPatternLength = 512;   // regex / literal pattern, in bytes
 inline constexpr std::size_t kMaxSelectorLength = 256;  // one CSS selector, in bytes
 inline constexpr std::size_t kMaxIdLength = 64;         // rule id and kind
+inline constexpr int kMaxGraceMs = 10000;               // a rule's graceMs
 // classify() looks at no more than this many bytes of body_text (and kMaxTitleLength of the
 // title, kMaxHeaderValueLength of a header value). libstdc++'s std::regex matcher recurses once
 // per input character, so an unbounded input could overflow the stack of a worker thread.
@@ -87,12 +92,18 @@ class RuleSet {
     // All distinct CSS selectors the rules test, in first-use order. The worker evaluates each
     // and reports the ones that matched in PageFacts::matched_selectors.
     const std::vector<std::string>& selectors() const;
+    // All distinct literal "html" markers, likewise: the worker searches the document's source
+    // (serialised DOM, inline scripts and noscript text included) and reports the ones found in
+    // PageFacts::matched_html.
+    const std::vector<std::string>& html_markers() const;
     // Clearance cookie name patterns; a trailing '*' matches any suffix ("__ddg*").
     const std::vector<std::string>& clearance_cookies() const;
     bool is_clearance_cookie(std::string_view name) const;
 
-    // Precedence: blocked > captcha > challenge > none. Within one verdict a rule that carries a
-    // click selector wins (the worker must act on it), then the earlier rule in set order.
+    // A rule applies when all of its "match" conditions hold and none of its "unless" entries
+    // does. Precedence: blocked > captcha > challenge > none. Within one verdict a rule that
+    // carries a click selector wins (the worker must act on it), then the earlier rule in set
+    // order.
     Match classify(const PageFacts& facts) const;
 
     // Number of active (not disabled) rules.
@@ -106,7 +117,8 @@ class RuleSet {
     std::vector<Rule> rules_;                // active rules, in precedence order
     std::vector<std::string> disabled_ids_;  // tombstones this set applies when merged onto another
     std::vector<std::string> clearance_cookies_;
-    std::vector<std::string> selectors_;  // derived from rules_
+    std::vector<std::string> selectors_;     // derived from rules_
+    std::vector<std::string> html_markers_;  // derived from rules_
 };
 
 }  // namespace byparr::challenge

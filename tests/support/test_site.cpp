@@ -26,8 +26,13 @@ std::string test_binary(std::string_view name) {
     return std::string(BYPARR_TEST_BIN_DIR) + "/" + std::string(name);
 }
 
-TestSite::TestSite(std::string bind) : bind_(std::move(bind)) {
-    process_.start(test_binary("byparr-test-site"), {"--bind", bind_, "--port", "0"});
+TestSite::TestSite(std::string bind) : TestSite(std::move(bind), {}) {}
+
+TestSite::TestSite(std::string bind, const std::vector<std::string>& extra_args)
+    : bind_(std::move(bind)) {
+    std::vector<std::string> args{"--bind", bind_, "--port", "0"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    process_.start(test_binary("byparr-test-site"), args);
     port_ = wait_for_port(process_, "byparr-test-site");
 }
 

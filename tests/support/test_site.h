@@ -24,6 +24,8 @@ class TestSite {
     // bind: a 127.0.0.0/8 address. Sites on different addresses get separate cookie jars in a
     // browser (cookies are per host, not per port), e.g. "127.0.0.2".
     explicit TestSite(std::string bind = "127.0.0.1");
+    // With extra command-line arguments, e.g. {"--corpus", dir}.
+    TestSite(std::string bind, const std::vector<std::string>& extra_args);
 
     // "http://<bind>:<port><path>"; path should start with '/'.
     std::string url(std::string_view path = "/") const;

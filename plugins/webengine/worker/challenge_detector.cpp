@@ -11,6 +11,7 @@ struct ChallengeDetector::Impl {
     byparr::challenge::RuleSet rules;
 #endif
     std::vector<std::string> selectors;
+    std::vector<std::string> html_markers;
     bool enabled = false;
 };
 
@@ -24,6 +25,7 @@ bool ChallengeDetector::load(const std::vector<std::string>& files, std::string*
     if (!rules) return false;
     impl_->rules = std::move(*rules);
     impl_->selectors = impl_->rules.selectors();
+    impl_->html_markers = impl_->rules.html_markers();
     impl_->enabled = impl_->rules.size() > 0;
     return true;
 #else
@@ -38,6 +40,10 @@ bool ChallengeDetector::enabled() const {
 
 const std::vector<std::string>& ChallengeDetector::selectors() const {
     return impl_->selectors;
+}
+
+const std::vector<std::string>& ChallengeDetector::html_markers() const {
+    return impl_->html_markers;
 }
 
 bool ChallengeDetector::is_clearance_cookie(const std::string& name) const {
@@ -59,6 +65,7 @@ PageMatch ChallengeDetector::classify(const PageFactsIn& facts) const {
     f.status = facts.status;
     f.headers = facts.headers;
     f.matched_selectors = facts.matched_selectors;
+    f.matched_html = facts.matched_html;
     f.body_text = facts.body_text;
     auto m = impl_->rules.classify(f);
     using byparr::challenge::Verdict;
@@ -78,6 +85,7 @@ PageMatch ChallengeDetector::classify(const PageFactsIn& facts) const {
     out.rule_id = m.rule_id;
     out.kind = m.kind;
     out.click_selector = m.click_selector;
+    out.grace_ms = m.grace_ms;
 #else
     (void)facts;
 #endif

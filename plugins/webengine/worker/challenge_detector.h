@@ -17,6 +17,7 @@ struct PageMatch {
     std::string rule_id;
     std::string kind;
     std::string click_selector;
+    int grace_ms = 0;  // blocked/captcha: final only after the page showed it this long
 };
 
 struct PageFactsIn {
@@ -25,6 +26,7 @@ struct PageFactsIn {
     int status = 0;
     std::map<std::string, std::string> headers;
     std::set<std::string> matched_selectors;
+    std::set<std::string> matched_html;
     std::string body_text;
 };
 
@@ -37,6 +39,7 @@ class ChallengeDetector {
     bool load(const std::vector<std::string>& files, std::string* error);
     bool enabled() const;
     const std::vector<std::string>& selectors() const;
+    const std::vector<std::string>& html_markers() const;
     bool is_clearance_cookie(const std::string& name) const;
     PageMatch classify(const PageFactsIn& facts) const;
 

@@ -49,6 +49,8 @@ constexpr auto kTargetRetry = std::chrono::milliseconds(20);
 constexpr int kMaxFrameBytes = 512 * 1024 * 1024;  // screenshots/cookie dumps can be large
 constexpr size_t kMaxBufferedResponses = 64;
 constexpr size_t kMaxExtraInfo = 256;
+// A page that opens thousands of requests at once is busy whatever the exact number.
+constexpr size_t kMaxInflightTracked = 4096;
 // Measured: ExtraInfo precedes responseReceived for network loads; the wait is a fallback only.
 constexpr auto kExtraInfoWait = std::chrono::milliseconds(50);
 
@@ -218,6 +220,11 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         std::deque<Outgoing> outq;                                  // in order, awaiting ExtraInfo
         std::map<std::string, std::deque<Object::Ptr>> extra_info;  // requestId -> ExtraInfo
         std::vector<std::pair<std::string, std::string>> hint_headers;  // for Fetch re-adds
+        // Requests of the current document still in flight (any type, any frame): the solve
+        // loop answers only once the page has gone quiet. Shared with the DevToolsSession,
+        // read from the Qt thread.
+        std::set<std::string> inflight;
+        std::shared_ptr<std::atomic<int>> inflight_count = std::make_shared<std::atomic<int>>(0);
     };
     struct AttachOp {
         std::string marker_url;
@@ -541,8 +548,9 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             auto it = sessions.find(session_id);
             if (it == sessions.end()) return finish_attach(op, nullptr, "target went away");
             if (!join->main_frame_id.empty()) it->second.main_frame_id = join->main_frame_id;
-            std::shared_ptr<DevToolsSession> session(new DevToolsSession(
-                weak_from_this(), session_id, target_id, it->second.main_frame_id));
+            std::shared_ptr<DevToolsSession> session(
+                new DevToolsSession(weak_from_this(), session_id, target_id,
+                                    it->second.main_frame_id, it->second.inflight_count));
             finish_attach(op, std::move(session), "");
         };
         auto simple = [done_one](std::string what) {
@@ -738,6 +746,8 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             }
             flush_documents(session_id);
         } else if (method == "Network.loadingFinished" || method == "Network.loadingFailed") {
+            s.inflight.erase(request_id);
+            s.inflight_count->store(static_cast<int>(s.inflight.size()));
             s.extra_info.erase(request_id);
             bool waiting = false;
             for (auto& out : s.outq) {
@@ -745,8 +755,14 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             }
             if (waiting) flush_documents(session_id);
         } else if (method == "Network.requestWillBeSent") {
-            if (str_field(params, "type") != "Document") return;
-            if (str_field(params, "frameId") != s.main_frame_id) return;
+            const bool main_document = str_field(params, "type") == "Document" &&
+                                       str_field(params, "frameId") == s.main_frame_id;
+            // A new main document (not a redirect hop of it) ends every request of the last one,
+            // whether or not Chromium reports each as failed.
+            if (main_document && !obj_field(params, "redirectResponse")) s.inflight.clear();
+            if (s.inflight.size() < kMaxInflightTracked) s.inflight.insert(request_id);
+            s.inflight_count->store(static_cast<int>(s.inflight.size()));
+            if (!main_document) return;
             if (auto redirect = obj_field(params, "redirectResponse")) {
                 queue_document(session_id, s, request_id,
                                to_document_response(redirect, s.main_frame_id, true));
@@ -997,11 +1013,17 @@ std::vector<std::pair<std::string, std::string>> DevToolsClient::client_hint_hea
 // ---- DevToolsSession ----------------------------------------------------------------------------
 
 DevToolsSession::DevToolsSession(std::weak_ptr<DevToolsClient::Impl> impl, std::string session_id,
-                                 std::string target_id, std::string main_frame_id)
+                                 std::string target_id, std::string main_frame_id,
+                                 std::shared_ptr<const std::atomic<int>> inflight)
     : impl_(std::move(impl)),
       session_id_(std::move(session_id)),
       target_id_(std::move(target_id)),
-      main_frame_id_(std::move(main_frame_id)) {}
+      main_frame_id_(std::move(main_frame_id)),
+      inflight_(std::move(inflight)) {}
+
+int DevToolsSession::inflight_requests() const {
+    return inflight_ ? inflight_->load() : 0;
+}
 
 DevToolsSession::~DevToolsSession() {
     detach();

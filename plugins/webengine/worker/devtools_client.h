@@ -33,6 +33,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -157,6 +158,10 @@ class DevToolsSession {
     // "session detached"; the document callback is dropped.
     void detach();
 
+    // Network requests of the page's current document that have started and not yet finished
+    // or failed (all frames the session sees, every type). Thread-safe; 0 after detach.
+    int inflight_requests() const;
+
     const std::string& session_id() const { return session_id_; }
     const std::string& target_id() const { return target_id_; }
     const std::string& main_frame_id() const { return main_frame_id_; }
@@ -164,12 +169,14 @@ class DevToolsSession {
   private:
     friend struct DevToolsClient::Impl;
     DevToolsSession(std::weak_ptr<DevToolsClient::Impl> impl, std::string session_id,
-                    std::string target_id, std::string main_frame_id);
+                    std::string target_id, std::string main_frame_id,
+                    std::shared_ptr<const std::atomic<int>> inflight);
 
     std::weak_ptr<DevToolsClient::Impl> impl_;
     std::string session_id_;
     std::string target_id_;
     std::string main_frame_id_;
+    std::shared_ptr<const std::atomic<int>> inflight_;
 };
 
 }  // namespace byparr::webengine

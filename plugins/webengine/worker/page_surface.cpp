@@ -128,6 +128,13 @@ bool PageSurface::has_devtools() const {
 #endif
 }
 
+int PageSurface::inflight_requests() const {
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    if (devtools_session_) return devtools_session_->inflight_requests();
+#endif
+    return -1;
+}
+
 void PageSurface::on_shown() {
     // A fresh renderer pays for style, font and layout set-up on its first real
     // document: do it now on the marker, off the request path, so the request's

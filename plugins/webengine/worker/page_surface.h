@@ -93,6 +93,9 @@ class PageSurface : public QObject {
     // document.hasFocus(). Focus-out events to the page are swallowed from now on.
     Q_INVOKABLE void keep_focus();
     bool has_devtools() const;
+    // Requests of the current document still in flight, as DevTools sees them; -1 without
+    // DevTools (the caller cannot know).
+    int inflight_requests() const;
     const QString& marker_url() const { return marker_; }
     QWebEngineProfile* profile() const { return profile_; }
     CookieJar* jar() const { return jar_; }

@@ -30,14 +30,25 @@ namespace {
 // is caught in on_facts() (page loading again, or check_again_).
 constexpr int kSettleMs = 0;
 // A document that can still change itself (scripts, frames, meta refresh, inline
-// handlers) gets this long without a load, URL or title change before it counts as
-// settled: content written by a short timer or a late location change must make it
-// into the answer. A static document cannot change, so it settles at once.
-constexpr int kLiveQuietMs = 100;
-// ...but a page that is no challenge and never goes quiet (a ticking clock in the
-// title, a feed that keeps rewriting itself) is answered this long after it was
-// first seen complete: waiting longer buys nothing, and it must not time out.
-constexpr int kLiveMaxWaitMs = 1000;
+// handlers) is answered once it has been quiet this long: no load, URL or title
+// change, no DOM mutation, and no request in flight. Results rendered by fetch/XHR, a
+// timer that fills the page 300 ms after load, or a location.replace() scheduled then
+// must make it into the answer; a pending timer cannot be seen, so the window has to
+// be longer than such timers (500 ms is also what Puppeteer and Playwright call
+// "network idle"). A static document cannot change, so it settles at once and pays
+// nothing.
+constexpr int kLiveQuietMs = 500;
+// ...but a page that is no challenge and never goes quiet (a ticking clock, a feed
+// that keeps rewriting itself, a long poll, a Cloudflare 5xx page that refreshes
+// itself without end) is answered this long after it was first seen complete:
+// waiting longer buys nothing, and it must not time out. waitInSeconds adds to it.
+constexpr int kLiveMaxWaitMs = 1500;
+// While waiting for quiet, look again at least this often (bounded by the cap above,
+// and only while a request is in flight: no loop runs once the answer is sent).
+constexpr int kLivePollMs = 100;
+// The loop guard fires this long after the cap, for pages that are always loading
+// and so never get a check in.
+constexpr int kLoopGuardSlackMs = 100;
 // Mid-load signals (title, URL, cookie) come in bursts: coalesce them briefly.
 constexpr int kEventCoalesceMs = 15;
 constexpr int kAfterClickMs = 150;        // a click's effect (a POST, a DOM change) takes a moment
@@ -50,22 +61,72 @@ constexpr int kCheckLostMs = 1000;  // a facts script unanswered this long is pr
 // The first click goes as soon as the widget is seen; retries back off (a widget may
 // stay disabled for a while and clicking it early does no harm).
 constexpr int kClickBackoffMs[] = {0, 500, 1000, 2000};
+// A challenge that no click rule names: most pass by themselves within a second or
+// two, so the first look for a widget waits that long; then attempts back off.
+// Attempts alternate between a trusted click on the widget and Tab + Space (what
+// FlareSolverr does since Turnstile moved into a closed shadow root).
+constexpr int kGenericFirstMs = 1000;
+constexpr int kGenericBackoffMs[] = {1500, 2500, 4000};
+constexpr int kGenericMaxAttempts = 8;
 
 // One round trip: everything classify() needs, from an isolated world so the page
-// cannot see or intercept it.
-QString facts_script(const std::vector<std::string>& selectors) {
+// cannot see or intercept it. It also leaves a MutationObserver in that world (one per
+// document) so later checks learn how long the DOM has been quiet.
+QString facts_script(const std::vector<std::string>& selectors,
+                     const std::vector<std::string>& markers) {
     QJsonArray sels;
-    for (const auto& s : selectors)
-        sels.append(QString::fromStdString(s));
+    for (const auto& sel : selectors)
+        sels.append(QString::fromStdString(sel));
+    QJsonArray marks;
+    for (const auto& mark : markers)
+        marks.append(QString::fromStdString(mark));
     return QStringLiteral(
-               "(function(s){var m=[];for(var i=0;i<s.length;i++){try{if(document.querySelector("
-               "s[i]))m.push(s[i]);}catch(e){}}var t='';try{t=document.body?document.body."
-               "innerText.slice(0,4096):'';}catch(e){}var k='';try{var e=document.querySelector("
-               "'input[name=\"cf-turnstile-response\"]');if(e&&e.value)k=e.value;}catch(e){}"
+               "(function(s,x){var m=[],h=[];for(var i=0;i<s.length;i++){try{if(document."
+               "querySelector(s[i]))m.push(s[i]);}catch(e){}}"
+               "if(x.length){var src='';try{src=document.documentElement?document."
+               "documentElement.outerHTML:'';}catch(e){}"
+               "for(var j=0;j<x.length;j++){if(src.indexOf(x[j])>=0)h.push(x[j]);}}"
+               "var t='';try{t=document.body?document.body.innerText.slice(0,4096):'';}catch(e){}"
+               "var k='';try{var e=document.querySelector('input[name=\"cf-turnstile-response\"]');"
+               "if(e&&e.value)k=e.value;}catch(e){}"
                "var l=!!document.querySelector('script,iframe,frame,object,embed,"
                "meta[http-equiv=refresh i],[onload],[onpageshow]');"
-               "return {title:document.title,matched:m,text:t,token:k,live:l};})(%1)")
-        .arg(QString::fromUtf8(QJsonDocument(sels).toJson(QJsonDocument::Compact)));
+               "var w=window;if(!w.__byparrMo){w.__byparrT=performance.now();try{w.__byparrMo="
+               "new MutationObserver(function(){w.__byparrT=performance.now();});w.__byparrMo."
+               "observe(document,{subtree:true,childList:true,characterData:true,attributes:true"
+               "});}catch(e){}}"
+               "return {title:document.title,matched:m,html:h,text:t,token:k,live:l,"
+               "quiet:Math.floor(performance.now()-w.__byparrT)};})(%1,%2)")
+        .arg(QString::fromUtf8(QJsonDocument(sels).toJson(QJsonDocument::Compact)),
+             QString::fromUtf8(QJsonDocument(marks).toJson(QJsonDocument::Compact)));
+}
+
+// A visible interactive element in the challenge area that no rule names, for a page
+// that is still a challenge: a checkbox (or the label of a custom-drawn one), an ARIA
+// checkbox, a widget iframe, then a button. Returns [x, y, description] of a plausible
+// point to click (a widget iframe near its left edge, where Turnstile-like boxes draw
+// their checkbox), or null. Links are never candidates: they leave the challenge.
+QString widget_script() {
+    return QStringLiteral(
+        "(function(){function box(e){if(!e||e.disabled)return null;var r=e."
+        "getBoundingClientRect();if(r.width<8||r.height<8)return null;var st=getComputedStyle(e);"
+        "if(st.visibility==='hidden'||st.display==='none'||+st.opacity===0)return null;return r;}"
+        "function name(e){return e.tagName.toLowerCase()+(e.id?'#'+e.id:'')+(e.className&&"
+        "typeof e.className==='string'?'.'+e.className.trim().split(/\\s+/).join('.'):'');}"
+        "function at(e,r,left){return [left?r.left+Math.min(30,r.width/2):r.left+r.width/2,"
+        "r.top+r.height/2,name(e)];}"
+        "function find(){var q=document.querySelectorAll('input[type=checkbox]');"
+        "for(var i=0;i<q.length;i++){var c=q[i];if(c.disabled)continue;var r=box(c);"
+        "if(r)return [c,false];var l=c.closest('label')||(c.id&&document.querySelector("
+        "'label[for=\"'+CSS.escape(c.id)+'\"]'));if(l&&box(l))return [l,true];}"
+        "var sels=['[role=checkbox]','iframe','button','input[type=button]',"
+        "'input[type=submit]','[role=button]'];"
+        "for(var j=0;j<sels.length;j++){var n=document.querySelectorAll(sels[j]);"
+        "for(var k=0;k<n.length;k++){var e=n[k];if(e.closest('a[href]'))continue;"
+        "if(sels[j]==='iframe'&&(e.offsetWidth<30||e.offsetHeight<30))continue;"
+        "if(box(e))return [e,sels[j]==='iframe'];}}return null;}"
+        "var f=find();if(!f)return null;var e=f[0];e.scrollIntoView({block:'center',"
+        "inline:'center'});return at(e,e.getBoundingClientRect(),f[1]);})()");
 }
 
 QString rect_script(const QString& selector) {
@@ -117,6 +178,12 @@ bool trace_enabled() {
 
 }  // namespace
 
+void SolveJob::step(const QString& what) const {
+    std::fprintf(stderr, "byparr-solve: request %llu +%lldms: %s\n",
+                 static_cast<unsigned long long>(serial_),
+                 static_cast<long long>(clock_.elapsed()), qPrintable(what));
+}
+
 void SolveJob::trace(const char* what, const QString& detail) const {
     if (!trace_enabled()) return;
     std::fprintf(stderr, "[worker %llu +%lldms] %s %s\n", static_cast<unsigned long long>(serial_),
@@ -126,8 +193,8 @@ void SolveJob::trace(const char* what, const QString& detail) const {
 SolveJob::SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const SolveContext& ctx)
     : serial_(serial), id_(std::move(id)), request_(std::move(request)), ctx_(ctx) {
     clock_.start();
-    for (QTimer* t :
-         {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_}) {
+    for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_,
+                      &doc_wait_timer_, &generic_timer_, &loop_guard_timer_}) {
         t->setSingleShot(true);
         t->setTimerType(Qt::PreciseTimer);
     }
@@ -136,6 +203,8 @@ SolveJob::SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const So
     connect(&quiet_timer_, &QTimer::timeout, this, &SolveJob::check);
     connect(&click_timer_, &QTimer::timeout, this, &SolveJob::try_click);
     connect(&wait_timer_, &QTimer::timeout, this, &SolveJob::collect);
+    connect(&generic_timer_, &QTimer::timeout, this, &SolveJob::try_generic_widget);
+    connect(&loop_guard_timer_, &QTimer::timeout, this, &SolveJob::on_loop_guard);
     deadline_timer_.start(static_cast<int>(std::clamp<qint64>(request_.timeout_ms, 1, INT_MAX)));
 }
 
@@ -216,6 +285,8 @@ void SolveJob::begin() {
     connect(surface_->jar(), &CookieJar::cookie_added, this, [this](const QNetworkCookie& c) {
         if (phase_ == Phase::kLoading && challenge_seen_ &&
             ctx_.detector->is_clearance_cookie(c.name().toStdString())) {
+            step(QStringLiteral("clearance cookie %1 set for %2")
+                     .arg(QString::fromUtf8(c.name()), c.domain()));
             schedule_check(kEventCoalesceMs);
         }
     });
@@ -277,11 +348,31 @@ void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
                          .arg(info.errorString(), info.url().toString()));
     if (info.status() == QWebEngineLoadingInfo::LoadStartedStatus) {
         quiet_timer_.stop();
-        live_clock_.invalidate();  // a new document gets its own bounded quiet wait
+        net_busy_clock_.invalidate();  // its requests belong to the old document
+        if (challenge_seen_) trace("reload", info.url().toString());
+        // A page that navigates again before any challenge was seen may be a refresh loop
+        // whose loads never complete (a meta refresh of 0 s fires before slow subresources
+        // are done): the bounded wait starts now, not at a load end that may never come.
+        if (++loads_started_ >= 2 && !challenge_current_ && !live_clock_.isValid()) {
+            live_clock_.start();
+            loop_guard_timer_.start(kLiveMaxWaitMs + kLoopGuardSlackMs);
+        }
         return;
     }
     load_seen_ = true;
     activity_clock_.start();
+    if (self_stopped_ && info.status() == QWebEngineLoadingInfo::LoadStoppedStatus) {
+        // Our own stop (the loop guard): what is on screen is the answer, not a failure.
+        schedule_check(kSettleMs);
+        return;
+    }
+    // The bounded wait for a non-challenge page starts with its first complete load,
+    // and a guard enforces it even when the page never stops loading long enough for a
+    // check (a meta refresh of 0 s that the replayed site answers with itself again).
+    if (!challenge_current_ && !live_clock_.isValid()) {
+        live_clock_.start();
+        loop_guard_timer_.start(kLiveMaxWaitMs + kLoopGuardSlackMs);
+    }
     error_domain_ = info.errorDomain();
     error_code_ = info.errorCode();
     error_string_ = info.errorString();
@@ -345,7 +436,7 @@ void SolveJob::check() {
     }
     check_running_ = true;
     QPointer<SolveJob> self(this);
-    page->runJavaScript(facts_script(ctx_.detector->selectors()),
+    page->runJavaScript(facts_script(ctx_.detector->selectors(), ctx_.detector->html_markers()),
                         QWebEngineScript::ApplicationWorld, [self](const QVariant& v) {
                             if (!self) return;
                             self->check_running_ = false;
@@ -371,6 +462,9 @@ void SolveJob::on_facts(const QVariant& v) {
     for (const auto& s : m.value("matched").toList()) {
         facts.matched_selectors.insert(s.toString().toStdString());
     }
+    for (const auto& s : m.value("html").toList()) {
+        facts.matched_html.insert(s.toString().toStdString());
+    }
     facts.body_text = m.value("text").toString().toStdString();
     trace("facts", QString::fromStdString(facts.title + " | " + facts.body_text).left(600));
     QString token = m.value("token").toString();
@@ -390,46 +484,163 @@ void SolveJob::on_facts(const QVariant& v) {
     }
 
     PageMatch match = ctx_.detector->classify(facts);
-    switch (match.verdict) {
-        case PageVerdict::kNone:
-            if (!live_clock_.isValid()) live_clock_.start();
-            if (m.value("live").toBool() && activity_clock_.isValid() &&
-                activity_clock_.elapsed() < kLiveQuietMs &&
-                live_clock_.elapsed() < kLiveMaxWaitMs) {
+    const QString rule = QString::fromStdString(match.rule_id);
+    const QString verdict_name =
+        match.verdict == PageVerdict::kBlocked ? QStringLiteral("blocked") : QStringLiteral("captcha");
+    if (match.verdict == PageVerdict::kBlocked || match.verdict == PageVerdict::kCaptcha) {
+        // A marker that a check still running may carry too: final only once the page has
+        // shown it for the rule's grace period without moving on.
+        if (match.grace_ms > 0 && !force_answer_) {
+            if (grace_rule_ != match.rule_id) {
+                grace_rule_ = match.rule_id;
+                grace_clock_.start();
+                step(QStringLiteral("rule %1 (%2) seen; final after %3 ms unless the page "
+                                    "moves on")
+                         .arg(rule, verdict_name)
+                         .arg(match.grace_ms));
+            }
+            if (grace_clock_.elapsed() < match.grace_ms) {
+                challenge_current_ = true;
+                live_clock_.invalidate();
+                loop_guard_timer_.stop();
                 quiet_timer_.start(
-                    static_cast<int>(std::min<qint64>(kLiveQuietMs - activity_clock_.elapsed(),
-                                                      kLiveMaxWaitMs - live_clock_.elapsed())));
+                    static_cast<int>(std::max<qint64>(1, match.grace_ms - grace_clock_.elapsed())));
                 return;
             }
-            settle();
-            return;
-        case PageVerdict::kBlocked:
-            fail("blocked",
-                 QStringLiteral("Blocked page detected (rule %1)")
-                     .arg(QString::fromStdString(match.rule_id)),
-                 QJsonObject{{"rule", QString::fromStdString(match.rule_id)}});
-            return;
-        case PageVerdict::kCaptcha:
-            fail("captcha",
-                 QStringLiteral("Captcha detected (rule %1)")
-                     .arg(QString::fromStdString(match.rule_id)),
-                 QJsonObject{{"rule", QString::fromStdString(match.rule_id)},
+        }
+        step(QStringLiteral("rule %1 (%2): %3")
+                 .arg(rule, QString::fromStdString(match.kind), verdict_name));
+        if (match.verdict == PageVerdict::kBlocked) {
+            fail("blocked", QStringLiteral("Blocked page detected (rule %1)").arg(rule),
+                 QJsonObject{{"rule", rule}});
+        } else {
+            fail("captcha", QStringLiteral("Captcha detected (rule %1)").arg(rule),
+                 QJsonObject{{"rule", rule},
                              {"captchaKind", QString::fromStdString(match.kind)}});
-            return;
-        case PageVerdict::kChallenge:
-            live_clock_.invalidate();  // the content after it gets its own quiet wait
-            break;
+        }
+        return;
     }
+    grace_rule_.clear();
+    if (match.verdict == PageVerdict::kNone) {
+        if (challenge_current_) {
+            step(QStringLiteral("challenge gone (now %1)").arg(QString::fromStdString(facts.url)));
+            challenge_current_ = false;
+        }
+        if (!live_clock_.isValid()) {
+            live_clock_.start();
+            loop_guard_timer_.start(kLiveMaxWaitMs + kLoopGuardSlackMs);
+        }
+        if (m.value("live").toBool() && !force_answer_ && live_clock_.elapsed() < kLiveMaxWaitMs) {
+            // Quiet = no load/URL/title change, no DOM mutation, no request in flight.
+            const int inflight = surface_->inflight_requests();
+            if (inflight > 0) net_busy_clock_.start();
+            qint64 quiet = std::min<qint64>(activity_clock_.isValid() ? activity_clock_.elapsed() : 0,
+                                            m.value("quiet").toLongLong());
+            if (net_busy_clock_.isValid()) quiet = std::min(quiet, net_busy_clock_.elapsed());
+            if (quiet < kLiveQuietMs) {
+                qint64 next = inflight > 0 ? kLivePollMs : kLiveQuietMs - quiet;
+                next = std::min<qint64>(next, kLiveMaxWaitMs - live_clock_.elapsed());
+                quiet_timer_.start(static_cast<int>(std::max<qint64>(1, next)));
+                return;
+            }
+        }
+        if (force_answer_) {
+            step(QStringLiteral("answering a page that kept navigating (status %1)")
+                     .arg(facts.status));
+        } else if (live_clock_.elapsed() >= kLiveMaxWaitMs) {
+            step(QStringLiteral("answering a page that did not go quiet within %1 ms")
+                     .arg(kLiveMaxWaitMs));
+        }
+        settle();
+        return;
+    }
+
+    // A challenge: the page's own script solves it, a click helps it, or the deadline ends it.
+    if (!challenge_current_ || challenge_rule_ != rule) {
+        step(QStringLiteral("challenge rule %1 (%2)%3")
+                 .arg(rule, QString::fromStdString(match.kind),
+                      match.click_selector.empty() ? QString() : QStringLiteral(", has a click")));
+    }
+    challenge_current_ = true;
+    force_answer_ = false;
+    live_clock_.invalidate();  // the content after it gets its own quiet wait
+    loop_guard_timer_.stop();
+    if (!challenge_clock_.isValid()) challenge_clock_.start();
     challenge_seen_ = true;
-    challenge_rule_ = QString::fromStdString(match.rule_id);
+    challenge_rule_ = rule;
     challenge_kind_ = QString::fromStdString(match.kind);
     click_selector_ = QString::fromStdString(match.click_selector);
     if (!click_selector_.isEmpty() && !click_timer_.isActive() && clicks_ < kMaxClicks) {
         int backoff = kClickBackoffMs[std::min<int>(clicks_, std::size(kClickBackoffMs) - 1)];
         click_timer_.start(backoff);
     }
+    if (click_selector_.isEmpty()) schedule_generic_widget();
     // The page's own script solves it; events re-check, this catches DOM-only progress.
     quiet_timer_.start(kChallengeRecheckMs);
+}
+
+void SolveJob::on_loop_guard() {
+    if (finished_ || phase_ != Phase::kLoading || challenge_current_) return;
+    // Still no answer after the cap: the page keeps navigating (or checks keep losing the
+    // race against its reloads). Stop it where it is and answer what is on screen, unless
+    // that turns out to be a challenge.
+    force_answer_ = true;
+    if (surface_->page()->isLoading()) {
+        self_stopped_ = true;
+        surface_->page()->triggerAction(QWebEnginePage::Stop);
+    }
+    check_again_ = false;
+    schedule_check(0);
+}
+
+void SolveJob::schedule_generic_widget() {
+    if (generic_timer_.isActive() || generic_attempts_ >= kGenericMaxAttempts) return;
+    qint64 due = kGenericFirstMs;
+    for (int i = 0; i < generic_attempts_; ++i)
+        due += kGenericBackoffMs[std::min<int>(i, std::size(kGenericBackoffMs) - 1)];
+    generic_timer_.start(static_cast<int>(std::max<qint64>(0, due - challenge_clock_.elapsed())));
+}
+
+void SolveJob::try_generic_widget() {
+    if (finished_ || phase_ != Phase::kLoading || !challenge_current_ || !click_selector_.isEmpty())
+        return;
+    if (surface_->page()->isLoading()) {  // the challenge is moving on by itself
+        generic_timer_.start(kClickPollMs * 4);
+        return;
+    }
+    QPointer<SolveJob> self(this);
+    surface_->page()->runJavaScript(widget_script(), QWebEngineScript::ApplicationWorld,
+                                    [self](const QVariant& v) {
+                                        if (self) self->act_on_widget(v);
+                                    });
+}
+
+void SolveJob::act_on_widget(const QVariant& found) {
+    if (finished_ || phase_ != Phase::kLoading || !challenge_current_) return;
+    const int attempt = ++generic_attempts_;
+    const QVariantList w = found.toList();
+    QWidget* target = surface_->view()->focusProxy();
+    if (w.size() != 3 || !target) {
+        step(QStringLiteral("attempt %1: no visible widget on the challenge yet").arg(attempt));
+    } else if (attempt % 2 == 1) {
+        const QPoint p(qRound(w[0].toDouble()), qRound(w[1].toDouble()));
+        step(QStringLiteral("attempt %1: trusted click on %2 at %3,%4")
+                 .arg(attempt)
+                 .arg(w[2].toString())
+                 .arg(p.x())
+                 .arg(p.y()));
+        // A person's pointer arrives from somewhere and rests before pressing.
+        QTest::mouseMove(target, p - QPoint(11, 7));
+        QTest::mouseMove(target, p);
+        QTest::mouseClick(target, Qt::LeftButton, {}, p, 80);
+        schedule_check(kAfterClickMs);
+    } else {
+        step(QStringLiteral("attempt %1: Tab + Space (widget %2)").arg(attempt).arg(w[2].toString()));
+        QTest::keyClick(target, Qt::Key_Tab, {}, 40);
+        QTest::keyClick(target, Qt::Key_Space, {}, 60);
+        schedule_check(kAfterClickMs);
+    }
+    schedule_generic_widget();
 }
 
 void SolveJob::try_click() {
@@ -470,6 +681,8 @@ void SolveJob::settle() {
     trace("settled", surface_->page()->url().toString());
     quiet_timer_.stop();
     click_timer_.stop();
+    generic_timer_.stop();
+    loop_guard_timer_.stop();
     phase_ = Phase::kWaiting;
     if (request_.wait_ms > 0) {
         wait_timer_.start(static_cast<int>(std::min<qint64>(request_.wait_ms, INT_MAX)));
@@ -567,8 +780,8 @@ void SolveJob::fail(const QString& kind, const QString& message, QJsonObject ext
     failure_kind_ = kind;
     trace("fail", kind + ": " + message);
 
-    for (QTimer* t :
-         {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_}) {
+    for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_,
+                      &doc_wait_timer_, &generic_timer_, &loop_guard_timer_}) {
         t->stop();
     }
     QJsonObject error{{"kind", kind}, {"message", message}};

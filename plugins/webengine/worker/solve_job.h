@@ -86,6 +86,10 @@ class SolveJob : public QObject {
     void check();
     void on_facts(const QVariant& facts);
     void try_click();
+    void try_generic_widget();
+    void act_on_widget(const QVariant& found);
+    void schedule_generic_widget();
+    void on_loop_guard();
     void settle();
     void collect();
     void complete(const QString& html);
@@ -93,6 +97,9 @@ class SolveJob : public QObject {
     QJsonObject base_result() const;
     int remaining_ms() const;
     void trace(const char* what, const QString& detail) const;
+    // One solve step (rule seen, click, reload, clearance cookie, why the page was answered),
+    // on stderr as "byparr-solve: ...": the plugin logs those lines at debug level.
+    void step(const QString& what) const;
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     void on_document(const DocumentResponse& doc);
 #endif
@@ -113,6 +120,8 @@ class SolveJob : public QObject {
     QTimer click_timer_;
     QTimer wait_timer_;
     QTimer doc_wait_timer_;  // collect() waiting for the final document's headers
+    QTimer generic_timer_;   // the next attempt on a widget no rule names
+    QTimer loop_guard_timer_;  // answers a non-challenge page that never stops navigating
     bool doc_waited_ = false;
 
     // Main document, as seen by loadingChanged.
@@ -132,7 +141,21 @@ class SolveJob : public QObject {
     quint64 check_generation_ = 0;
     QElapsedTimer check_clock_;
     QElapsedTimer activity_clock_;  // since the last load end, URL or title change
-    QElapsedTimer live_clock_;      // since the document was first seen complete, no challenge
+    // Since a document was first seen complete with no challenge on it. Not restarted by the
+    // navigations that follow (a page that keeps reloading must still be answered); a
+    // challenge invalidates it, and the page after the challenge starts it afresh.
+    QElapsedTimer live_clock_;
+    QElapsedTimer net_busy_clock_;  // since requests were last seen in flight (this document)
+    bool challenge_current_ = false;  // the last verdict was a challenge (or a grace period)
+    bool force_answer_ = false;       // the loop guard fired: answer the next non-challenge check
+    bool self_stopped_ = false;       // we stopped the page's load: not a load failure
+    int loads_started_ = 0;           // main-frame navigations of this solve
+    // A blocked/captcha rule with a grace period: which one, and since when it has been shown.
+    std::string grace_rule_;
+    QElapsedTimer grace_clock_;
+    // Widgets no rule names: attempts so far and when the challenge was first seen.
+    int generic_attempts_ = 0;
+    QElapsedTimer challenge_clock_;
     bool check_again_ = false;
     bool challenge_seen_ = false;
     QString challenge_rule_;

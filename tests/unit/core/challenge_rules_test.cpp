@@ -293,6 +293,128 @@ TEST_F(ShippedRules, ClearanceCookiesCoverCloudflareAndDdosGuard) {
     }
 }
 
+// Shapes of real vendors' pages (the markers the shipped rules were written from; the
+// end-to-end check against the real captures is tests/integration/corpus_test.cpp).
+
+TEST_F(ShippedRules, CloudflareErrorTemplateDoesNotDecideAlone) {
+    // The captcha-era page wears the block page's template and title.
+    PageFacts captcha = page("Attention Required! | Cloudflare", 403);
+    captcha.headers["server"] = "cloudflare";
+    captcha.matched_selectors = {"#cf-error-details div.cf-error-overview h1", "#challenge-form",
+                                 ".cf-captcha-container"};
+    EXPECT_EQ(rules_->classify(captcha).verdict, Verdict::kCaptcha);
+    EXPECT_EQ(rules_->classify(captcha).rule_id, "cf-captcha-legacy");
+
+    // The same template on its own, on a refusal status, is the block page.
+    PageFacts block = page("Attention Required! | Cloudflare", 403);
+    block.matched_selectors = {"#cf-error-details div.cf-error-overview h1"};
+    EXPECT_EQ(rules_->classify(block).verdict, Verdict::kBlocked);
+
+    // On a 5xx it is an origin error: the page is returned.
+    PageFacts origin = page("example.org | 521: Web server is down", 521);
+    origin.headers["server"] = "cloudflare";
+    origin.matched_selectors = {"#cf-error-details div.cf-error-overview h1"};
+    origin.body_text = "Web server is down Error code 521";
+    EXPECT_EQ(rules_->classify(origin).verdict, Verdict::kNone);
+}
+
+TEST_F(ShippedRules, ChallengePlatformIsRecognisedUnderAnyTitle) {
+    for (const char* marker : {"_cf_chl_opt", "/orchestrate/jsch/", "/orchestrate/chl_page/"}) {
+        PageFacts facts = page("Einen Moment bitte\xE2\x80\xA6", 403);
+        facts.matched_html = {marker};
+        EXPECT_EQ(rules_->classify(facts).verdict, Verdict::kChallenge) << marker;
+    }
+    // The bot-management beacon on an ordinary page is not a challenge.
+    PageFacts beacon = page("Home", 200);
+    beacon.headers["server"] = "cloudflare";
+    EXPECT_EQ(rules_->classify(beacon).verdict, Verdict::kNone);
+}
+
+TEST_F(ShippedRules, OldJsChallengeWithItsDecoyErrorCodeIsAChallenge) {
+    // 2020 IUAM page: a site title, #challenge-form, and "Error 1020" in its text.
+    PageFacts facts = page("Example shop", 503);
+    facts.headers["server"] = "cloudflare";
+    facts.matched_selectors = {"#challenge-form", "#cf-content"};
+    facts.matched_html = {"jschl_vc"};
+    facts.body_text = "Checking your browser before accessing example.org. Error 1020";
+    EXPECT_EQ(rules_->classify(facts).verdict, Verdict::kChallenge);
+}
+
+TEST_F(ShippedRules, CloudflareBlockCodesAreBlockedInAnyTemplate) {
+    PageFacts custom = page("Error \xE2\x80\xA2 Example", 403);
+    custom.matched_selectors = {".cf-error-1020"};
+    EXPECT_EQ(rules_->classify(custom).verdict, Verdict::kBlocked);
+
+    PageFacts text = page("Access denied | example.org used Cloudflare to restrict access", 403);
+    text.body_text = "Error 1009 Ray ID: 1234 Access denied";
+    EXPECT_EQ(rules_->classify(text).verdict, Verdict::kBlocked);
+
+    PageFacts origin_dns = page("Origin DNS error | example.org | Cloudflare", 530);
+    origin_dns.body_text = "Error 1016 Ray ID: 1234 Origin DNS error";
+    EXPECT_EQ(rules_->classify(origin_dns).verdict, Verdict::kNone) << "the site is broken";
+}
+
+TEST_F(ShippedRules, OtherVendorsHaveRules) {
+    struct Case {
+        const char* what;
+        PageFacts facts;
+        Verdict verdict;
+    };
+    std::vector<Case> cases;
+    PageFacts akamai = page("Access Denied", 403);
+    akamai.body_text = "You don't have permission to access \"/\" on this server. Reference "
+                       "#18.2f83d717.1611368583.5551b54";
+    cases.push_back({"akamai", akamai, Verdict::kBlocked});
+    PageFacts sucuri_block = page("Sucuri WebSite Firewall - Access Denied", 403);
+    cases.push_back({"sucuri block", sucuri_block, Verdict::kBlocked});
+    PageFacts sucuri_js = page("You are being redirected...", 200);
+    sucuri_js.matched_html = {"sucuri_cloudproxy_js"};
+    cases.push_back({"sucuri js", sucuri_js, Verdict::kChallenge});
+    PageFacts px = page("Access to this page has been denied.", 403);
+    px.matched_selectors = {"#px-captcha"};
+    cases.push_back({"perimeterx", px, Verdict::kCaptcha});
+    PageFacts ddg_captcha = page("DDOS-GUARD", 403);
+    ddg_captcha.headers["server"] = "ddos-guard";
+    ddg_captcha.matched_selectors = {"script[src*='/.well-known/ddos-guard/ddg-captcha-page/']",
+                                     "#ddg-captcha"};
+    cases.push_back({"ddos-guard captcha", ddg_captcha, Verdict::kCaptcha});
+    PageFacts ddg_js = page("DDoS-Guard", 403);
+    ddg_js.matched_selectors = {"script[src*='/.well-known/ddos-guard/js-challenge/']"};
+    cases.push_back({"ddos-guard js", ddg_js, Verdict::kChallenge});
+    PageFacts incapsula = page("", 200);
+    incapsula.matched_selectors = {"iframe[src*='_Incapsula_Resource'][src*='incident_id']"};
+    cases.push_back({"incapsula incident", incapsula, Verdict::kBlocked});
+    PageFacts datadome = page("example.org", 403);
+    datadome.matched_html = {"'rt':'c'"};
+    cases.push_back({"datadome captcha", datadome, Verdict::kCaptcha});
+    PageFacts vercel = page("Vercel Security Checkpoint", 429);
+    vercel.headers["x-vercel-mitigated"] = "challenge";
+    cases.push_back({"vercel", vercel, Verdict::kChallenge});
+    PageFacts anubis = page("Making sure you're not a bot!", 200);
+    anubis.matched_selectors = {"#anubis_challenge"};
+    cases.push_back({"anubis", anubis, Verdict::kChallenge});
+    for (const auto& c : cases)
+        EXPECT_EQ(rules_->classify(c.facts).verdict, c.verdict) << c.what;
+}
+
+TEST_F(ShippedRules, AnAmbiguousDdosGuardElementWaitsBeforeItIsFinal) {
+    PageFacts facts = page("DDoS-Guard", 403);
+    facts.matched_selectors = {"#ddg-l10n-title", "#ddg-captcha"};
+    const Match match = rules_->classify(facts);
+    EXPECT_EQ(match.verdict, Verdict::kCaptcha);
+    EXPECT_GT(match.grace_ms, 0) << "an element id alone is no proof while the check runs";
+    facts.matched_selectors.insert("script[src*='/.well-known/ddos-guard/ddg-captcha-page/']");
+    EXPECT_EQ(rules_->classify(facts).grace_ms, 0) << "the captcha script is the mechanism";
+}
+
+TEST_F(ShippedRules, GenericFlareSolverrSelectorsNeedAChallengeStatus) {
+    PageFacts facts = page("Shop", 200);
+    facts.matched_selectors = {".lds-ring"};
+    EXPECT_EQ(rules_->classify(facts).verdict, Verdict::kNone) << "a CSS spinner on a shop";
+    facts.status = 503;
+    EXPECT_EQ(rules_->classify(facts).verdict, Verdict::kChallenge);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Classification semantics, on small inline rule sets.
 
@@ -667,6 +789,74 @@ TEST(ChallengeRulesMerge, LoadFilesNamesTheFailingPath) {
     EXPECT_FALSE(RuleSet::load_files({kShippedRules, broken}, &error).has_value());
     EXPECT_NE(error.find(broken + ": rule #1 ('x'): 'match.bodyText.regex'"), std::string::npos)
         << error;
+}
+
+// ---------------------------------------------------------------------------------------------
+// html markers, unless and graceMs.
+
+TEST(ChallengeRules, HtmlMarkersAreListedAndMatchedAsReported) {
+    const RuleSet rules = parse_or_fail(R"({"version": 1, "rules": [
+      {"id": "h", "verdict": "challenge", "kind": "k", "match": {"html": ["_opt", "x'y"]}}]})");
+    EXPECT_EQ(rules.html_markers(), (std::vector<std::string>{"_opt", "x'y"}));
+    PageFacts facts = page("t");
+    EXPECT_EQ(rules.classify(facts).verdict, Verdict::kNone);
+    facts.matched_html = {"x'y"};
+    EXPECT_EQ(rules.classify(facts).rule_id, "h");
+}
+
+TEST(ChallengeRules, UnlessVetoesARuleAndItsSelectorsAreListed) {
+    const RuleSet rules = parse_or_fail(R"({"version": 1, "rules": [
+      {"id": "tpl", "verdict": "blocked", "kind": "k", "match": {"selectors": ["#tpl"]},
+       "unless": [{"selectors": ["#form"]}, {"html": ["token"], "status": [403]}]},
+      {"id": "form", "verdict": "challenge", "kind": "k", "match": {"selectors": ["#form"]}}]})");
+    EXPECT_EQ(rules.selectors(), (std::vector<std::string>{"#tpl", "#form"}));
+    EXPECT_EQ(rules.html_markers(), (std::vector<std::string>{"token"}));
+    EXPECT_EQ(rules.classify(with_selectors({"#tpl"})).rule_id, "tpl");
+    EXPECT_EQ(rules.classify(with_selectors({"#tpl", "#form"})).rule_id, "form");
+    // An unless entry holds only when all its conditions do.
+    PageFacts facts = with_selectors({"#tpl"});
+    facts.matched_html = {"token"};
+    EXPECT_EQ(rules.classify(facts).rule_id, "tpl") << "status 200, so the veto does not hold";
+    facts.status = 403;
+    EXPECT_EQ(rules.classify(facts).verdict, Verdict::kNone);
+}
+
+TEST(ChallengeRules, GraceIsCarriedForFinalVerdictsOnly) {
+    const RuleSet rules = parse_or_fail(R"({"version": 1, "rules": [
+      {"id": "g", "verdict": "captcha", "kind": "k", "match": {"selectors": ["#g"]},
+       "graceMs": 1200}]})");
+    EXPECT_EQ(rules.classify(with_selectors({"#g"})).grace_ms, 1200);
+    EXPECT_NE(parse_error(R"({"version": 1, "rules": [{"id": "g", "verdict": "challenge",
+      "kind": "k", "match": {"selectors": ["#g"]}, "graceMs": 10}]})")
+                  .find("'graceMs' is only allowed"),
+              std::string::npos);
+    EXPECT_NE(parse_error(R"({"version": 1, "rules": [{"id": "g", "verdict": "blocked",
+      "kind": "k", "match": {"selectors": ["#g"]}, "graceMs": 10001}]})")
+                  .find("'graceMs' must be an integer"),
+              std::string::npos);
+}
+
+TEST(ChallengeRules, BadHtmlAndUnlessAreRefusedWithTheirField) {
+    EXPECT_NE(parse_error(R"({"version": 1, "rules": [{"id": "a", "verdict": "blocked",
+      "kind": "k", "match": {"html": [""]}}]})")
+                  .find("'match.html[0]' must not be empty"),
+              std::string::npos);
+    EXPECT_NE(parse_error(R"({"version": 1, "rules": [{"id": "a", "verdict": "blocked",
+      "kind": "k", "match": {"html": [3]}}]})")
+                  .find("'match.html[0]' must be a string"),
+              std::string::npos);
+    EXPECT_NE(parse_error(R"({"version": 1, "rules": [{"id": "a", "verdict": "blocked",
+      "kind": "k", "match": {"title": {"equals": "x"}}, "unless": [{}]}]})")
+                  .find("'unless[0]' has no conditions"),
+              std::string::npos);
+    EXPECT_NE(parse_error(R"({"version": 1, "rules": [{"id": "a", "verdict": "blocked",
+      "kind": "k", "match": {"title": {"equals": "x"}}, "unless": [{"tite": {}}]}]})")
+                  .find("unknown key 'tite'"),
+              std::string::npos);
+    EXPECT_NE(parse_error(R"({"version": 1, "rules": [{"id": "a", "verdict": "blocked",
+      "kind": "k", "match": {"title": {"equals": "x"}}, "unless": []}]})")
+                  .find("'unless' must not be empty"),
+              std::string::npos);
 }
 
 }  // namespace
