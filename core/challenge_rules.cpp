@@ -56,13 +56,13 @@ std::string overlong_regex_number(const std::string& p) {
         }
         if (!counted) continue;
         size_t start = i;
-        while (i < p.size() && std::isdigit(static_cast<unsigned char>(p[i]))) ++i;
+        while (i < p.size() && std::isdigit(static_cast<unsigned char>(p[i])))
+            ++i;
         if (i - start > 6) return p.substr(start, std::min<size_t>(i - start, 20));
         --i;
     }
     return "";
 }
-
 
 using Poco::Dynamic::Var;
 using Poco::JSON::Array;
@@ -307,7 +307,8 @@ struct DocumentParser {
                 // or a {n,m} bound into a long without an overflow check (UB; found by
                 // the challenge_rules fuzzer): refuse such numbers before it sees them.
                 if (auto bad = overlong_regex_number(matcher.pattern); !bad.empty())
-                    throw ParseError(where + "'" + sub + "' has a number too large for a regex: " + bad);
+                    throw ParseError(where + "'" + sub +
+                                     "' has a number too large for a regex: " + bad);
                 auto flags = std::regex::ECMAScript | std::regex::optimize;
                 if (matcher.case_insensitive) flags |= std::regex::icase;
                 try {
@@ -348,8 +349,10 @@ struct DocumentParser {
         if (list->size() == 0) throw ParseError(where + "'" + field + "' must not be empty");
         std::vector<std::string> out;
         for (unsigned i = 0; i < list->size(); ++i) {
-            std::string item = parse_one(list->get(i), where, field + "[" + std::to_string(i) + "]");
-            if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(std::move(item));
+            std::string item =
+                parse_one(list->get(i), where, field + "[" + std::to_string(i) + "]");
+            if (std::find(out.begin(), out.end(), item) == out.end())
+                out.push_back(std::move(item));
         }
         return out;
     }
@@ -390,8 +393,9 @@ struct DocumentParser {
         return statuses;
     }
 
-    static std::vector<std::pair<std::string, TextMatcher>> parse_headers(
-        const Object& match, const std::string& where, const std::string& name) {
+    static std::vector<std::pair<std::string, TextMatcher>> parse_headers(const Object& match,
+                                                                          const std::string& where,
+                                                                          const std::string& name) {
         const auto headers = require_object(match, "headers", where, name + ".headers");
         std::vector<std::string> names;
         headers->getNames(names);
@@ -409,9 +413,9 @@ struct DocumentParser {
             if (duplicate != out.end()) {
                 throw ParseError(where + "header '" + lowered + "' is given twice");
             }
-            out.emplace_back(lowered, parse_text_matcher(*require_object(*headers, header, where,
-                                                                         field),
-                                                         where, field));
+            out.emplace_back(
+                lowered,
+                parse_text_matcher(*require_object(*headers, header, where, field), where, field));
         }
         return out;
     }
@@ -432,8 +436,8 @@ struct DocumentParser {
                                    where, name + ".bodyText");
         }
         if (match.has("selectors")) {
-            c.selectors = parse_string_list(match, "selectors", where, name + ".selectors",
-                                            parse_selector);
+            c.selectors =
+                parse_string_list(match, "selectors", where, name + ".selectors", parse_selector);
         }
         if (match.has("html")) {
             c.html = parse_string_list(match, "html", where, name + ".html", parse_html_marker);
@@ -484,15 +488,16 @@ struct DocumentParser {
         }
         if (object.has("click")) rule.click = parse_selector(object.get("click"), where, "click");
         if (object.has("match")) {
-            rule.when = parse_conditions(*require_object(object, "match", where, "match"), where,
-                                         "match");
+            rule.when =
+                parse_conditions(*require_object(object, "match", where, "match"), where, "match");
         }
         if (object.has("unless")) {
             const auto list = require_array(object, "unless", where, "unless");
             if (list->size() == 0) throw ParseError(where + "'unless' must not be empty");
             for (unsigned i = 0; i < list->size(); ++i) {
                 const std::string field = "unless[" + std::to_string(i) + "]";
-                if (!list->isObject(i)) throw ParseError(where + "'" + field + "' must be an object");
+                if (!list->isObject(i))
+                    throw ParseError(where + "'" + field + "' must be an object");
                 Conditions veto = parse_conditions(*list->getObject(i), where, field);
                 if (veto.empty()) throw ParseError(where + "'" + field + "' has no conditions");
                 rule.unless.push_back(std::move(veto));
@@ -521,8 +526,9 @@ struct DocumentParser {
         }
         // A grace period delays a final answer; a challenge is never final.
         if (rule.grace_ms > 0 && rule.verdict == Verdict::kChallenge) {
-            throw ParseError(where + "'graceMs' is only allowed with verdict \"blocked\" or "
-                                     "\"captcha\"");
+            throw ParseError(where +
+                             "'graceMs' is only allowed with verdict \"blocked\" or "
+                             "\"captcha\"");
         }
         return rule;
     }

@@ -35,7 +35,7 @@ struct PageFacts {
     std::map<std::string, std::string> headers;  // lower-case names
     std::set<std::string> matched_selectors;     // which of RuleSet::selectors() matched in the DOM
     std::set<std::string> matched_html;  // which of RuleSet::html_markers() the source contains
-    std::string body_text;                       // first ~4 KiB of document.body.innerText
+    std::string body_text;               // first ~4 KiB of document.body.innerText
 };
 
 struct Match {

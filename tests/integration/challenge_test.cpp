@@ -447,5 +447,23 @@ TEST_F(ChallengeTest, AnOriginErrorThatRefreshesItselfIsAnsweredWithItsStatus) {
     EXPECT_EQ(next.status(), "ok") << next.message();
 }
 
+// An element id alone is no proof of a captcha while a check is still running: a DDoS-Guard page
+// with #ddg-captcha that moves on within the rule's grace period is followed, one that stays is
+// answered as the captcha once the grace period is over.
+TEST_F(ChallengeTest, AnAmbiguousCaptchaMarkerGetsAGracePeriod) {
+    V1Answer moves = v1_get(*server_, site_->url("/ddg-element/moves-on"), 10000);
+    print_elapsed("/ddg-element/moves-on", moves);
+    ASSERT_EQ(moves.status(), "ok") << moves.message();
+    EXPECT_NE(moves.solution()->optValue<std::string>("url", "").find("/final"), std::string::npos);
+
+    V1Answer stays = v1_get(*server_, site_->url("/ddg-element/stays"), 10000);
+    print_elapsed("/ddg-element/stays", stays);
+    EXPECT_EQ(stays.status(), "error");
+    EXPECT_NE(stays.message().find("Captcha detected (ddos-guard)"), std::string::npos)
+        << stays.message();
+    EXPECT_GE(stays.elapsed, 900ms) << "final before the grace period was over";
+    EXPECT_LT(stays.elapsed, 4s);
+}
+
 }  // namespace
 }  // namespace byparr::test

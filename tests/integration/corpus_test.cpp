@@ -78,7 +78,7 @@ std::string verdict_of(const std::string& status, const std::string& message) {
 }
 
 Outcome solve(const ByparrServer& server, const std::string& url,
-             const testsite::CorpusPage& page) {
+              const testsite::CorpusPage& page) {
     Outcome o;
     o.name = page.name;
     o.expected = page.expected;
@@ -177,7 +177,8 @@ TEST(RealPages, EveryCaptureIsAnsweredAsItsVerdict) {
         if (o.got != o.expected) continue;
         if (o.expected == "challenge") {
             EXPECT_EQ(o.message, "Error: Error solving the challenge. Timeout after 4.0 seconds.");
-            // The worker's own deadline sits a little before the host's, so the reply is never late.
+            // The worker's own deadline sits a little before the host's, so the reply is never
+            // late.
             EXPECT_GE(o.ms, kMaxTimeoutMs - 150) << "gave up before the deadline";
             EXPECT_LE(o.ms, kMaxTimeoutMs + kDeadlineSlackMs) << "missed the deadline";
         } else if (o.expected == "captcha" || o.expected == "blocked") {

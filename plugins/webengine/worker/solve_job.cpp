@@ -47,8 +47,10 @@ constexpr int kLiveMaxWaitMs = 1500;
 // and only while a request is in flight: no loop runs once the answer is sent).
 constexpr int kLivePollMs = 100;
 // The loop guard fires this long after the cap, for pages that are always loading
-// and so never get a check in.
+// and so never get a check in; then it waits this long for a complete document before
+// it stops the page.
 constexpr int kLoopGuardSlackMs = 100;
+constexpr int kForceStopMs = 500;
 // Mid-load signals (title, URL, cookie) come in bursts: coalesce them briefly.
 constexpr int kEventCoalesceMs = 15;
 constexpr int kAfterClickMs = 150;        // a click's effect (a POST, a DOM change) takes a moment
@@ -72,8 +74,10 @@ constexpr int kGenericMaxAttempts = 8;
 // One round trip: everything classify() needs, from an isolated world so the page
 // cannot see or intercept it. It also leaves a MutationObserver in that world (one per
 // document) so later checks learn how long the DOM has been quiet.
+// with_page: also the document itself (doctype + outerHTML) and its readyState, for a page
+// that keeps navigating: its answer must be taken in the same turn as its verdict.
 QString facts_script(const std::vector<std::string>& selectors,
-                     const std::vector<std::string>& markers) {
+                     const std::vector<std::string>& markers, bool with_page) {
     QJsonArray sels;
     for (const auto& sel : selectors)
         sels.append(QString::fromStdString(sel));
@@ -95,10 +99,14 @@ QString facts_script(const std::vector<std::string>& selectors,
                "new MutationObserver(function(){w.__byparrT=performance.now();});w.__byparrMo."
                "observe(document,{subtree:true,childList:true,characterData:true,attributes:true"
                "});}catch(e){}}"
-               "return {title:document.title,matched:m,html:h,text:t,token:k,live:l,"
-               "quiet:Math.floor(performance.now()-w.__byparrT)};})(%1,%2)")
+               "var r={title:document.title,matched:m,html:h,text:t,token:k,live:l,"
+               "quiet:Math.floor(performance.now()-w.__byparrT),ready:document.readyState};"
+               "if(%3){var d=document.doctype;r.page=(d?new XMLSerializer().serializeToString(d)"
+               ":'')+(document.documentElement?document.documentElement.outerHTML:'');}"
+               "return r;})(%1,%2)")
         .arg(QString::fromUtf8(QJsonDocument(sels).toJson(QJsonDocument::Compact)),
-             QString::fromUtf8(QJsonDocument(marks).toJson(QJsonDocument::Compact)));
+             QString::fromUtf8(QJsonDocument(marks).toJson(QJsonDocument::Compact)),
+             with_page ? QStringLiteral("true") : QStringLiteral("false"));
 }
 
 // A visible interactive element in the challenge area that no rule names, for a page
@@ -180,8 +188,8 @@ bool trace_enabled() {
 
 void SolveJob::step(const QString& what) const {
     std::fprintf(stderr, "byparr-solve: request %llu +%lldms: %s\n",
-                 static_cast<unsigned long long>(serial_),
-                 static_cast<long long>(clock_.elapsed()), qPrintable(what));
+                 static_cast<unsigned long long>(serial_), static_cast<long long>(clock_.elapsed()),
+                 qPrintable(what));
 }
 
 void SolveJob::trace(const char* what, const QString& detail) const {
@@ -393,7 +401,9 @@ void SolveJob::schedule_check(int delay_ms) {
 void SolveJob::check() {
     if (finished_ || phase_ != Phase::kLoading) return;
     QWebEnginePage* page = surface_->page();
-    if (page->isLoading() || !load_seen_) return;  // loadFinished/loadingChanged re-arms us
+    // loadFinished/loadingChanged re-arms us. A page that keeps navigating is checked even
+    // while loading: the facts say whether the script ran in a complete document.
+    if ((page->isLoading() && !force_answer_) || !load_seen_) return;
     if (check_running_ && check_clock_.elapsed() < kCheckLostMs) {
         check_again_ = true;
         quiet_timer_.start(kCheckLostMs);  // in case that answer never comes
@@ -436,24 +446,36 @@ void SolveJob::check() {
     }
     check_running_ = true;
     QPointer<SolveJob> self(this);
-    page->runJavaScript(facts_script(ctx_.detector->selectors(), ctx_.detector->html_markers()),
-                        QWebEngineScript::ApplicationWorld, [self](const QVariant& v) {
-                            if (!self) return;
-                            self->check_running_ = false;
-                            self->on_facts(v);
-                        });
+    // A check that may be the last (forced, or at the cap of a page that never went quiet)
+    // takes the document with it: such a page may have navigated again before a separate
+    // toHtml() would run. waitInSeconds answers later, so it takes the page then.
+    const bool near_cap =
+        live_clock_.isValid() && live_clock_.elapsed() >= kLiveMaxWaitMs - kLivePollMs;
+    const bool with_page =
+        (force_answer_ || near_cap) && request_.wait_ms == 0 && !request_.return_only_cookies;
+    page->runJavaScript(
+        facts_script(ctx_.detector->selectors(), ctx_.detector->html_markers(), with_page),
+        QWebEngineScript::ApplicationWorld, [self](const QVariant& v) {
+            if (!self) return;
+            self->check_running_ = false;
+            self->on_facts(v);
+        });
 }
 
 void SolveJob::on_facts(const QVariant& v) {
     if (finished_ || phase_ != Phase::kLoading) return;
     // Something happened meanwhile, or the document went away under the script.
-    if (check_again_ || !v.isValid() || surface_->page()->isLoading()) {
+    const QVariantMap m = v.toMap();
+    // Forced (the loop guard): a complete document seen by the script counts, even if the
+    // next navigation has started since.
+    const bool usable = force_answer_ ? m.value("ready").toString() == QLatin1String("complete")
+                                      : !surface_->page()->isLoading();
+    if (check_again_ || !v.isValid() || !usable) {
         const int delay = check_again_ ? 0 : kEventCoalesceMs;
         check_again_ = false;
         schedule_check(delay);
         return;
     }
-    QVariantMap m = v.toMap();
     PageFactsIn facts;
     facts.url = surface_->page()->url().toString().toStdString();
     facts.title = m.value("title").toString().toStdString();
@@ -485,8 +507,8 @@ void SolveJob::on_facts(const QVariant& v) {
 
     PageMatch match = ctx_.detector->classify(facts);
     const QString rule = QString::fromStdString(match.rule_id);
-    const QString verdict_name =
-        match.verdict == PageVerdict::kBlocked ? QStringLiteral("blocked") : QStringLiteral("captcha");
+    const QString verdict_name = match.verdict == PageVerdict::kBlocked ? QStringLiteral("blocked")
+                                                                        : QStringLiteral("captcha");
     if (match.verdict == PageVerdict::kBlocked || match.verdict == PageVerdict::kCaptcha) {
         // A marker that a check still running may carry too: final only once the page has
         // shown it for the rule's grace period without moving on.
@@ -515,8 +537,7 @@ void SolveJob::on_facts(const QVariant& v) {
                  QJsonObject{{"rule", rule}});
         } else {
             fail("captcha", QStringLiteral("Captcha detected (rule %1)").arg(rule),
-                 QJsonObject{{"rule", rule},
-                             {"captchaKind", QString::fromStdString(match.kind)}});
+                 QJsonObject{{"rule", rule}, {"captchaKind", QString::fromStdString(match.kind)}});
         }
         return;
     }
@@ -534,8 +555,9 @@ void SolveJob::on_facts(const QVariant& v) {
             // Quiet = no load/URL/title change, no DOM mutation, no request in flight.
             const int inflight = surface_->inflight_requests();
             if (inflight > 0) net_busy_clock_.start();
-            qint64 quiet = std::min<qint64>(activity_clock_.isValid() ? activity_clock_.elapsed() : 0,
-                                            m.value("quiet").toLongLong());
+            qint64 quiet =
+                std::min<qint64>(activity_clock_.isValid() ? activity_clock_.elapsed() : 0,
+                                 m.value("quiet").toLongLong());
             if (net_busy_clock_.isValid()) quiet = std::min(quiet, net_busy_clock_.elapsed());
             if (quiet < kLiveQuietMs) {
                 qint64 next = inflight > 0 ? kLivePollMs : kLiveQuietMs - quiet;
@@ -543,6 +565,10 @@ void SolveJob::on_facts(const QVariant& v) {
                 quiet_timer_.start(static_cast<int>(std::max<qint64>(1, next)));
                 return;
             }
+        }
+        if (m.contains(QStringLiteral("page"))) {
+            forced_html_ = m.value("page").toString();
+            has_forced_html_ = true;
         }
         if (force_answer_) {
             step(QStringLiteral("answering a page that kept navigating (status %1)")
@@ -581,15 +607,21 @@ void SolveJob::on_facts(const QVariant& v) {
 
 void SolveJob::on_loop_guard() {
     if (finished_ || phase_ != Phase::kLoading || challenge_current_) return;
-    // Still no answer after the cap: the page keeps navigating (or checks keep losing the
-    // race against its reloads). Stop it where it is and answer what is on screen, unless
-    // that turns out to be a challenge.
-    force_answer_ = true;
+    if (!force_answer_) {
+        // Still no answer after the cap: the page keeps navigating (or checks keep losing the
+        // race against its reloads). Answer the next complete document it shows, taking its
+        // HTML with its verdict; a challenge still gets the rest of the budget.
+        force_answer_ = true;
+        check_again_ = false;
+        schedule_check(0);
+        loop_guard_timer_.start(kForceStopMs);
+        return;
+    }
+    // No complete document came in time (its loads never finish): stop it where it is.
     if (surface_->page()->isLoading()) {
         self_stopped_ = true;
         surface_->page()->triggerAction(QWebEnginePage::Stop);
     }
-    check_again_ = false;
     schedule_check(0);
 }
 
@@ -635,7 +667,9 @@ void SolveJob::act_on_widget(const QVariant& found) {
         QTest::mouseClick(target, Qt::LeftButton, {}, p, 80);
         schedule_check(kAfterClickMs);
     } else {
-        step(QStringLiteral("attempt %1: Tab + Space (widget %2)").arg(attempt).arg(w[2].toString()));
+        step(QStringLiteral("attempt %1: Tab + Space (widget %2)")
+                 .arg(attempt)
+                 .arg(w[2].toString()));
         QTest::keyClick(target, Qt::Key_Tab, {}, 40);
         QTest::keyClick(target, Qt::Key_Space, {}, 60);
         schedule_check(kAfterClickMs);
@@ -708,6 +742,10 @@ void SolveJob::collect() {
 #endif
     if (request_.return_only_cookies) {
         complete({});
+        return;
+    }
+    if (has_forced_html_) {  // taken with the verdict: the page has moved on since
+        complete(forced_html_);
         return;
     }
     QPointer<SolveJob> self(this);

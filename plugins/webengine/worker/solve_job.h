@@ -119,8 +119,8 @@ class SolveJob : public QObject {
     QTimer quiet_timer_;  // settle/re-check after the page has been quiet
     QTimer click_timer_;
     QTimer wait_timer_;
-    QTimer doc_wait_timer_;  // collect() waiting for the final document's headers
-    QTimer generic_timer_;   // the next attempt on a widget no rule names
+    QTimer doc_wait_timer_;    // collect() waiting for the final document's headers
+    QTimer generic_timer_;     // the next attempt on a widget no rule names
     QTimer loop_guard_timer_;  // answers a non-challenge page that never stops navigating
     bool doc_waited_ = false;
 
@@ -145,11 +145,13 @@ class SolveJob : public QObject {
     // navigations that follow (a page that keeps reloading must still be answered); a
     // challenge invalidates it, and the page after the challenge starts it afresh.
     QElapsedTimer live_clock_;
-    QElapsedTimer net_busy_clock_;  // since requests were last seen in flight (this document)
+    QElapsedTimer net_busy_clock_;    // since requests were last seen in flight (this document)
     bool challenge_current_ = false;  // the last verdict was a challenge (or a grace period)
     bool force_answer_ = false;       // the loop guard fired: answer the next non-challenge check
     bool self_stopped_ = false;       // we stopped the page's load: not a load failure
     int loads_started_ = 0;           // main-frame navigations of this solve
+    QString forced_html_;  // the answer taken with the verdict of a page that kept navigating
+    bool has_forced_html_ = false;
     // A blocked/captcha rule with a grace period: which one, and since when it has been shown.
     std::string grace_rule_;
     QElapsedTimer grace_clock_;

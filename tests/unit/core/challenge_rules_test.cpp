@@ -362,8 +362,9 @@ TEST_F(ShippedRules, OtherVendorsHaveRules) {
     };
     std::vector<Case> cases;
     PageFacts akamai = page("Access Denied", 403);
-    akamai.body_text = "You don't have permission to access \"/\" on this server. Reference "
-                       "#18.2f83d717.1611368583.5551b54";
+    akamai.body_text =
+        "You don't have permission to access \"/\" on this server. Reference "
+        "#18.2f83d717.1611368583.5551b54";
     cases.push_back({"akamai", akamai, Verdict::kBlocked});
     PageFacts sucuri_block = page("Sucuri WebSite Firewall - Access Denied", 403);
     cases.push_back({"sucuri block", sucuri_block, Verdict::kBlocked});
