@@ -398,6 +398,16 @@ TEST_F(ShippedRules, OtherVendorsHaveRules) {
         EXPECT_EQ(rules_->classify(c.facts).verdict, c.verdict) << c.what;
 }
 
+TEST_F(ShippedRules, IncapsulasInjectedScriptIsAChallengeOnlyOnAnEmptyPage) {
+    PageFacts facts = page("", 200);
+    facts.matched_selectors = {"script[src*='_Incapsula_Resource?SWJIYLWA=']"};
+    EXPECT_EQ(rules_->classify(facts).verdict, Verdict::kChallenge);
+    facts.title = "Shop";
+    facts.body_text = std::string(2000, 'x');
+    EXPECT_EQ(rules_->classify(facts).verdict, Verdict::kNone)
+        << "Incapsula injects the script into ordinary pages too";
+}
+
 TEST_F(ShippedRules, AnAmbiguousDdosGuardElementWaitsBeforeItIsFinal) {
     PageFacts facts = page("DDoS-Guard", 403);
     facts.matched_selectors = {"#ddg-l10n-title", "#ddg-captcha"};
