@@ -349,6 +349,12 @@ TEST_F(ShippedRules, CloudflareBlockCodesAreBlockedInAnyTemplate) {
     text.body_text = "Error 1009 Ray ID: 1234 Access denied";
     EXPECT_EQ(rules_->classify(text).verdict, Verdict::kBlocked);
 
+    PageFacts minified = page("Access denied", 403);
+    minified.body_text = "Error1010 Ray ID: 1234";
+    EXPECT_EQ(rules_->classify(minified).verdict, Verdict::kBlocked) << "spans without a space";
+    minified.body_text = "Error code 1006";
+    EXPECT_EQ(rules_->classify(minified).verdict, Verdict::kBlocked);
+
     PageFacts origin_dns = page("Origin DNS error | example.org | Cloudflare", 530);
     origin_dns.body_text = "Error 1016 Ray ID: 1234 Origin DNS error";
     EXPECT_EQ(rules_->classify(origin_dns).verdict, Verdict::kNone) << "the site is broken";
