@@ -349,7 +349,7 @@ TEST_F(ShippedRules, CloudflareBlockCodesAreBlockedInAnyTemplate) {
     text.body_text = "Error 1009 Ray ID: 1234 Access denied";
     EXPECT_EQ(rules_->classify(text).verdict, Verdict::kBlocked);
 
-    PageFacts minified = page("Access denied", 403);
+    PageFacts minified = page("example.org", 403);
     minified.body_text = "Error1010 Ray ID: 1234";
     EXPECT_EQ(rules_->classify(minified).verdict, Verdict::kBlocked) << "spans without a space";
     minified.body_text = "Error code 1006";
