@@ -107,6 +107,18 @@ inline std::size_t open_fds(pid_t pid) {
 // the tree (reparented to init, or in a new session) still carry the environment they were
 // started with, so a unique token finds every leftover. Unreadable processes (other users)
 // are skipped; so are zombies, which are already gone.
+// The whole of a /proc file, or "" if the process went away meanwhile: libstdc++'s filebuf
+// throws from underflow() on a read error (ESRCH for an exiting process), and an
+// istreambuf_iterator does not catch it.
+inline std::string read_proc_file(const std::string& path) {
+    try {
+        std::ifstream in(path, std::ios::binary);
+        return std::string((std::istreambuf_iterator<char>(in)), {});
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
 inline std::vector<pid_t> processes_with_env(const std::string& entry) {
     std::vector<pid_t> out;
     DIR* proc = opendir("/proc");
@@ -116,8 +128,7 @@ inline std::vector<pid_t> processes_with_env(const std::string& entry) {
         long pid = std::strtol(e->d_name, &end, 10);
         if (end == e->d_name || *end != '\0') continue;
         std::string base = "/proc/" + std::string(e->d_name);
-        std::ifstream env(base + "/environ", std::ios::binary);
-        std::string all((std::istreambuf_iterator<char>(env)), {});
+        const std::string all = read_proc_file(base + "/environ");
         bool found = false;
         for (std::size_t pos = 0; pos < all.size() && !found;) {
             std::size_t z = all.find('\0', pos);
@@ -126,8 +137,7 @@ inline std::vector<pid_t> processes_with_env(const std::string& entry) {
             pos = z + 1;
         }
         if (!found) continue;
-        std::ifstream stat(base + "/stat");
-        std::string text((std::istreambuf_iterator<char>(stat)), {});
+        const std::string text = read_proc_file(base + "/stat");
         auto rp = text.rfind(')');
         if (rp != std::string::npos && rp + 2 < text.size() && text[rp + 2] == 'Z') continue;
         out.push_back(static_cast<pid_t>(pid));
