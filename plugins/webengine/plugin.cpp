@@ -82,6 +82,9 @@ Settings read_settings(const Config& c) {
                 "BLOCK_PRIVATE_TARGETS with a SOCKS PROXY_URL: only the page URL is "
                 "checked; redirects and subresources are not (use an http:// proxy)");
     }
+    s.sandbox = c.get("BROWSER_SANDBOX", "auto");  // the host refused other values
+    if (s.sandbox.empty()) s.sandbox = "auto";
+    s.warn = [](const std::string& m) { Log::warning(m); };
     s.worker_output = [](std::string_view line) {
         // The worker's own complaints matter; Chromium's lines are noise at any level
         // but debug, and one of them is the DevTools URL (a control endpoint).
@@ -200,6 +203,12 @@ class WebEngineSolver : public sdk::Solver {
             std::string rule = get_or<std::string>(o.error, "rule", "");
             std::string kind = o.kind == BYPARR_ERROR_CAPTCHA ? o.message : "blocked";
             out.set_challenge(rule, kind);
+        } else if (o.result) {
+            // A timeout's partial result names the challenge still on the page, so
+            // the host can count and log timeouts by rule.
+            if (auto ch = o.result->getObject("challenge"); ch && get_or<bool>(ch, "detected", false))
+                out.set_challenge(get_or<std::string>(ch, "rule", ""),
+                                  get_or<std::string>(ch, "kind", ""));
         }
         return out.fail(o.kind, o.message);
     }

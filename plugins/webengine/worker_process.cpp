@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -155,6 +156,7 @@ bool WorkerProcess::spawn(std::string* error) {
             continue;
         env.emplace_back(v);
     }
+    if (launch_.disable_sandbox) env.emplace_back("QTWEBENGINE_DISABLE_SANDBOX=1");
     if (!launch_.proxy_username.empty() && !egress_guard_) {  // the guard authenticates itself
         env.push_back("BYPARR_PROXY_USERNAME=" + launch_.proxy_username);
         env.push_back("BYPARR_PROXY_PASSWORD=" + launch_.proxy_password);
@@ -526,6 +528,25 @@ uint64_t tree_pss_bytes(const std::vector<pid_t>& roots) {
         if (it != children.end()) todo.insert(todo.end(), it->second.begin(), it->second.end());
     }
     return total_kb * 1024;
+}
+
+std::string sandbox_unavailable_reason() {
+    if (::geteuid() == 0) return "running as root (Chromium does not sandbox root)";
+    pid_t pid = ::fork();
+    if (pid < 0) return std::string("cannot test it (fork: ") + std::strerror(errno) + ")";
+    if (pid == 0) {
+        // Single-threaded after fork, as unshare(CLONE_NEWUSER) requires. Chromium's
+        // namespace sandbox also wants PID and network namespaces inside it.
+        if (::unshare(CLONE_NEWUSER) != 0) ::_exit(1);
+        if (::unshare(CLONE_NEWPID | CLONE_NEWNET) != 0) ::_exit(2);
+        ::_exit(0);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+    return "user namespaces are not available to this process (a container's default seccomp "
+           "profile, or kernel.unprivileged_userns_clone=0)";
 }
 
 }  // namespace byparr::webengine
