@@ -47,6 +47,7 @@ const char* const kKnownVars[] = {"HOST",
                                   "BLOCK_PRIVATE_TARGETS_ALLOW",
                                   "API_KEY",
                                   "BROWSER_SANDBOX",
+                                  "BROWSER_POOL_IDLE_TIMEOUT",
                                   "PROMETHEUS_ENABLED",
                                   "PROMETHEUS_PORT",
                                   "BYPARR_RULES",
@@ -178,6 +179,11 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
             return fail("BROWSER_SANDBOX", *v, "is not one of auto, on, off");
         c.browser_sandbox = *v;
     }
+    // Read by the browser worker from its environment; checked here so a bad value
+    // refuses to start like any other.
+    if (uint32_t pool_idle = 30; !uint_var("BROWSER_POOL_IDLE_TIMEOUT", 1, 86400, &pool_idle))
+        return fail("BROWSER_POOL_IDLE_TIMEOUT", *get("BROWSER_POOL_IDLE_TIMEOUT"),
+                    "is not a number of seconds (1-86400)");
     if (auto v = get("PROMETHEUS_ENABLED"); v && !parse_bool(*v, &c.prometheus_enabled))
         return fail("PROMETHEUS_ENABLED", *v, "is not a boolean");
     if (!uint_var("PROMETHEUS_PORT", 1, 65535, &c.prometheus_port))

@@ -2,7 +2,6 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
@@ -24,6 +23,7 @@
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "core/proc_tree.h"
+#include "host/quiet_http_server.h"
 
 namespace byparr {
 
@@ -374,7 +374,7 @@ void AdminServer::start() {
         auto* params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(4);
         params->setKeepAlive(false);
-        server_ = std::make_unique<Poco::Net::HTTPServer>(new AdminFactory(registry_, service_, cache_),
+        server_ = std::make_unique<QuietHttpServer>(new AdminFactory(registry_, service_, cache_),
                                                           sock, params);
         server_->start();
         log::info("admin", "admin socket at {}", path);

@@ -13,11 +13,9 @@
 #include "core/registry.h"
 #include "host/v1_service.h"
 
-namespace Poco::Net {
-class HTTPServer;
-}
-
 namespace byparr {
+
+class QuietHttpServer;
 
 class ClearanceCache;
 
@@ -41,7 +39,7 @@ class AdminServer {
     Registry& registry_;
     V1Service& service_;
     ClearanceCache* cache_ = nullptr;
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    std::unique_ptr<QuietHttpServer> server_;
     // The socket file this server bound (device, inode): stop() removes the path
     // only while it is still that file, never one another process put there.
     dev_t sock_dev_ = 0;

@@ -1,6 +1,5 @@
 // byparr: the HTTP host. Reads its configuration from the environment (see
 // --help), loads plugins, serves the FlareSolverr v1 API until SIGTERM/SIGINT.
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
@@ -25,6 +24,7 @@
 #include "host/admin_server.h"
 #include "host/http_routes.h"
 #include "host/instance_lock.h"
+#include "host/quiet_http_server.h"
 #include "host/v1_service.h"
 
 namespace {
@@ -63,6 +63,8 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
   PROMETHEUS_ENABLED   also serve /metrics on PROMETHEUS_PORT, as FlareSolverr
                                                              (default false)
   PROMETHEUS_PORT      that port                             (default 8192)
+  BROWSER_POOL_IDLE_TIMEOUT  seconds without a request before the browser keeps only one
+                       warm page                             (default 30)
   BROWSER_IDLE_TIMEOUT, BROWSER_MEMORY_LIMIT, BROWSER_MAX_PAGES, MAX_SESSIONS:
                        see README (webengine plugin)
 
@@ -230,27 +232,29 @@ class ByparrApp : public Poco::Util::ServerApplication {
         params->setTimeout(Poco::Timespan(30, 0));  // read/write timeout: slowloris
         params->setKeepAliveTimeout(Poco::Timespan(30, 0));
         params->setServerName("Byparr");
-        Poco::Net::HTTPServer server(new byparr::RouteFactory(service, cfg->max_body_bytes), socket,
+        byparr::QuietHttpServer server(new byparr::RouteFactory(service, cfg->max_body_bytes), socket,
                                      params);
         server.start();
         uint16_t port = socket.address().port();
         byparr::log::info("main", "Byparr {} listening on http://{}:{}", BYPARR_VERSION, cfg->host,
                           port);
-        std::unique_ptr<Poco::Net::HTTPServer> metrics_server;
+        std::unique_ptr<byparr::QuietHttpServer> metrics_server;
         if (metrics_socket) {
             auto* mp = new Poco::Net::HTTPServerParams;
             mp->setMaxThreads(4);
             mp->setKeepAlive(true);
             mp->setTimeout(Poco::Timespan(30, 0));
             mp->setServerName("Byparr");
-            metrics_server = std::make_unique<Poco::Net::HTTPServer>(
+            metrics_server = std::make_unique<byparr::QuietHttpServer>(
                 new byparr::MetricsRouteFactory(service), *metrics_socket, mp);
             metrics_server->start();
             byparr::log::info("main", "Prometheus metrics on http://{}:{}/metrics", cfg->host,
                               metrics_socket->address().port());
         }
         byparr::AdminServer admin(*cfg, registry, service);
-        if (lock.held()) admin.start();  // never take over another instance's socket
+        // A second instance has exited above, so the socket here is ours or a crashed
+        // run's; without a lock (unusable state dir) start() warns as before.
+        admin.start();
         service.start_self_test();
         if (std::getenv("BYPARR_ANNOUNCE_PORT")) {
             // For supervisors and tests that start us on PORT=0.
