@@ -170,9 +170,10 @@ int at_rest(int rest_s) {
     std::vector<double> after;
     for (int i = 0; i < 10; ++i)
         after.push_back(solve(base, get_body(site.url("/plain"))).ms);
-    std::printf("\nnext request after %d s at rest: %.1f ms (%s); warm p50 before %.1f ms, "
-                "after %.1f ms\n",
-                rest_s, next.ms, next.status.c_str(), pct(warm, 0.5), pct(after, 0.5));
+    std::printf(
+        "\nnext request after %d s at rest: %.1f ms (%s); warm p50 before %.1f ms, "
+        "after %.1f ms\n",
+        rest_s, next.ms, next.status.c_str(), pct(warm, 0.5), pct(after, 0.5));
     server.stop(std::chrono::seconds(10));
     std::filesystem::remove_all(state);
     return 0;

@@ -49,8 +49,8 @@ std::string timestamp() {
 // written as JSON numbers, so log pipelines can sum and compare them without a
 // parse step; anything else (ids like "000123" included) stays a string.
 bool numeric_field(std::string_view k, std::string_view v) {
-    bool measure = k == "status" || k.ends_with("_ms") || k.ends_with("_s") ||
-                   k.ends_with("_bytes");
+    bool measure =
+        k == "status" || k.ends_with("_ms") || k.ends_with("_s") || k.ends_with("_bytes");
     if (!measure || v.empty() || v.size() > 24) return false;
     size_t i = v[0] == '-' ? 1 : 0;
     if (i == v.size() || !std::isdigit(static_cast<unsigned char>(v[i]))) return false;

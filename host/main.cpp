@@ -13,9 +13,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <optional>
-#include <iostream>
 #include <thread>
 
 #include "core/config.h"
@@ -173,9 +173,8 @@ class ByparrApp : public Poco::Util::ServerApplication {
             case byparr::InstanceLock::Result::kAcquired:
                 break;
             case byparr::InstanceLock::Result::kHeld: {
-                std::string who = lock.holder_pid() > 0
-                                      ? "PID " + std::to_string(lock.holder_pid())
-                                      : "another process";
+                std::string who = lock.holder_pid() > 0 ? "PID " + std::to_string(lock.holder_pid())
+                                                        : "another process";
                 byparr::log::error("main",
                                    "another Byparr ({}) is running with the state directory {} "
                                    "(lock {}); stop it, or give this instance its own "
@@ -232,8 +231,8 @@ class ByparrApp : public Poco::Util::ServerApplication {
         params->setTimeout(Poco::Timespan(30, 0));  // read/write timeout: slowloris
         params->setKeepAliveTimeout(Poco::Timespan(30, 0));
         params->setServerName("Byparr");
-        byparr::QuietHttpServer server(new byparr::RouteFactory(service, cfg->max_body_bytes), socket,
-                                     params);
+        byparr::QuietHttpServer server(new byparr::RouteFactory(service, cfg->max_body_bytes),
+                                       socket, params);
         server.start();
         uint16_t port = socket.address().port();
         byparr::log::info("main", "Byparr {} listening on http://{}:{}", BYPARR_VERSION, cfg->host,

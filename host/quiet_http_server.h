@@ -2,8 +2,9 @@
 // socket every 250 ms (and Poco 1.11's poll() creates and closes an epoll instance each
 // time): two listeners cost the idle host ~5 ms of CPU per 10 s, 8 wake-ups a second.
 // This one sleeps in poll(2) without a timeout on the listening socket and a pipe that
-// stop() writes to, so it wakes only for a connection or to stop; connections are served by Poco's own dispatcher and HTTP connection classes,
-// so requests, keep-alive, timeouts and stopAll() behave exactly as with HTTPServer.
+// stop() writes to, so it wakes only for a connection or to stop; connections are served by Poco's
+// own dispatcher and HTTP connection classes, so requests, keep-alive, timeouts and stopAll()
+// behave exactly as with HTTPServer.
 #pragma once
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>

@@ -41,7 +41,9 @@ class PageFactory : public Poco::Net::HTTPRequestHandlerFactory {
 SelfTest::SelfTest(const Config& config, Registry& registry, Dispatcher& dispatcher)
     : config_(config), registry_(registry), dispatcher_(dispatcher) {}
 
-SelfTest::~SelfTest() { join(); }
+SelfTest::~SelfTest() {
+    join();
+}
 
 void SelfTest::join() {
     if (thread_.joinable()) thread_.join();
@@ -84,9 +86,9 @@ void SelfTest::run() {
             sr.request_id = "self-test";
             sr.url = url;
             sr.solver = id;
-            sr.timeout_ms = static_cast<uint32_t>(
-                std::min<int64_t>(std::chrono::milliseconds(kTimeout).count(),
-                                  int64_t(config_.solver_timeout_s) * 1000));
+            sr.timeout_ms =
+                static_cast<uint32_t>(std::min<int64_t>(std::chrono::milliseconds(kTimeout).count(),
+                                                        int64_t(config_.solver_timeout_s) * 1000));
             SolveOutcome o = dispatcher_.probe(id, sr);
             if (o.ok) {
                 r.self_test = "passed";

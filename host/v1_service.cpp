@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "core/json_writer.h"
-#include "core/proc_tree.h"
 #include "core/log.h"
+#include "core/proc_tree.h"
 #include "core/target_guard.h"
 
 namespace byparr {
@@ -70,8 +70,8 @@ const std::map<std::string, std::string>& solver_family_help() {
 
 // Memory limit of this process's cgroup (a container's --memory), 0 when none.
 double cgroup_memory_limit_bytes() {
-    for (const char* path : {"/sys/fs/cgroup/memory.max",
-                             "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    for (const char* path :
+         {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
         std::ifstream in(path);
         std::string v;
         if (!(in >> v) || v == "max") continue;
@@ -145,11 +145,10 @@ V1Service::V1Service(const Config& config, Registry& registry)
     metrics_.gauge_fn("byparr_queue_depth", "Requests waiting for a solve slot.", [this] {
         return std::vector<std::pair<Labels, double>>{{{}, double(gate_.queued())}};
     });
-    metrics_.gauge_fn("byparr_queue_limit", "MAX_QUEUE: requests that may wait for a slot.",
-                      [this] {
-                          return std::vector<std::pair<Labels, double>>{
-                              {{}, double(config_.max_queue)}};
-                      });
+    metrics_.gauge_fn(
+        "byparr_queue_limit", "MAX_QUEUE: requests that may wait for a slot.", [this] {
+            return std::vector<std::pair<Labels, double>>{{{}, double(config_.max_queue)}};
+        });
     metrics_.gauge_fn("byparr_inflight_requests", "Solves running now.", [this] {
         return std::vector<std::pair<Labels, double>>{{{}, double(gate_.in_flight())}};
     });
@@ -162,8 +161,7 @@ V1Service::V1Service(const Config& config, Registry& registry)
                       });
     metrics_.gauge_fn(
         "byparr_process_tree_pss_bytes",
-        "Proportional set size of the host and every descendant (browser workers, Chromium).",
-        [] {
+        "Proportional set size of the host and every descendant (browser workers, Chromium).", [] {
             return std::vector<std::pair<Labels, double>>{
                 {{}, double(process_tree_pss_bytes(::getpid()))}};
         });
@@ -236,9 +234,9 @@ HttpReply V1Service::health() {
     JsonWriter w;
     w.begin_object().field("status", status);
     if (!any_ready)
-        w.field("message", running ? "The start-up self-test is still running."
-                                   : solvers.empty() ? "No solver is enabled."
-                                                     : "No solver can serve requests.");
+        w.field("message", running           ? "The start-up self-test is still running."
+                           : solvers.empty() ? "No solver is enabled."
+                                             : "No solver can serve requests.");
     w.key("solvers").begin_array();
     for (const auto& h : solvers) {
         w.begin_object().field("id", h.id).field("ready", h.ready).field("selfTest", h.self_test);
@@ -270,9 +268,9 @@ HttpReply V1Service::metrics() {
     for (const auto& [name, f] : families) {
         auto help = solver_family_help().find(name);
         extra += "# HELP byparr_" + name + " " +
-                 (help != solver_family_help().end() ? help->second
-                                                     : "Reported by the '" + f.plugin +
-                                                           "' solver plugin.") +
+                 (help != solver_family_help().end()
+                      ? help->second
+                      : "Reported by the '" + f.plugin + "' solver plugin.") +
                  "\n";
         extra += "# TYPE byparr_" + name + (name.ends_with("_total") ? " counter\n" : " gauge\n");
         for (const auto& l : f.lines)
@@ -297,20 +295,19 @@ void V1Service::record(const AccessRecord& a, int http_status, double seconds,
     metrics_.inc("byparr_requests_total", {{"cmd", a.cmd}, {"result", a.outcome}});
     metrics_.observe("byparr_request_duration_seconds", {{"cmd", a.cmd}}, seconds);
     bool request_cmd = a.cmd == "request.get" || a.cmd == "request.post";
-    bool failed = a.outcome != "solved" && a.outcome != "not_detected" &&
-                  a.outcome != "cached" && a.outcome != "ok";
+    bool failed = a.outcome != "solved" && a.outcome != "not_detected" && a.outcome != "cached" &&
+                  a.outcome != "ok";
     if (request_cmd && failed && a.outcome != "invalid") {
-        metrics_.inc("byparr_request_failures_total",
-                     {{"reason", a.outcome},
-                      {"rule", a.rule.empty() ? "none" : a.rule},
-                      {"kind", a.kind.empty() ? "none" : a.kind}});
+        metrics_.inc("byparr_request_failures_total", {{"reason", a.outcome},
+                                                       {"rule", a.rule.empty() ? "none" : a.rule},
+                                                       {"kind", a.kind.empty() ? "none" : a.kind}});
     }
     // FlareSolverr's own counting (its prometheus plugin): every /v1 answer, the
     // result read from the message, the domain from the URL ("unknown" without).
     const char* fs_result = a.outcome == "solved" || a.outcome == "cached" ? "solved"
-                            : a.outcome == "not_detected"                   ? "not_detected"
-                            : failed                                        ? "error"
-                                                                            : "unknown";
+                            : a.outcome == "not_detected"                  ? "not_detected"
+                            : failed                                       ? "error"
+                                                                           : "unknown";
     std::string domain = domain_label(a.domain);
     metrics_.inc("flaresolverr_request_total", {{"domain", domain}, {"result", fs_result}});
     metrics_.observe("flaresolverr_request_duration", {{"domain", domain}}, seconds);
@@ -318,7 +315,8 @@ void V1Service::record(const AccessRecord& a, int http_status, double seconds,
     // One access line per request, whatever happened to it.
     std::string status = std::to_string(http_status);
     std::string ms = fmt::format("{:.0f}", seconds * 1000);
-    log::write(log::Level::kInfo, "access", a.cmd + " " + (a.domain.empty() ? "-" : a.domain) + " " + a.outcome,
+    log::write(log::Level::kInfo, "access",
+               a.cmd + " " + (a.domain.empty() ? "-" : a.domain) + " " + a.outcome,
                {{"id", rid},
                 {"client", meta.client.empty() ? "-" : meta.client},
                 {"cmd", a.cmd},
@@ -401,8 +399,8 @@ namespace {
 bool usable_request_id(const std::string& id) {
     if (id.empty() || id.size() > 128) return false;
     for (char c : id)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("-_.:/+=").find(c) ==
-                                                                 std::string_view::npos)
+        if (!std::isalnum(static_cast<unsigned char>(c)) &&
+            std::string_view("-_.:/+=").find(c) == std::string_view::npos)
             return false;
     return true;
 }
@@ -413,13 +411,12 @@ HttpReply V1Service::handle_v1(std::string_view body, std::string_view authoriza
                                const RequestMeta& meta) {
     int64_t start_ms = now_epoch_ms();
     auto t0 = std::chrono::steady_clock::now();
-    std::string rid = usable_request_id(meta.request_id) ? meta.request_id
-                                                         : fmt::format("{:06x}", next_id_++);
+    std::string rid =
+        usable_request_id(meta.request_id) ? meta.request_id : fmt::format("{:06x}", next_id_++);
     AccessRecord a;
     HttpReply reply = dispatch_v1(body, authorization, rid, start_ms, a);
     record(a, reply.status,
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), rid,
-           meta);
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), rid, meta);
     reply.headers.emplace_back("X-Request-Id", rid);
     return reply;
 }
@@ -491,8 +488,8 @@ HttpReply V1Service::dispatch_v1(std::string_view body, std::string_view authori
 }
 
 std::string V1Service::timeout_message(uint32_t timeout_ms, int64_t asked_ms) const {
-    std::string m = "Error solving the challenge. Timeout after " + python_seconds(timeout_ms) +
-                    " seconds.";
+    std::string m =
+        "Error solving the challenge. Timeout after " + python_seconds(timeout_ms) + " seconds.";
     // The client asked for longer than the operator allows: say so, or the
     // number looks like a bug in the client's own setting.
     if (asked_ms > int64_t(timeout_ms) &&
@@ -525,7 +522,7 @@ std::string V1Service::error_message(const SolveOutcome& o, uint32_t timeout_ms,
 }
 
 HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const std::string& rid,
-                                  AccessRecord& a) {
+                                 AccessRecord& a) {
     auto t0 = std::chrono::steady_clock::now();
     uint32_t timeout_ms = static_cast<uint32_t>(
         std::min<int64_t>(req.max_timeout_ms, int64_t(config_.solver_timeout_s) * 1000));
@@ -694,10 +691,9 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     if (o.solution.challenge || o.error_kind == BYPARR_ERROR_BLOCKED ||
         o.error_kind == BYPARR_ERROR_CAPTCHA ||
         (o.error_kind == BYPARR_ERROR_TIMEOUT && !a.rule.empty())) {
-        metrics_.inc("byparr_challenges_total",
-                     {{"rule", a.rule.empty() ? "unknown" : a.rule},
-                      {"kind", a.kind.empty() ? "unknown" : a.kind},
-                      {"outcome", a.outcome}});
+        metrics_.inc("byparr_challenges_total", {{"rule", a.rule.empty() ? "unknown" : a.rule},
+                                                 {"kind", a.kind.empty() ? "unknown" : a.kind},
+                                                 {"outcome", a.outcome}});
     }
     if (!o.ok) {
         a.detail = o.error;

@@ -627,10 +627,10 @@ int cmd_stats(Context& c) {
     t.add({"p50", requests > 0 ? fixed(num(o, "p50Seconds"), 3) + " s" : "-"});
     t.add({"p95", requests > 0 ? fixed(num(o, "p95Seconds"), 3) + " s" : "-"});
     double looked = num(o, "cacheHits") + num(o, "cacheMisses");
-    t.add({"cache hit rate", looked > 0 ? fixed(100.0 * num(o, "cacheHitRate"), 1) + " % (" +
-                                              integer(num(o, "cacheHits")) + " of " +
-                                              integer(looked) + ")"
-                                        : "-"});
+    t.add({"cache hit rate", looked > 0
+                                 ? fixed(100.0 * num(o, "cacheHitRate"), 1) + " % (" +
+                                       integer(num(o, "cacheHits")) + " of " + integer(looked) + ")"
+                                 : "-"});
     t.add({"memory (tree PSS)", bytes(num(o, "memoryBytes"))});
     t.add({"server RSS", bytes(num(o, "hostResidentBytes"))});
     t.add({"workers", workers});

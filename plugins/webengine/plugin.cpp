@@ -216,7 +216,8 @@ class WebEngineSolver : public sdk::Solver {
         } else if (o.result) {
             // A timeout's partial result names the challenge still on the page, so
             // the host can count and log timeouts by rule.
-            if (auto ch = o.result->getObject("challenge"); ch && get_or<bool>(ch, "detected", false))
+            if (auto ch = o.result->getObject("challenge");
+                ch && get_or<bool>(ch, "detected", false))
                 out.set_challenge(get_or<std::string>(ch, "rule", ""),
                                   get_or<std::string>(ch, "kind", ""));
         }

@@ -605,8 +605,9 @@ bool Supervisor::sandbox_disabled() {
         if (why.empty()) return;
         if (settings_.sandbox == "on" && ::geteuid() == 0) {
             if (settings_.warn)
-                settings_.warn("BROWSER_SANDBOX=on cannot hold: running as root, and Chromium "
-                               "never sandboxes root; run as an unprivileged user");
+                settings_.warn(
+                    "BROWSER_SANDBOX=on cannot hold: running as root, and Chromium "
+                    "never sandboxes root; run as an unprivileged user");
             return;
         }
         if (settings_.sandbox == "on") {

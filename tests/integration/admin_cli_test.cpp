@@ -295,8 +295,8 @@ TEST_F(AdminCli, StatsShowsCountersAndFailsWhenServerIsDown) {
     ASSERT_EQ(v1(R"({"cmd":"request.get","url":"http://site.test/"})").status, 200);
     auto r = ctl({"stats"});
     ASSERT_EQ(r.code, 0) << dump(r);
-    for (const char* k :
-         {"page requests", "solve rate", "p50", "p95", "cache hit rate", "memory", "workers", "queued"})
+    for (const char* k : {"page requests", "solve rate", "p50", "p95", "cache hit rate", "memory",
+                          "workers", "queued"})
         EXPECT_NE(r.out.find(k), std::string::npos) << k << "\n" << r.out;
     auto j = ctl({"--json", "stats"});
     ASSERT_EQ(j.code, 0) << dump(j);

@@ -313,7 +313,8 @@ TEST_F(HostApi, MetricsExposeRequestCounters) {
     EXPECT_NE(r.body.find("byparr_requests_total{cmd=\"request.get\",result=\"not_detected\"}"),
               std::string::npos);
     // FlareSolverr's label values: a page without a challenge is not_detected, not solved.
-    EXPECT_NE(r.body.find("flaresolverr_request_total{domain=\"metrics.test\",result=\"not_detected\"} 1"),
+    EXPECT_NE(r.body.find(
+                  "flaresolverr_request_total{domain=\"metrics.test\",result=\"not_detected\"} 1"),
               std::string::npos);
     EXPECT_EQ(r.body.find("flaresolverr_request_total{domain=\"metrics.test\",result=\"solved\"}"),
               std::string::npos);

@@ -77,22 +77,23 @@ class Monitoring : public ::testing::Test {
 
     // Every outcome the host can count, through the browserless echo solver.
     static std::string scrape_after_mixed_workload() {
-        ByparrServer s({.env = {{"BYPARR_PLUGIN_PATH", ByparrServer::fixture_plugin_dir() + "/good"},
-                                {"SOLVERS", "echo-solver"},
-                                {"MAX_CONCURRENT", "1"},
-                                {"MAX_QUEUE", "0"},
-                                {"LOG_LEVEL", "warning"}}});
+        ByparrServer s(
+            {.env = {{"BYPARR_PLUGIN_PATH", ByparrServer::fixture_plugin_dir() + "/good"},
+                     {"SOLVERS", "echo-solver"},
+                     {"MAX_CONCURRENT", "1"},
+                     {"MAX_QUEUE", "0"},
+                     {"LOG_LEVEL", "warning"}}});
         auto get = [&](const std::string& url, const std::string& extra = "") {
             return s.v1(test::get_body(url, 2000, extra)).status;
         };
-        EXPECT_EQ(get("http://plain.test/"), 200);                // not_detected
-        EXPECT_EQ(get("http://site.test/challenge"), 200);        // solved
+        EXPECT_EQ(get("http://plain.test/"), 200);          // not_detected
+        EXPECT_EQ(get("http://site.test/challenge"), 200);  // solved
         EXPECT_EQ(get("http://site.test/challenge", R"("returnOnlyCookies":true)"), 200);  // cached
-        EXPECT_EQ(get("http://blocked.test/block"), 500);         // blocked, rule cf-1020
-        EXPECT_EQ(get("http://captcha.test/captcha"), 500);       // captcha
-        EXPECT_EQ(get("http://broken.test/fail"), 500);           // error
+        EXPECT_EQ(get("http://blocked.test/block"), 500);    // blocked, rule cf-1020
+        EXPECT_EQ(get("http://captcha.test/captcha"), 500);  // captcha
+        EXPECT_EQ(get("http://broken.test/fail"), 500);      // error
         EXPECT_EQ(s.v1(test::get_body("http://slow.test/timeout", 200)).status, 500);  // timeout
-        EXPECT_EQ(s.v1("{not json").status, 500);                 // invalid
+        EXPECT_EQ(s.v1("{not json").status, 500);                                      // invalid
         EXPECT_EQ(s.v1(R"({"cmd":"sessions.create","session":"m1"})").status, 200);
         EXPECT_EQ(s.v1(R"({"cmd":"sessions.list"})").status, 200);
         EXPECT_EQ(s.v1(R"({"cmd":"sessions.destroy","session":"nope"})").status, 500);
@@ -132,8 +133,10 @@ TEST_F(Monitoring, ScrapeCountsEveryOutcomeWithFlareSolverrLabels) {
              "byparr_requests_total{cmd=\"request.get\",result=\"cached\"} 1",
              "byparr_requests_total{cmd=\"request.get\",result=\"timeout\"} 1",
              "byparr_requests_total{cmd=\"request.post\",result=\"solved\"} 0",  // exists at 0
-             "byparr_request_failures_total{reason=\"blocked\",rule=\"cf-1020\",kind=\"blocked\"} 1",
-             "byparr_request_failures_total{reason=\"captcha\",rule=\"hcaptcha-widget\",kind=\"hcaptcha\"} 1",
+             "byparr_request_failures_total{reason=\"blocked\",rule=\"cf-1020\",kind=\"blocked\"} "
+             "1",
+             "byparr_request_failures_total{reason=\"captcha\",rule=\"hcaptcha-widget\",kind="
+             "\"hcaptcha\"} 1",
              "byparr_request_failures_total{reason=\"busy\",rule=\"none\",kind=\"none\"} 1",
              "byparr_challenges_total{rule=\"cf-1020\",kind=\"blocked\",outcome=\"blocked\"} 1",
              "byparr_solver_ready{solver=\"echo-solver\"} 1",
@@ -181,8 +184,9 @@ TEST_F(Monitoring, AlertRuleUnitTestsPassAndCoverEveryAlert) {
         EXPECT_TRUE(std::regex_search(tests, fires)) << "no firing unit test for " << name;
     }
     EXPECT_GE(alerts, 5);
-    for (const char* must : {"ByparrSolveRateLow", "ByparrAllRequestsFailing", "ByparrQueueSaturated",
-                             "ByparrMemoryNearLimit", "ByparrBrowserRestartLoop"})
+    for (const char* must :
+         {"ByparrSolveRateLow", "ByparrAllRequestsFailing", "ByparrQueueSaturated",
+          "ByparrMemoryNearLimit", "ByparrBrowserRestartLoop"})
         EXPECT_NE(rules.find(std::string("- alert: ") + must), std::string::npos) << must;
 }
 
@@ -190,8 +194,10 @@ void collect_exprs(const Poco::Dynamic::Var& v, std::vector<std::string>& out) {
     if (v.type() == typeid(Poco::JSON::Object::Ptr)) {
         auto o = v.extract<Poco::JSON::Object::Ptr>();
         for (const auto& [k, child] : *o) {
-            if (k == "expr" && child.isString()) out.push_back(child.convert<std::string>());
-            else collect_exprs(child, out);
+            if (k == "expr" && child.isString())
+                out.push_back(child.convert<std::string>());
+            else
+                collect_exprs(child, out);
         }
     } else if (v.type() == typeid(Poco::JSON::Array::Ptr)) {
         auto a = v.extract<Poco::JSON::Array::Ptr>();
@@ -220,8 +226,8 @@ TEST_F(Monitoring, EveryDashboardExpressionParsesAndUsesExportedMetrics) {
         ASSERT_EQ(e.find('$'), std::string::npos) << "unknown variable in " << exprs[i];
         std::ostringstream quoted;
         Poco::JSON::Stringifier::stringify(Poco::Dynamic::Var(e), quoted);
-        rules += "      - record: dashboard:expr_" + std::to_string(i) + "\n        expr: " +
-                 quoted.str() + "\n";
+        rules += "      - record: dashboard:expr_" + std::to_string(i) +
+                 "\n        expr: " + quoted.str() + "\n";
         for (std::sregex_iterator it(e.begin(), e.end(), metric_re), end; it != end; ++it)
             metrics.insert((*it)[1]);
     }
@@ -236,7 +242,9 @@ TEST_F(Monitoring, EveryDashboardExpressionParsesAndUsesExportedMetrics) {
     for (std::string name : metrics) {
         if (name.rfind("byparr_browser_", 0) == 0 || name == "byparr_memory_limit_bytes") continue;
         for (const char* suf : {"_bucket", "_sum", "_count"})
-            if (name.ends_with(suf) && m.find("# TYPE " + name.substr(0, name.size() - std::strlen(suf)) + " histogram") != std::string::npos)
+            if (name.ends_with(suf) &&
+                m.find("# TYPE " + name.substr(0, name.size() - std::strlen(suf)) + " histogram") !=
+                    std::string::npos)
                 name = name.substr(0, name.size() - std::strlen(suf));
         EXPECT_NE(m.find("# TYPE " + name + " "), std::string::npos)
             << "the dashboard uses " << name << ", which /metrics does not export";

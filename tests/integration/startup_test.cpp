@@ -34,7 +34,7 @@ std::map<std::string, std::string> echo_env() {
 }
 
 struct Exit {
-    int code = -1;  // exit status, -1 when it did not exit in time
+    int code = -1;       // exit status, -1 when it did not exit in time
     std::string output;  // stdout and stderr
 };
 
@@ -181,9 +181,9 @@ class Operability : public ::testing::Test {
 };
 
 TEST_F(Operability, RequestIdIsReturnedAndTheClientsOwnIsKept) {
-    auto mine = http_request("POST", server_->base() + "/v1",
-                             R"({"cmd":"request.get","url":"http://ids.test/"})",
-                             {{"Content-Type", "application/json"}, {"X-Request-Id", "prowlarr-42"}});
+    auto mine = http_request(
+        "POST", server_->base() + "/v1", R"({"cmd":"request.get","url":"http://ids.test/"})",
+        {{"Content-Type", "application/json"}, {"X-Request-Id", "prowlarr-42"}});
     EXPECT_EQ(mine.status, 200);
     EXPECT_EQ(mine.headers["x-request-id"], "prowlarr-42");
     auto made = server_->v1(R"({"cmd":"request.get","url":"http://ids.test/"})");
@@ -239,7 +239,8 @@ TEST_F(Operability, RemovedFieldProwlarrSendsIsSaidOnceNotWarnedEveryTime) {
                   200);
     std::string log = server_->log();
     size_t n = 0;
-    for (size_t p = 0; (p = log.find("'userAgent' was removed", p)) != std::string::npos; ++p) ++n;
+    for (size_t p = 0; (p = log.find("'userAgent' was removed", p)) != std::string::npos; ++p)
+        ++n;
     EXPECT_EQ(n, 1u) << log;
     std::regex warned("\"level\":\"warning\"[^\n]*userAgent");
     EXPECT_FALSE(std::regex_search(log, warned)) << log;
@@ -247,7 +248,8 @@ TEST_F(Operability, RemovedFieldProwlarrSendsIsSaidOnceNotWarnedEveryTime) {
 
 TEST_F(Operability, PostWithoutContentLengthIsAnsweredAtOnce) {
     auto t0 = std::chrono::steady_clock::now();
-    std::string out = raw("POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n", 5s);
+    std::string out =
+        raw("POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n", 5s);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s) << "left hanging";
     EXPECT_EQ(out.rfind("HTTP/1.1 ", 0), 0u) << out;
     EXPECT_NE(out.find("\"status\":\"error\""), std::string::npos) << out;
@@ -258,24 +260,28 @@ TEST_F(Operability, ChunkedPostIsAnswered) {
     char size[16];
     std::snprintf(size, sizeof size, "%zx", body.size());
     auto t0 = std::chrono::steady_clock::now();
-    std::string out = raw("POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          "Transfer-Encoding: chunked\r\n\r\n" +
-                              std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n",
-                          5s);
+    std::string out =
+        raw("POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n" +
+                std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n",
+            5s);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s) << "left hanging";
     EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
     EXPECT_NE(out.find("Challenge not detected!"), std::string::npos) << out;
 }
 
 TEST_F(Operability, TimeoutMessageSaysWhenSolverTimeoutCappedMaxTimeout) {
-    auto r = server_->v1(R"({"cmd":"request.get","url":"http://slow.test/timeout","maxTimeout":"60000"})");
+    auto r = server_->v1(
+        R"({"cmd":"request.get","url":"http://slow.test/timeout","maxTimeout":"60000"})");
     EXPECT_EQ(r.status, 500);
     auto m = parse(r.body)->getValue<std::string>("message");
-    EXPECT_EQ(m.rfind("Error: Error solving the challenge. Timeout after 1.0 seconds.", 0), 0u) << m;
+    EXPECT_EQ(m.rfind("Error: Error solving the challenge. Timeout after 1.0 seconds.", 0), 0u)
+        << m;
     EXPECT_NE(m.find("maxTimeout of 60000 ms was capped by SOLVER_TIMEOUT=1"), std::string::npos)
         << m;
     // Within the cap the message is FlareSolverr's own.
-    auto own = server_->v1(R"({"cmd":"request.get","url":"http://slow.test/timeout","maxTimeout":300})");
+    auto own =
+        server_->v1(R"({"cmd":"request.get","url":"http://slow.test/timeout","maxTimeout":300})");
     EXPECT_EQ(parse(own.body)->getValue<std::string>("message"),
               "Error: Error solving the challenge. Timeout after 0.3 seconds.");
 }
