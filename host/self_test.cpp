@@ -97,6 +97,13 @@ void SelfTest::run() {
                 // The egress guard refused the loopback page: the browser started and
                 // asked for it, which is what the test is for.
                 r.self_test = "passed";
+            } else if (o.error_kind == BYPARR_ERROR_UNSUPPORTED &&
+                       o.error.rfind("not applicable", 0) == 0) {
+                // A solver that answers only some sites (cookie-import: those it holds
+                // cookies for) declined the page: not broken, but no proof it can serve.
+                r.self_test = "not applicable";
+                r.reason = "it answers only the sites it is made for; it declined the "
+                           "self-test page";
             } else {
                 r.self_test = "failed";
                 r.reason = "self-test page did not load: " + o.error;
@@ -107,6 +114,8 @@ void SelfTest::run() {
                    .count();
         if (r.self_test == "passed")
             log::info("health", "solver '{}' passed its self-test in {} ms", id, r.ms);
+        else if (r.self_test == "not applicable")
+            log::info("health", "solver '{}' declined the self-test page: {}", id, r.reason);
         else
             log::warning("health", "solver '{}' failed its self-test: {}", id, r.reason);
         std::lock_guard<std::mutex> lock(mu_);
@@ -138,7 +147,7 @@ std::vector<SolverHealth> SelfTest::report() const {
             h.reason = s.reason.empty() ? "not in the solver chain" : s.reason;
         } else if (h.self_test == "running") {
             h.reason = "self-test running";
-        } else if (h.self_test == "failed") {
+        } else if (h.self_test == "failed" || h.self_test == "not applicable") {
             h.reason = it->second.reason;
         }
         h.ready = h.reason.empty();

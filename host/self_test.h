@@ -23,7 +23,7 @@ namespace byparr {
 struct SolverHealth {
     std::string id;
     bool ready = false;
-    std::string self_test;  // "passed", "failed", "running", "not run"
+    std::string self_test;  // "passed", "failed", "not applicable", "running", "not run"
     std::string reason;     // why not ready (empty when ready)
     int64_t self_test_ms = -1;
 };
