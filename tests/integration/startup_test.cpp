@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -285,6 +286,28 @@ TEST_F(Operability, TimeoutMessageSaysWhenSolverTimeoutCappedMaxTimeout) {
         server_->v1(R"({"cmd":"request.get","url":"http://slow.test/timeout","maxTimeout":300})");
     EXPECT_EQ(parse(own.body)->getValue<std::string>("message"),
               "Error: Error solving the challenge. Timeout after 0.3 seconds.");
+}
+
+// Every thread of the host, summed: times it was scheduled (schedstat's third field).
+uint64_t host_wakeups(pid_t pid) {
+    uint64_t n = 0;
+    std::string dir = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& t : std::filesystem::directory_iterator(dir)) {
+        std::ifstream in(t.path() / "schedstat");
+        uint64_t run_ns = 0, wait_ns = 0, slices = 0;
+        if (in >> run_ns >> wait_ns >> slices) n += slices;
+    }
+    return n;
+}
+
+TEST_F(Operability, AnIdleHostDoesNotWakeUp) {
+    // Poco's TCPServer polled each listener every 250 ms: 24 wake-ups in 3 s for the
+    // public port and the admin socket. The host's accept loops sleep until a client.
+    std::this_thread::sleep_for(1s);  // whatever start-up left behind settles
+    uint64_t before = host_wakeups(server_->process().pid());
+    std::this_thread::sleep_for(3s);
+    uint64_t woke = host_wakeups(server_->process().pid()) - before;
+    EXPECT_LE(woke, 6u) << "the idle host was scheduled " << woke << " times in 3 s";
 }
 
 TEST_F(Operability, HealthNamesEachSolverAndItsSelfTest) {
