@@ -147,6 +147,39 @@ TEST(Startup, HealthIs503WithTheReasonWhenTheBrowserCannotStart) {
     EXPECT_EQ(http_request("GET", s.base() + "/").status, 200);
 }
 
+TEST(Startup, WorkerDebugLinesReachTheLogAtDebugOnly) {
+    if (!std::filesystem::exists(ByparrServer::plugin_dir() + "/webengine/libwebengine.so"))
+        GTEST_SKIP() << "webengine plugin not built";
+    // A stand-in worker that says what a real one says about its solve steps, then fails
+    // to start (the self-test reports it).
+    std::string dir = temp_dir("worker-lines");
+    std::string worker = dir + "/fake-worker";
+    {
+        std::ofstream f(worker);
+        f << "#!/bin/sh\n"
+             "echo 'byparr-webengine-worker: debug: req=self-test rule cf-title detected' >&2\n"
+             "echo 'byparr-webengine-worker: cannot start' >&2\n"
+             "exit 1\n";
+    }
+    std::filesystem::permissions(worker, std::filesystem::perms::owner_all);
+    for (const char* level : {"debug", "info"}) {
+        ByparrServer s(
+            {.env = {{"SOLVERS", "webengine"}, {"BYPARR_WORKER", worker}, {"LOG_LEVEL", level}},
+             .capture_log = true});
+        ASSERT_TRUE(
+            test::wait_until([&] { return s.log().find("cannot start") != std::string::npos; }, 5s))
+            << s.log();
+        std::string log = s.log();
+        std::regex step(
+            R"(debug +\[webengine\] byparr-webengine-worker: debug: req=self-test rule cf-title detected)");
+        std::regex complaint(R"(warning +\[webengine\] byparr-webengine-worker: cannot start)");
+        EXPECT_EQ(std::regex_search(log, step), std::string(level) == "debug") << level << "\n"
+                                                                               << log;
+        EXPECT_TRUE(std::regex_search(log, complaint)) << log;
+    }
+    std::filesystem::remove_all(dir);
+}
+
 class Operability : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
