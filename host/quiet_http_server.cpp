@@ -10,6 +10,7 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/log.h"
@@ -20,9 +21,11 @@ QuietHttpServer::QuietHttpServer(Poco::Net::HTTPRequestHandlerFactory::Ptr facto
                                  const Poco::Net::ServerSocket& socket,
                                  Poco::Net::HTTPServerParams::Ptr params)
     : factory_(factory), socket_(socket) {
+    // Idle pool threads wait without a timeout; the pool trims them only when it is
+    // asked for a thread, so it adds no wake-ups at rest.
+    pool_ = std::make_unique<Poco::ThreadPool>(1, std::max(2, params->getMaxThreads()));
     dispatcher_ = new Poco::Net::TCPServerDispatcher(
-        new Poco::Net::HTTPServerConnectionFactory(params, factory_),
-        Poco::ThreadPool::defaultPool(), params);
+        new Poco::Net::HTTPServerConnectionFactory(params, factory_), *pool_, params);
     if (::pipe2(wake_, O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
 }
 
@@ -31,7 +34,11 @@ QuietHttpServer::~QuietHttpServer() {
         stopAll(true);
     } catch (...) {
     }
+    // The dispatcher's threads have been told to stop; wait for them before the pool
+    // (and the dispatcher they reference) goes.
+    pool_->joinAll();
     dispatcher_->release();
+    pool_.reset();
     for (int fd : wake_)
         if (fd >= 0) ::close(fd);
 }

@@ -11,7 +11,10 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 
+#include <Poco/ThreadPool.h>
+
 #include <atomic>
+#include <memory>
 #include <thread>
 
 namespace Poco::Net {
@@ -22,8 +25,10 @@ namespace byparr {
 
 class QuietHttpServer {
   public:
-    /// Takes a bound, listening socket. Handlers run on Poco's default thread pool, as
-    /// with HTTPServer.
+    /// Takes a bound, listening socket. Handlers run on a thread pool of this server's
+    /// own, sized to params->getMaxThreads(): HTTPServer used Poco's default pool, which
+    /// stops at 16 threads for every server together, so a burst of long solves left
+    /// /health and /metrics waiting behind them and MAX_QUEUE never filled.
     QuietHttpServer(Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
                     const Poco::Net::ServerSocket& socket, Poco::Net::HTTPServerParams::Ptr params);
     ~QuietHttpServer();  // stopAll(true) unless stopped
@@ -41,6 +46,7 @@ class QuietHttpServer {
     void run();
 
     Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
+    std::unique_ptr<Poco::ThreadPool> pool_;  // outlives the dispatcher's threads
     Poco::Net::ServerSocket socket_;
     Poco::Net::TCPServerDispatcher* dispatcher_ = nullptr;  // reference-counted by Poco
     std::thread thread_;

@@ -343,6 +343,26 @@ TEST_F(Operability, AnIdleHostDoesNotWakeUp) {
     EXPECT_LE(woke, 6u) << "the idle host was scheduled " << woke << " times in 3 s";
 }
 
+TEST_F(Operability, HealthAnswersAtOnceWhileManySolvesWait) {
+    // 20 requests that hold their connection for the whole 1 s SOLVER_TIMEOUT (5 solving,
+    // 15 queued in the gate). Poco's shared default pool stopped at 16 threads, so /health
+    // waited for one of them to end; the public port now has threads for all of them.
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 20; ++i)
+        ts.emplace_back([i] {
+            server_->v1(R"({"cmd":"request.get","url":"http://busy)" + std::to_string(i) +
+                        R"(.test/timeout","maxTimeout":1000})");
+        });
+    std::this_thread::sleep_for(200ms);
+    auto t0 = std::chrono::steady_clock::now();
+    auto h = http_request("GET", server_->base() + "/health", "", {}, 5000);
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(h.status, 200);
+    EXPECT_LT(took, 500ms) << "/health waited behind the solves";
+    for (auto& t : ts)
+        t.join();
+}
+
 TEST_F(Operability, HealthNamesEachSolverAndItsSelfTest) {
     auto h = http_request("GET", server_->base() + "/health");
     ASSERT_EQ(h.status, 200) << h.body;
