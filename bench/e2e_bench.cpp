@@ -3,7 +3,10 @@
 // nothing (targets are judged by a person reading them, and in the closing note).
 //
 //   byparr-bench-e2e [--warm N] [--skip-idle]
+//   byparr-bench-e2e --at-rest [--rest S]   after a burst: CPU per 10 s and the PSS curve
+//                                           for S seconds (60), then the next request's cost
 #include <Poco/JSON/Parser.h>
+#include <dirent.h>
 
 #include <algorithm>
 #include <chrono>
@@ -66,22 +69,139 @@ std::string get_body(const std::string& url) {
     return R"({"cmd":"request.get","maxTimeout":60000,"url":")" + url + "\"}";
 }
 
+// CPU time of the whole tree in nanoseconds, per process (summed over its threads):
+// /proc/<pid>/task/<tid>/schedstat counts in ns, where /proc/<pid>/stat's ticks are 10 ms
+// and cannot tell 5 ms from 15 ms in a 10 s window.
+std::map<pid_t, uint64_t> tree_cpu_ns(pid_t root) {
+    std::map<pid_t, uint64_t> out;
+    for (pid_t p : process_tree(root)) {
+        std::string dir = "/proc/" + std::to_string(p) + "/task";
+        DIR* d = ::opendir(dir.c_str());
+        if (d == nullptr) continue;
+        uint64_t sum = 0;
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_name[0] == '.') continue;
+            std::ifstream in(dir + "/" + e->d_name + "/schedstat");
+            uint64_t ns = 0;
+            if (in >> ns) sum += ns;
+        }
+        ::closedir(d);
+        out[p] = sum;
+    }
+    return out;
+}
+
+// How the tree rests after a burst (issue #15's at-rest targets): CPU per 10 s window and
+// PSS every few seconds from the last answer, by process name for the first windows; then
+// the latency of the next request compared with a warm one before the rest.
+int at_rest(int rest_s) {
+    auto state =
+        std::filesystem::temp_directory_path() / ("byparr-e2e-rest-" + std::to_string(getpid()));
+    std::filesystem::remove_all(state);
+    TestSite site;
+    ChildProcess server(std::string(BYPARR_BIN_DIR) + "/byparr", {},
+                        {{"PORT", "0"},
+                         {"HOST", "127.0.0.1"},
+                         {"BYPARR_ANNOUNCE_PORT", "1"},
+                         {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
+                         {"BYPARR_STATE_DIR", state.string()},
+                         {"LOG_LEVEL", "warning"}});
+    auto port = server.read_port(std::chrono::seconds(20));
+    if (!port) {
+        std::fprintf(stderr, "byparr did not start\n");
+        return 1;
+    }
+    std::string base = "http://127.0.0.1:" + std::to_string(*port);
+    solve(base, get_body(site.url("/plain")));  // browser up
+    std::vector<double> warm;
+    for (int i = 0; i < 10; ++i)
+        warm.push_back(solve(base, get_body(site.url("/plain"))).ms);
+    // The burst: 4 rounds of 5 concurrent plain pages, as an indexer search fans out.
+    int ok = 0;
+    for (int round = 0; round < 4; ++round) {
+        std::vector<std::future<Reply>> fs;
+        for (int i = 0; i < 5; ++i)
+            fs.push_back(std::async(std::launch::async,
+                                    [&] { return solve(base, get_body(site.url("/plain"))); }));
+        for (auto& f : fs)
+            ok += f.get().status == "ok";
+    }
+    auto t_last = Clock::now();
+    std::printf("at rest after a burst of 20 pages (%d ok), warm p50 before it %.1f ms\n\n", ok,
+                pct(warm, 0.5));
+    std::printf("%8s %12s %10s\n", "t (s)", "tree PSS", "CPU in the last 1 s");
+    std::vector<std::map<pid_t, uint64_t>> cpu;  // one sample per second, from t=0
+    std::vector<std::map<pid_t, std::string>> names;
+    std::vector<double> pss;
+    for (int t = 0; t <= rest_s; ++t) {
+        std::this_thread::sleep_until(t_last + std::chrono::seconds(t));
+        cpu.push_back(tree_cpu_ns(server.pid()));
+        std::map<pid_t, std::string> n;
+        for (const auto& [pid, ns] : cpu.back())
+            n[pid] = comm_of(pid);
+        names.push_back(std::move(n));
+        pss.push_back(tree_pss_mib(server.pid()));
+    }
+    auto used = [&](int from, int to) {  // ns in [from, to) seconds, by process
+        std::map<std::string, double> by;
+        double total = 0;
+        for (const auto& [pid, ns] : cpu[static_cast<size_t>(to)]) {
+            auto it = cpu[static_cast<size_t>(from)].find(pid);
+            uint64_t before = it == cpu[static_cast<size_t>(from)].end() ? 0 : it->second;
+            double ms = static_cast<double>(ns - std::min(ns, before)) / 1e6;
+            by[names[static_cast<size_t>(to)].at(pid)] += ms;
+            total += ms;
+        }
+        return std::make_pair(total, by);
+    };
+    for (int t = 1; t <= rest_s; ++t)
+        if (t <= 20 || t % 5 == 0)
+            std::printf("%8d %9.1f MiB %10.1f ms\n", t, pss[static_cast<size_t>(t)],
+                        used(t - 1, t).first);
+    std::printf("\nCPU of the whole tree per 10 s window after the last answer:\n");
+    for (int from = 0; from + 10 <= rest_s; from += 5) {
+        auto [total, by] = used(from, from + 10);
+        std::string detail;
+        for (const auto& [name, ms] : by)
+            if (ms >= 0.5) detail += " " + name + "=" + std::to_string(static_cast<int>(ms + 0.5));
+        std::printf("  %3d-%3d s %8.1f ms  (%s )\n", from, from + 10, total, detail.c_str());
+    }
+    Reply next = solve(base, get_body(site.url("/plain")));
+    std::vector<double> after;
+    for (int i = 0; i < 10; ++i)
+        after.push_back(solve(base, get_body(site.url("/plain"))).ms);
+    std::printf(
+        "\nnext request after %d s at rest: %.1f ms (%s); warm p50 before %.1f ms, "
+        "after %.1f ms\n",
+        rest_s, next.ms, next.status.c_str(), pct(warm, 0.5), pct(after, 0.5));
+    server.stop(std::chrono::seconds(10));
+    std::filesystem::remove_all(state);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     int warm = 50;
     bool skip_idle = false;
+    int rest_s = 0;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--warm" && i + 1 < argc)
             warm = std::atoi(argv[++i]);
         else if (a == "--skip-idle")
             skip_idle = true;
+        else if (a == "--at-rest")
+            rest_s = std::max(rest_s, 60);
+        else if (a == "--rest" && i + 1 < argc)
+            rest_s = std::max(20, std::atoi(argv[++i]));
         else {
-            std::fprintf(stderr, "usage: %s [--warm N] [--skip-idle]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--warm N] [--skip-idle] | --at-rest [--rest S]\n",
+                         argv[0]);
             return 2;
         }
     }
+    if (rest_s > 0) return at_rest(rest_s);
     const int idle_timeout_s = 5;
     auto state =
         std::filesystem::temp_directory_path() / ("byparr-e2e-" + std::to_string(getpid()));

@@ -46,6 +46,10 @@ const char* const kKnownVars[] = {"HOST",
                                   "BLOCK_PRIVATE_TARGETS",
                                   "BLOCK_PRIVATE_TARGETS_ALLOW",
                                   "API_KEY",
+                                  "BROWSER_SANDBOX",
+                                  "BROWSER_POOL_IDLE_TIMEOUT",
+                                  "PROMETHEUS_ENABLED",
+                                  "PROMETHEUS_PORT",
                                   "BYPARR_RULES",
                                   "BYPARR_WORKER",
                                   "HELLO_GREETING",
@@ -170,6 +174,20 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
             return fail("BLOCK_PRIVATE_TARGETS_ALLOW", *v,
                         ("is not a comma-separated list of CIDR ranges: " + why).c_str());
     }
+    if (auto v = get("BROWSER_SANDBOX"); v && !v->empty()) {
+        if (*v != "auto" && *v != "on" && *v != "off")
+            return fail("BROWSER_SANDBOX", *v, "is not one of auto, on, off");
+        c.browser_sandbox = *v;
+    }
+    // Read by the browser worker from its environment; checked here so a bad value
+    // refuses to start like any other.
+    if (uint32_t pool_idle = 30; !uint_var("BROWSER_POOL_IDLE_TIMEOUT", 1, 86400, &pool_idle))
+        return fail("BROWSER_POOL_IDLE_TIMEOUT", *get("BROWSER_POOL_IDLE_TIMEOUT"),
+                    "is not a number of seconds (1-86400)");
+    if (auto v = get("PROMETHEUS_ENABLED"); v && !parse_bool(*v, &c.prometheus_enabled))
+        return fail("PROMETHEUS_ENABLED", *v, "is not a boolean");
+    if (!uint_var("PROMETHEUS_PORT", 1, 65535, &c.prometheus_port))
+        return fail("PROMETHEUS_PORT", *get("PROMETHEUS_PORT"), "is not a port number (1-65535)");
     if (auto v = get("PROXY_URL")) c.proxy_url = *v;
     if (auto v = get("PROXY_USERNAME")) c.proxy_username = *v;
     if (auto v = get("PROXY_PASSWORD")) c.proxy_password = *v;
@@ -188,8 +206,11 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
     if (auto v = get("SOLVERS"); v && !v->empty()) {
         std::stringstream ss(*v);
         std::string item;
-        while (std::getline(ss, item, ','))
-            if (!item.empty()) c.solvers.push_back(item);
+        while (std::getline(ss, item, ',')) {
+            // " webengine" from "webengine, cookie-import" is the same id.
+            auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+            if (b != std::string::npos) c.solvers.push_back(item.substr(b, e - b + 1));
+        }
     }
     return c;
 }

@@ -38,6 +38,13 @@ struct Config {
     // BLOCK_PRIVATE_TARGETS_ALLOW: ranges exempted from it (e.g. a LAN indexer).
     bool block_private_targets = false;
     std::vector<Cidr> block_private_targets_allow;
+    // BROWSER_SANDBOX: auto (sandbox when Chromium can start it, else without it
+    // and one warning), on (refuse to run without), off. Read by the webengine plugin.
+    std::string browser_sandbox = "auto";
+    // PROMETHEUS_ENABLED/PROMETHEUS_PORT: FlareSolverr's second listener for
+    // /metrics (its dashboards scrape that port). /metrics on PORT is always served.
+    bool prometheus_enabled = false;
+    uint16_t prometheus_port = 8192;
     std::string api_key;  // API_KEY: when set, /v1 requires it (Bearer header or apiKey field)
 
     /// Every variable the host knows (and their raw values), so plugins can read

@@ -237,6 +237,10 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
         default:
             out.error_kind = state->has_error ? state->error_kind : BYPARR_ERROR_INTERNAL;
             out.error = state->has_error ? state->error : "solver failed without a reason";
+            // Which rule blocked, timed out or showed a captcha: for the metrics, the
+            // access line and the captcha hook.
+            out.solution.challenge_rule = state->solution.challenge_rule;
+            out.solution.challenge_kind = state->solution.challenge_kind;
             if (component_fault(out.error_kind)) {
                 lock.unlock();
                 c->record_fault(out.error, false);
@@ -314,6 +318,7 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
         chain = registry_.solver_chain();
     }
 
+    std::string pending_escalation;  // the solver that failed on its own account
     SolveOutcome last;
     last.error_kind = BYPARR_ERROR_UNSUPPORTED;
     last.error = chain.empty() ? no_solver_message() : "No enabled solver can handle this request.";
@@ -322,6 +327,12 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
             last.error_kind = BYPARR_ERROR_TIMEOUT;
             last.error = "timeout";
             break;
+        }
+        if (!pending_escalation.empty()) {
+            log::debug("dispatch", "request {}: escalating from '{}' to '{}'", r.request_id,
+                       pending_escalation, c->id());
+            if (on_escalation) on_escalation(pending_escalation, c->id());
+            pending_escalation.clear();
         }
         SolveOutcome o = call_solver(c, r, deadline);
         if (o.ok) {
@@ -333,6 +344,8 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
         if (!component_fault(last.error_kind)) break;
         log::warning("dispatch", "solver '{}' failed ({}); trying the next one", c->id(),
                      last.error);
+        pending_escalation = c->id();
+        continue;
     }
     if (provider) {
         provider->def.proxy_provider.report(provider->instance, view(r.proxy.url), view(r.url),
@@ -360,6 +373,24 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
         }
     }
     return last;
+}
+
+SolveOutcome Dispatcher::probe(const std::string& solver_id, const SolveRequest& request) {
+    SolveOutcome out;
+    auto c = registry_.find(solver_id);
+    if (!c || c->kind() != Kind::kSolver || c->instance == nullptr) {
+        out.error = c ? c->health_reason() : "no solver '" + solver_id + "'";
+        return out;
+    }
+    SolveRequest r = request;
+    r.flags |= BYPARR_REQ_NAMED_SOLVER;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(r.timeout_ms);
+    out = call_solver(c, r, deadline);
+    if (!out.ok && out.solver_id.empty()) {
+        out.solver_id = solver_id;
+        out.error = "not applicable to a plain local page";
+    }
+    return out;
 }
 
 std::shared_ptr<Component> Dispatcher::session_solver(const std::string& solver,
@@ -440,13 +471,20 @@ std::string Dispatcher::user_agent() {
 
 std::vector<std::string> Dispatcher::solver_metrics() {
     std::vector<std::string> out;
+    for (auto& [id, line] : solver_metrics_by_component())
+        out.push_back(std::move(line));
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Dispatcher::solver_metrics_by_component() {
+    std::vector<std::pair<std::string, std::string>> out;
     for (const auto& c : registry_.enabled(Kind::kSolver)) {
-        if (!c->def.solver.metrics) continue;
+        if (!c->def.solver.metrics || c->instance == nullptr) continue;
         ListSink sink;
         auto w = list_writer(sink);
         c->def.solver.metrics(c->instance, &w);
         for (auto& l : sink.items)
-            out.push_back(std::move(l));
+            out.emplace_back(c->id(), std::move(l));
     }
     return out;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,11 @@ class Dispatcher {
     /// request.timeout_ms + kGrace at the latest.
     SolveOutcome solve(const SolveRequest& request);
 
+    /// One call to the named solver alone: no cookie sources, no proxy provider, no
+    /// chain, no captcha hook. For the start-up self-test, which must test the
+    /// solver itself, not a proxy a provider would pick for the test page.
+    SolveOutcome probe(const std::string& solver_id, const SolveRequest& request);
+
     SessionOutcome session_create(const std::string& id, const ProxySpec& proxy,
                                   const std::string& solver);
     SessionOutcome session_list(const std::string& solver);
@@ -41,12 +47,18 @@ class Dispatcher {
 
     /// Extra metric lines from solvers ("name value", without the byparr_ prefix).
     std::vector<std::string> solver_metrics();
+    /// The same, each line with the id of the solver that wrote it (for HELP text).
+    std::vector<std::pair<std::string, std::string>> solver_metrics_by_component();
 
     /// How long past its own deadline a solver may take before it is abandoned:
     /// solvers are told the deadline and should answer by it; this only covers the
     /// hand-off. Kept small because the contract promises the timeout answer
     /// within 0.5 s of the deadline.
     static constexpr std::chrono::milliseconds kGrace{250};
+
+    /// Called when a request moves on to the next solver after one failed on its
+    /// own account (metrics). Set before the first request; any thread.
+    std::function<void(const std::string& from, const std::string& to)> on_escalation;
 
   private:
     std::string no_solver_message() const;

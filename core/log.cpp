@@ -45,6 +45,27 @@ std::string timestamp() {
     return buf;
 }
 
+// Fields whose name says they carry a measure ("duration_ms", "status") are
+// written as JSON numbers, so log pipelines can sum and compare them without a
+// parse step; anything else (ids like "000123" included) stays a string.
+bool numeric_field(std::string_view k, std::string_view v) {
+    bool measure =
+        k == "status" || k.ends_with("_ms") || k.ends_with("_s") || k.ends_with("_bytes");
+    if (!measure || v.empty() || v.size() > 24) return false;
+    size_t i = v[0] == '-' ? 1 : 0;
+    if (i == v.size() || !std::isdigit(static_cast<unsigned char>(v[i]))) return false;
+    if (v[i] == '0' && i + 1 < v.size() && v[i + 1] != '.') return false;  // no leading zeros
+    bool dot = false;
+    for (; i < v.size(); ++i) {
+        if (v[i] == '.' && !dot && i + 1 < v.size()) {
+            dot = true;
+            continue;
+        }
+        if (!std::isdigit(static_cast<unsigned char>(v[i]))) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 void configure(std::string_view level, std::string_view format) {
@@ -80,8 +101,12 @@ void write(Level l, std::string_view component, std::string_view message, Fields
         JsonWriter w;
         w.begin_object().field("ts", timestamp()).field("level", name(l));
         w.field("component", component).field("msg", message);
-        for (const auto& [k, v] : fields)
-            w.field(k, v);
+        for (const auto& [k, v] : fields) {
+            if (numeric_field(k, v))
+                w.key(k).raw(v);
+            else
+                w.field(k, v);
+        }
         w.end_object();
         line = w.take();
     } else {

@@ -101,18 +101,21 @@ double Metrics::value(const std::string& name, const Labels& labels) const {
     return v == it->second.values.end() ? 0 : v->second;
 }
 
-double Metrics::quantile(const std::string& name, double q) const {
+double Metrics::quantile(const std::string& name, double q,
+                         const std::function<bool(const Labels&)>& include) const {
     std::lock_guard l(mu_);
     auto it = families_.find(name);
     if (it == families_.end()) return NAN;
     const auto& f = it->second;
     std::vector<double> counts(f.bounds.size() + 1, 0);
     double total = 0;
-    for (const auto& [lab, h] : f.hists)
+    for (const auto& [lab, h] : f.hists) {
+        if (include && !include(lab)) continue;
         for (size_t i = 0; i < h.counts.size(); ++i) {
             counts[i] += h.counts[i];
             total += h.counts[i];
         }
+    }
     if (total == 0) return NAN;
     double rank = q * total, seen = 0;
     for (size_t i = 0; i < counts.size(); ++i) {

@@ -29,8 +29,10 @@ public:
                   std::function<std::vector<std::pair<Labels, double>>()> fn);
 
     double value(const std::string& name, const Labels& labels = {}) const;
-    /// Histogram quantile estimate (linear within a bucket), for byparrctl stats.
-    double quantile(const std::string& name, double q) const;
+    /// Histogram quantile estimate (linear within a bucket), for byparrctl stats,
+    /// over the series `include` accepts (all when unset).
+    double quantile(const std::string& name, double q,
+                    const std::function<bool(const Labels&)>& include = {}) const;
 
     std::string render() const;
 

@@ -4,6 +4,7 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -97,6 +98,15 @@ struct Reader {
     std::optional<bool> boolean(const Object& o, const std::string& k, const std::string& display) {
         if (!o.has(k) || o.get(k).isEmpty()) return std::nullopt;
         Var v = o.get(k);
+        if (v.isString()) {
+            // FlareSolverr (Python) takes "true"/"false" as sent by some clients and
+            // form-to-JSON bridges; so do we, and nothing vaguer ("yes", "on").
+            std::string t = v.extract<std::string>();
+            for (auto& ch : t)
+                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            if (t == "true" || t == "1") return true;
+            if (t == "false" || t == "0" || t.empty()) return false;
+        }
         if (v.type() != typeid(bool)) {
             type_error(display, "a boolean", v);
             return std::nullopt;
@@ -109,6 +119,22 @@ struct Reader {
                                    const std::string& display) {
         if (!o.has(k) || o.get(k).isEmpty()) return std::nullopt;
         Var v = o.get(k);
+        if (v.isString()) {
+            // "maxTimeout": "60000": FlareSolverr does int(req.maxTimeout). Digits
+            // only (an optional minus), at most 15 of them.
+            std::string t = v.extract<std::string>();
+            size_t b = t.find_first_not_of(" \t"), e = t.find_last_not_of(" \t");
+            t = b == std::string::npos ? "" : t.substr(b, e - b + 1);
+            size_t i = !t.empty() && t[0] == '-' ? 1 : 0;
+            bool digits = t.size() > i && t.size() - i <= 15;
+            for (size_t j = i; digits && j < t.size(); ++j)
+                digits = std::isdigit(static_cast<unsigned char>(t[j])) != 0;
+            if (!digits) {
+                type_error(display, "an integer", v);
+                return std::nullopt;
+            }
+            return std::stoll(t);
+        }
         if (v.type() == typeid(bool) || !v.isNumeric()) {
             type_error(display, "an integer", v);
             return std::nullopt;

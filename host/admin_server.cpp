@@ -2,7 +2,6 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
@@ -17,11 +16,14 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/clearance_cache.h"
 #include "core/json_writer.h"
 #include "core/log.h"
+#include "core/proc_tree.h"
+#include "host/quiet_http_server.h"
 
 namespace byparr {
 
@@ -244,23 +246,57 @@ private:
         return w.take();
     }
 
+    // The figures byparrctl stats shows, each defined once here (and in its --help).
     std::string stats() {
         auto& mx = s_.metrics_registry();
-        double total = mx.value("byparr_requests_total");
-        double solved = mx.value("byparr_requests_total", {{"cmd", "request.get"}, {"result", "solved"}}) +
-                        mx.value("byparr_requests_total", {{"cmd", "request.post"}, {"result", "solved"}});
-        double not_detected =
-            mx.value("byparr_requests_total", {{"cmd", "request.get"}, {"result", "not_detected"}}) +
-            mx.value("byparr_requests_total", {{"cmd", "request.post"}, {"result", "not_detected"}});
+        auto sum = [&](const char* result) {
+            return mx.value("byparr_requests_total",
+                            {{"cmd", "request.get"}, {"result", result}}) +
+                   mx.value("byparr_requests_total", {{"cmd", "request.post"}, {"result", result}});
+        };
+        // Page requests: request.get/request.post that passed validation. Session
+        // commands and invalid requests are not attempts to get a page.
+        double solved = sum("solved"), not_detected = sum("not_detected"), cached = sum("cached");
+        std::map<std::string, double> failed;
+        for (const char* r : {"timeout", "blocked", "captcha", "proxy", "error", "busy"})
+            failed[r] = sum(r);
+        double failed_total = 0;
+        for (const auto& [k, v] : failed)
+            failed_total += v;
+        double answered = solved + not_detected + cached;
+        double page_requests = answered + failed_total;
+        double invalid = mx.value("byparr_requests_total", {{"cmd", "invalid"}, {"result", "invalid"}}) +
+                         sum("invalid");
+        double sessions = 0;
+        for (const char* cmd : {"sessions.create", "sessions.list", "sessions.destroy"})
+            for (const char* r : {"ok", "error", "invalid"})
+                sessions += mx.value("byparr_requests_total", {{"cmd", cmd}, {"result", r}});
         double hits = mx.value("byparr_cache_hits_total"), misses = mx.value("byparr_cache_misses_total");
         auto num = [](double v) { return std::isnan(v) ? 0.0 : v; };
+        auto pages_only = [](const Labels& l) {
+            for (const auto& [k, v] : l)
+                if (k == "cmd") return v == "request.get" || v == "request.post";
+            return false;
+        };
         JsonWriter w;
         w.begin_object();
-        w.field("requests", total).field("solved", solved).field("notDetected", not_detected);
-        w.field("p50Seconds", num(mx.quantile("byparr_request_duration_seconds", 0.5)));
-        w.field("p95Seconds", num(mx.quantile("byparr_request_duration_seconds", 0.95)));
+        w.field("pageRequests", page_requests).field("answered", answered);
+        w.field("solved", solved).field("notDetected", not_detected).field("cached", cached);
+        w.field("failed", failed_total);
+        w.key("failedByReason").begin_object();
+        for (const auto& [k, v] : failed)
+            w.field(k, v);
+        w.end_object();
+        w.field("solveRate", page_requests > 0 ? answered / page_requests : 0.0);
+        w.field("sessionCommands", sessions).field("invalidRequests", invalid);
+        w.field("p50Seconds",
+                num(mx.quantile("byparr_request_duration_seconds", 0.5, pages_only)));
+        w.field("p95Seconds",
+                num(mx.quantile("byparr_request_duration_seconds", 0.95, pages_only)));
+        w.field("cacheHits", hits).field("cacheMisses", misses);
         w.field("cacheHitRate", hits + misses > 0 ? hits / (hits + misses) : 0.0);
-        w.field("memoryBytes", resident_bytes());
+        w.field("memoryBytes", static_cast<int64_t>(process_tree_pss_bytes(::getpid())));
+        w.field("hostResidentBytes", resident_bytes());
         w.field("inFlight", static_cast<int64_t>(s_.gate().in_flight()));
         w.field("queued", static_cast<int64_t>(s_.gate().queued()));
         w.key("solver").begin_object();
@@ -329,11 +365,16 @@ void AdminServer::start() {
         sock.bind(Poco::Net::SocketAddress(Poco::Net::AddressFamily::UNIX_LOCAL, path));
         ::umask(old);
         ::chmod(path.c_str(), 0600);
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) == 0) {
+            sock_dev_ = st.st_dev;
+            sock_ino_ = st.st_ino;
+        }
         sock.listen(16);
         auto* params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(4);
         params->setKeepAlive(false);
-        server_ = std::make_unique<Poco::Net::HTTPServer>(new AdminFactory(registry_, service_, cache_),
+        server_ = std::make_unique<QuietHttpServer>(new AdminFactory(registry_, service_, cache_),
                                                           sock, params);
         server_->start();
         log::info("admin", "admin socket at {}", path);
@@ -347,7 +388,11 @@ void AdminServer::stop() {
     if (!server_) return;
     server_->stopAll(true);
     server_.reset();
-    ::unlink(socket_path().c_str());
+    std::string path = socket_path();
+    struct stat st {};
+    if (sock_ino_ != 0 && ::lstat(path.c_str(), &st) == 0 && st.st_dev == sock_dev_ &&
+        st.st_ino == sock_ino_)
+        ::unlink(path.c_str());
 }
 
 }  // namespace byparr

@@ -7,15 +7,15 @@
 #include <optional>
 #include <string>
 
+#include <sys/types.h>
+
 #include "core/config.h"
 #include "core/registry.h"
 #include "host/v1_service.h"
 
-namespace Poco::Net {
-class HTTPServer;
-}
-
 namespace byparr {
+
+class QuietHttpServer;
 
 class ClearanceCache;
 
@@ -28,6 +28,8 @@ class AdminServer {
     void set_cache(ClearanceCache* cache) { cache_ = cache; }
     ~AdminServer();
     /// Binds <state_dir>/admin.sock; logs and carries on without it on failure.
+    /// Call only while holding the state directory's InstanceLock: a socket file
+    /// found there is then a crashed run's and is replaced.
     void start();
     void stop();
     std::string socket_path() const;
@@ -37,7 +39,11 @@ class AdminServer {
     Registry& registry_;
     V1Service& service_;
     ClearanceCache* cache_ = nullptr;
-    std::unique_ptr<Poco::Net::HTTPServer> server_;
+    std::unique_ptr<QuietHttpServer> server_;
+    // The socket file this server bound (device, inode): stop() removes the path
+    // only while it is still that file, never one another process put there.
+    dev_t sock_dev_ = 0;
+    ino_t sock_ino_ = 0;
 };
 
 /// JSON of every plugin (loaded or refused) and component, as `byparrctl plugins

@@ -90,6 +90,16 @@ private:
             return;
         }
         std::string body;
+        RequestMeta meta;
+        meta.request_id = req.get("X-Request-Id", "");
+        meta.client = req.clientAddress().toString();
+        // Neither Content-Length nor chunked: the body is empty (RFC 9112 6.3). Poco
+        // would read until the client closes, which a client waiting for the answer
+        // never does: it hung for the 30 s socket timeout.
+        if (!req.hasContentLength() && !req.getChunkedTransferEncoding()) {
+            send(resp, s_.handle_v1(body, req.get("Authorization", ""), meta));
+            return;
+        }
         body.reserve(req.hasContentLength() ? static_cast<size_t>(req.getContentLength64()) : 1024);
         std::istream& in = req.stream();
         char buf[16384];
@@ -103,7 +113,7 @@ private:
                 return;
             }
         }
-        send(resp, s_.handle_v1(body, req.get("Authorization", "")));
+        send(resp, s_.handle_v1(body, req.get("Authorization", ""), meta));
     }
 
     V1Service& s_;
@@ -114,6 +124,34 @@ private:
 
 Poco::Net::HTTPRequestHandler* RouteFactory::createRequestHandler(const HTTPServerRequest&) {
     return new Handler(service_, max_body_);
+}
+
+namespace {
+
+// PROMETHEUS_PORT: /metrics only, as FlareSolverr's exporter port.
+class MetricsHandler : public HTTPRequestHandler {
+public:
+    explicit MetricsHandler(V1Service& s) : s_(s) {}
+    void handleRequest(HTTPServerRequest& req, HTTPServerResponse& resp) override {
+        std::string path = req.getURI();
+        if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
+        if (path != "/metrics" && path != "/") {
+            send(resp, HttpReply{404, plain_error(404, "Not found: '" + path.substr(0, 200) + "'"),
+                                 "application/json", {}});
+            return;
+        }
+        send(resp, s_.metrics());
+    }
+
+private:
+    V1Service& s_;
+};
+
+}  // namespace
+
+Poco::Net::HTTPRequestHandler* MetricsRouteFactory::createRequestHandler(
+    const HTTPServerRequest&) {
+    return new MetricsHandler(service_);
 }
 
 }  // namespace byparr

@@ -20,4 +20,15 @@ private:
     size_t max_body_;
 };
 
+/// The PROMETHEUS_PORT listener: GET /metrics (and /) only.
+class MetricsRouteFactory : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    explicit MetricsRouteFactory(V1Service& service) : service_(service) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(
+        const Poco::Net::HTTPServerRequest& request) override;
+
+private:
+    V1Service& service_;
+};
+
 }  // namespace byparr

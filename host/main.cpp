@@ -1,7 +1,7 @@
 // byparr: the HTTP host. Reads its configuration from the environment (see
 // --help), loads plugins, serves the FlareSolverr v1 API until SIGTERM/SIGINT.
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/ServerApplication.h>
@@ -9,9 +9,13 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "core/config.h"
@@ -19,6 +23,8 @@
 #include "core/registry.h"
 #include "host/admin_server.h"
 #include "host/http_routes.h"
+#include "host/instance_lock.h"
+#include "host/quiet_http_server.h"
 #include "host/v1_service.h"
 
 namespace {
@@ -37,7 +43,8 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
   PROXY_USERNAME, PROXY_PASSWORD   its credentials
   DISABLE_MEDIA        do not load images/CSS/fonts          (default false)
   LANG                 browser language (e.g. de_DE.UTF-8)
-  SOLVERS              solver chain order, comma-separated   (default webengine,cookie-import)
+  SOLVERS              solver chain order and allow-list, comma-separated; an
+                       unknown id refuses to start (exit 78) (default webengine,cookie-import)
   BYPARR_STATE_DIR     state directory                       (default ~/.local/state/byparr,
                                                               /var/lib/byparr for root)
   BYPARR_PLUGIN_PATH   plugin directories, colon-separated   (default <exe>/../lib/byparr/plugins)
@@ -51,9 +58,57 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
                        checked at connect time (default false; see README)
   BLOCK_PRIVATE_TARGETS_ALLOW  CIDR ranges exempted from it, comma-separated
                        (e.g. 192.168.1.20/32 for a LAN indexer)
+  BROWSER_SANDBOX      Chromium's sandbox: auto (on when it can start, else off with
+                       one warning), on, off                 (default auto)
+  PROMETHEUS_ENABLED   also serve /metrics on PROMETHEUS_PORT, as FlareSolverr
+                                                             (default false)
+  PROMETHEUS_PORT      that port                             (default 8192)
+  BROWSER_POOL_IDLE_TIMEOUT  seconds without a request before the browser keeps only one
+                       warm page                             (default 30)
   BROWSER_IDLE_TIMEOUT, BROWSER_MEMORY_LIMIT, BROWSER_MAX_PAGES, MAX_SESSIONS:
                        see README (webengine plugin)
+
+GET /health answers 200 when at least one solver passed its start-up self-test (a
+local page loaded through it) and can serve; 503 with the reasons otherwise.
+One instance per BYPARR_STATE_DIR (locked) and per port.
 )";
+
+// Binds and listens; "" or why not, in words an operator can act on.
+std::string listen_on(Poco::Net::ServerSocket& socket, const std::string& host, uint16_t port) {
+    try {
+        socket.bind(Poco::Net::SocketAddress(host, port), /*reuseAddress=*/true,
+                    /*reusePort=*/false);
+        socket.listen(128);
+        return "";
+    } catch (const Poco::Net::NetException& e) {
+        if (e.code() == EADDRINUSE || e.displayText().find("in use") != std::string::npos)
+            return "the port is already in use (another Byparr or FlareSolverr?); stop it or "
+                   "choose another PORT";
+        return e.displayText();
+    } catch (const Poco::Exception& e) {
+        return e.displayText();
+    }
+}
+
+// "" when every SOLVERS id is a loaded solver; otherwise the refusal message.
+std::string unknown_solvers(const byparr::Config& cfg, const byparr::Registry& registry) {
+    std::vector<std::string> known;
+    for (const auto& s : registry.status())
+        if (s.kind == byparr::Kind::kSolver) known.push_back(s.id);
+    std::vector<std::string> unknown;
+    for (const auto& id : cfg.solvers)
+        if (std::find(known.begin(), known.end(), id) == known.end()) unknown.push_back(id);
+    if (unknown.empty()) return "";
+    std::string msg = "SOLVERS names ";
+    for (size_t i = 0; i < unknown.size(); ++i)
+        msg += (i ? ", '" : "'") + unknown[i] + "'";
+    msg += unknown.size() == 1 ? ", which is not a known solver" : ", which are not known solvers";
+    msg += "; known solver ids: ";
+    if (known.empty()) msg += "(none: no solver plugin loaded; check BYPARR_PLUGIN_PATH)";
+    for (size_t i = 0; i < known.size(); ++i)
+        msg += (i ? ", " : "") + known[i];
+    return msg;
+}
 
 class ByparrApp : public Poco::Util::ServerApplication {
   protected:
@@ -111,8 +166,61 @@ class ByparrApp : public Poco::Util::ServerApplication {
                                  "not persist",
                                  cfg->state_dir, ec.message());
 
+        // One instance per state directory: a second one would share the cache
+        // and the admin socket with the first. Checked before anything is started.
+        byparr::InstanceLock lock;
+        switch (lock.acquire(cfg->state_dir)) {
+            case byparr::InstanceLock::Result::kAcquired:
+                break;
+            case byparr::InstanceLock::Result::kHeld: {
+                std::string who = lock.holder_pid() > 0 ? "PID " + std::to_string(lock.holder_pid())
+                                                        : "another process";
+                byparr::log::error("main",
+                                   "another Byparr ({}) is running with the state directory {} "
+                                   "(lock {}); stop it, or give this instance its own "
+                                   "BYPARR_STATE_DIR and PORT",
+                                   who, cfg->state_dir, lock.path());
+                return EXIT_UNAVAILABLE;
+            }
+            case byparr::InstanceLock::Result::kUnavailable:
+                if (!ec)  // the directory's own warning said it already
+                    byparr::log::warning("main",
+                                         "cannot lock {} ({}); a second instance on this "
+                                         "state directory would not be refused",
+                                         lock.path(), lock.error());
+                break;
+        }
+
+        // The port before the plugins: a port in use is the commonest start-up
+        // failure and needs no browser to report. SO_REUSEADDR only (restart while
+        // old connections linger); never SO_REUSEPORT, which lets a second process
+        // listen on the same port and take half the requests.
+        Poco::Net::ServerSocket socket;
+        if (std::string why = listen_on(socket, cfg->host, cfg->port); !why.empty()) {
+            byparr::log::error("main", "cannot listen on {}:{}: {}", cfg->host, cfg->port, why);
+            return EXIT_UNAVAILABLE;
+        }
+        std::optional<Poco::Net::ServerSocket> metrics_socket;
+        if (cfg->prometheus_enabled) {
+            metrics_socket.emplace();
+            if (std::string why = listen_on(*metrics_socket, cfg->host, cfg->prometheus_port);
+                !why.empty()) {
+                byparr::log::error("main", "cannot listen on {}:{} (PROMETHEUS_PORT): {}",
+                                   cfg->host, cfg->prometheus_port, why);
+                return EXIT_UNAVAILABLE;
+            }
+        }
+
         byparr::Registry registry(*cfg);
         registry.load_all();
+        // SOLVERS is the allow-list and the order: an id no plugin provides is a
+        // typo, and starting anyway would fail every request with advice about
+        // enabling plugins. Refuse, like any other bad setting.
+        if (std::string why = unknown_solvers(*cfg, registry); !why.empty()) {
+            std::cerr << "byparr: invalid configuration: " << why << "\n";
+            registry.shutdown(std::chrono::seconds(2));
+            return EXIT_CONFIG;
+        }
         byparr::V1Service service(*cfg, registry);
 
         auto* params = new Poco::Net::HTTPServerParams;
@@ -123,24 +231,30 @@ class ByparrApp : public Poco::Util::ServerApplication {
         params->setTimeout(Poco::Timespan(30, 0));  // read/write timeout: slowloris
         params->setKeepAliveTimeout(Poco::Timespan(30, 0));
         params->setServerName("Byparr");
-        Poco::Net::ServerSocket socket;
-        try {
-            socket.bind(Poco::Net::SocketAddress(cfg->host, cfg->port), true);
-            socket.listen(128);
-        } catch (const Poco::Exception& e) {
-            byparr::log::error("main", "cannot listen on {}:{}: {}", cfg->host, cfg->port,
-                               e.displayText());
-            registry.shutdown(std::chrono::seconds(2));
-            return EXIT_UNAVAILABLE;
-        }
-        Poco::Net::HTTPServer server(new byparr::RouteFactory(service, cfg->max_body_bytes), socket,
-                                     params);
+        byparr::QuietHttpServer server(new byparr::RouteFactory(service, cfg->max_body_bytes),
+                                       socket, params);
         server.start();
         uint16_t port = socket.address().port();
         byparr::log::info("main", "Byparr {} listening on http://{}:{}", BYPARR_VERSION, cfg->host,
                           port);
+        std::unique_ptr<byparr::QuietHttpServer> metrics_server;
+        if (metrics_socket) {
+            auto* mp = new Poco::Net::HTTPServerParams;
+            mp->setMaxThreads(4);
+            mp->setKeepAlive(true);
+            mp->setTimeout(Poco::Timespan(30, 0));
+            mp->setServerName("Byparr");
+            metrics_server = std::make_unique<byparr::QuietHttpServer>(
+                new byparr::MetricsRouteFactory(service), *metrics_socket, mp);
+            metrics_server->start();
+            byparr::log::info("main", "Prometheus metrics on http://{}:{}/metrics", cfg->host,
+                              metrics_socket->address().port());
+        }
         byparr::AdminServer admin(*cfg, registry, service);
+        // A second instance has exited above, so the socket here is ours or a crashed
+        // run's; without a lock (unusable state dir) start() warns as before.
         admin.start();
+        service.start_self_test();
         if (std::getenv("BYPARR_ANNOUNCE_PORT")) {
             // For supervisors and tests that start us on PORT=0.
             std::printf("PORT %u\n", port);
@@ -151,6 +265,7 @@ class ByparrApp : public Poco::Util::ServerApplication {
 
         byparr::log::info("main", "shutting down: no new requests; {} in flight", service.active());
         server.stop();  // stops accepting; open connections finish
+        if (metrics_server) metrics_server->stopAll(true);
         admin.stop();
         auto grace_end =
             std::chrono::steady_clock::now() + std::chrono::seconds(cfg->shutdown_grace_s);
@@ -162,6 +277,7 @@ class ByparrApp : public Poco::Util::ServerApplication {
         // envelope. They must be able to send it before stopAll() closes their
         // sockets, and must have left the plugin before destroy() runs under them.
         registry.stop_components(std::chrono::seconds(5));
+        service.self_test().join();  // its call has left the solver once stopped
         auto drain_end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
         while (service.active() > 0 && std::chrono::steady_clock::now() < drain_end)
             std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -3,12 +3,14 @@
 #include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
 
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "core/json_writer.h"
 #include "core/log.h"
+#include "core/proc_tree.h"
 #include "core/target_guard.h"
 
 namespace byparr {
@@ -49,6 +51,44 @@ double self_rss_bytes() {
     return static_cast<double>(rss) * static_cast<double>(sysconf(_SC_PAGESIZE));
 }
 
+// Help text for the families solver plugins report ("name value" lines without
+// HELP): promtool warns on a family without one. Unknown families get a generic
+// line naming the plugin.
+const std::map<std::string, std::string>& solver_family_help() {
+    static const std::map<std::string, std::string> h{
+        {"browser_workers", "Browser worker processes running (webengine)."},
+        {"browser_memory_bytes",
+         "Proportional set size of the browser workers and their Chromium processes."},
+        {"browser_restarts_total",
+         "Browser worker restarts by reason: crash, memory, pages (recycled), idle (stopped)."},
+        {"browser_pages_total", "Pages the browser workers loaded."},
+        {"browser_sessions", "Browser sessions (sessions.create) alive."},
+        {"cookie_import_files", "Cookie files the cookie-import plugin serves."},
+    };
+    return h;
+}
+
+// Memory limit of this process's cgroup (a container's --memory), 0 when none.
+double cgroup_memory_limit_bytes() {
+    for (const char* path :
+         {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+        std::ifstream in(path);
+        std::string v;
+        if (!(in >> v) || v == "max") continue;
+        try {
+            double n = std::stod(v);
+            // cgroup v1 says "no limit" with a huge number (PAGE_COUNTER_MAX pages).
+            if (n > 0 && n < 1e18) return n;
+        } catch (...) {
+        }
+    }
+    return 0;
+}
+
+const char* const kRequestResults[] = {"solved",  "not_detected", "cached", "timeout", "blocked",
+                                       "captcha", "proxy",        "error",  "busy",    "invalid"};
+const char* const kFailureReasons[] = {"timeout", "blocked", "captcha", "proxy", "error", "busy"};
+
 }  // namespace
 
 V1Service::V1Service(const Config& config, Registry& registry)
@@ -59,27 +99,87 @@ V1Service::V1Service(const Config& config, Registry& registry)
       cache_(ClearanceCache::Options{static_cast<int64_t>(config.cache_duration_s),
                                      config.state_dir,
                                      config.cache_backend,
-                                     {}}) {
-    metrics_.counter("byparr_requests_total", "Requests to /v1 by command and result.");
+                                     {}}),
+      self_test_(config, registry, dispatcher_) {
+    metrics_.counter("byparr_requests_total",
+                     "Requests to /v1 by command and result (solved, not_detected, cached, "
+                     "timeout, blocked, captcha, proxy, error, busy, invalid; ok for sessions).");
+    metrics_.counter("byparr_request_failures_total",
+                     "Failed request.get/request.post by reason, with the challenge rule id and "
+                     "kind when one was seen (none otherwise).");
     metrics_.counter("flaresolverr_request_total",
-                     "FlareSolverr-compatible request counter by domain and result.");
+                     "FlareSolverr-compatible: requests by target domain and result (solved, "
+                     "not_detected, error, unknown).");
+    metrics_.histogram("flaresolverr_request_duration",
+                       "FlareSolverr-compatible: request duration in seconds by domain.",
+                       {0, 10, 25, 50});
     metrics_.histogram("byparr_request_duration_seconds", "Time to answer a /v1 request.",
                        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120});
-    metrics_.counter("byparr_challenges_total", "Challenges seen, by rule and outcome.");
+    metrics_.counter("byparr_challenges_total",
+                     "Challenges seen, by rule id, kind and outcome (solved, timeout, blocked, "
+                     "captcha, error).");
     metrics_.counter("byparr_cache_hits_total", "Requests that found a fresh clearance.");
     metrics_.counter("byparr_cache_misses_total", "Requests that found no clearance.");
+    metrics_.counter("byparr_escalations_total",
+                     "Requests handed from one solver to the next after it failed.");
+    // Counters exist at 0 from the start, so rate() and absent() work before the
+    // first failure and dashboards show 0 rather than "no data".
+    for (const char* cmd : {"request.get", "request.post"})
+        for (const char* r : kRequestResults)
+            metrics_.inc("byparr_requests_total", {{"cmd", cmd}, {"result", r}}, 0);
+    for (const char* cmd : {"sessions.create", "sessions.list", "sessions.destroy"})
+        for (const char* r : {"ok", "error"})
+            metrics_.inc("byparr_requests_total", {{"cmd", cmd}, {"result", r}}, 0);
+    metrics_.inc("byparr_requests_total", {{"cmd", "invalid"}, {"result", "invalid"}}, 0);
+    for (const char* r : kFailureReasons)
+        metrics_.inc("byparr_request_failures_total",
+                     {{"reason", r}, {"rule", "none"}, {"kind", "none"}}, 0);
+    metrics_.inc("byparr_cache_hits_total", {}, 0);
+    metrics_.inc("byparr_cache_misses_total", {}, 0);
+    dispatcher_.on_escalation = [this](const std::string& from, const std::string& to) {
+        metrics_.inc("byparr_escalations_total", {{"from", from}, {"to", to}});
+    };
     metrics_.gauge_fn("byparr_cache_entries", "Clearances in the cache.", [this] {
         return std::vector<std::pair<Labels, double>>{{{}, double(cache_.size())}};
     });
     metrics_.gauge_fn("byparr_queue_depth", "Requests waiting for a solve slot.", [this] {
         return std::vector<std::pair<Labels, double>>{{{}, double(gate_.queued())}};
     });
+    metrics_.gauge_fn(
+        "byparr_queue_limit", "MAX_QUEUE: requests that may wait for a slot.", [this] {
+            return std::vector<std::pair<Labels, double>>{{{}, double(config_.max_queue)}};
+        });
     metrics_.gauge_fn("byparr_inflight_requests", "Solves running now.", [this] {
         return std::vector<std::pair<Labels, double>>{{{}, double(gate_.in_flight())}};
+    });
+    metrics_.gauge_fn("byparr_concurrency_limit", "MAX_CONCURRENT: solves at once.", [this] {
+        return std::vector<std::pair<Labels, double>>{{{}, double(config_.max_concurrent)}};
     });
     metrics_.gauge_fn("byparr_host_resident_memory_bytes", "Resident memory of the host process.",
                       [] {
                           return std::vector<std::pair<Labels, double>>{{{}, self_rss_bytes()}};
+                      });
+    metrics_.gauge_fn(
+        "byparr_process_tree_pss_bytes",
+        "Proportional set size of the host and every descendant (browser workers, Chromium).", [] {
+            return std::vector<std::pair<Labels, double>>{
+                {{}, double(process_tree_pss_bytes(::getpid()))}};
+        });
+    metrics_.gauge_fn("byparr_memory_limit_bytes",
+                      "Memory limit of the process's cgroup (container --memory); absent "
+                      "without one.",
+                      [] {
+                          std::vector<std::pair<Labels, double>> out;
+                          if (double l = cgroup_memory_limit_bytes(); l > 0) out.push_back({{}, l});
+                          return out;
+                      });
+    metrics_.gauge_fn("byparr_solver_ready",
+                      "1 when the solver passed its start-up self-test and is in the chain.",
+                      [this] {
+                          std::vector<std::pair<Labels, double>> out;
+                          for (const auto& h : self_test_.report())
+                              out.push_back({{{"solver", h.id}}, h.ready ? 1.0 : 0.0});
+                          return out;
                       });
     metrics_.gauge_fn("byparr_plugin_state", "1 for the state each component is in.", [this] {
         std::vector<std::pair<Labels, double>> out;
@@ -116,47 +216,141 @@ HttpReply V1Service::index() {
         if (!ua.empty()) cached_ua_ = ua;
     }
     JsonWriter w;
-    w.begin_object().field("msg", "Byparr is ready!").field("version", BYPARR_VERSION);
-    w.field("userAgent", ua.empty() ? kFallbackUa : ua).end_object();
+    // FlareSolverr's exact words: clients compare "msg" to tell the service is up.
+    w.begin_object().field("msg", "FlareSolverr is ready!").field("version", BYPARR_VERSION);
+    w.field("userAgent", ua.empty() ? kFallbackUa : ua).field("server", "Byparr").end_object();
     return HttpReply{200, w.take(), "application/json", {}};
 }
 
 HttpReply V1Service::health() {
-    return HttpReply{200, "{\"status\":\"ok\"}", "application/json", {}};
+    auto solvers = self_test_.report();
+    bool any_ready = false, running = false;
+    for (const auto& h : solvers) {
+        any_ready |= h.ready;
+        running |= h.self_test == "running";
+    }
+    // FlareSolverr's {"status":"ok"} when a solver can serve; otherwise why not.
+    const char* status = any_ready ? "ok" : running ? "starting" : "error";
+    JsonWriter w;
+    w.begin_object().field("status", status);
+    if (!any_ready)
+        w.field("message", running           ? "The start-up self-test is still running."
+                           : solvers.empty() ? "No solver is enabled."
+                                             : "No solver can serve requests.");
+    w.key("solvers").begin_array();
+    for (const auto& h : solvers) {
+        w.begin_object().field("id", h.id).field("ready", h.ready).field("selfTest", h.self_test);
+        if (h.self_test_ms >= 0) w.field("selfTestMs", h.self_test_ms);
+        if (!h.reason.empty()) w.field("reason", h.reason);
+        w.end_object();
+    }
+    w.end_array().end_object();
+    return HttpReply{any_ready ? 200 : 503, w.take(), "application/json", {}};
 }
 
 HttpReply V1Service::metrics() {
     std::string body = metrics_.render();
     // Solver-provided samples (browser workers, memory, restarts), grouped so each
-    // family gets exactly one TYPE line before its samples.
-    std::map<std::string, std::vector<std::string>> families;
-    for (const auto& line : dispatcher_.solver_metrics()) {
+    // family gets exactly one HELP and one TYPE line before its samples.
+    struct Family {
+        std::string plugin;
+        std::vector<std::string> lines;
+    };
+    std::map<std::string, Family> families;
+    for (auto& [id, line] : dispatcher_.solver_metrics_by_component()) {
         auto end = line.find_first_of("{ ");
         if (end == std::string::npos || end == 0) continue;
-        families[line.substr(0, end)].push_back(line);
+        auto& f = families[line.substr(0, end)];
+        if (f.plugin.empty()) f.plugin = id;
+        f.lines.push_back(std::move(line));
     }
     std::string extra;
-    for (const auto& [name, lines] : families) {
+    for (const auto& [name, f] : families) {
+        auto help = solver_family_help().find(name);
+        extra += "# HELP byparr_" + name + " " +
+                 (help != solver_family_help().end()
+                      ? help->second
+                      : "Reported by the '" + f.plugin + "' solver plugin.") +
+                 "\n";
         extra += "# TYPE byparr_" + name + (name.ends_with("_total") ? " counter\n" : " gauge\n");
-        for (const auto& l : lines)
+        for (const auto& l : f.lines)
             extra += "byparr_" + l + "\n";
     }
     return HttpReply{200, body + extra, "text/plain; version=0.0.4; charset=utf-8", {}};
 }
 
-void V1Service::count(const char* cmd, const char* result, const std::string& domain,
-                      double seconds) {
-    metrics_.inc("byparr_requests_total", {{"cmd", cmd}, {"result", result}});
-    metrics_.observe("byparr_request_duration_seconds", {{"cmd", cmd}}, seconds);
-    if (!domain.empty())
-        metrics_.inc("flaresolverr_request_total",
-                     {{"domain", domain},
-                      {"result", std::string(result) == "error" || std::string(result) == "timeout"
-                                     ? "error"
-                                     : "solved"}});
+std::string V1Service::domain_label(const std::string& domain) {
+    if (domain.empty()) return "unknown";
+    std::lock_guard<std::mutex> lock(domains_mu_);
+    if (domains_.count(domain)) return domain;
+    // A client may name any number of hosts: past the cap, new ones share a label
+    // so /metrics cannot grow without bound.
+    if (domains_.size() >= kMaxDomains) return "other";
+    domains_[domain] = true;
+    return domain;
+}
+
+void V1Service::record(const AccessRecord& a, int http_status, double seconds,
+                       const std::string& rid, const RequestMeta& meta) {
+    metrics_.inc("byparr_requests_total", {{"cmd", a.cmd}, {"result", a.outcome}});
+    metrics_.observe("byparr_request_duration_seconds", {{"cmd", a.cmd}}, seconds);
+    bool request_cmd = a.cmd == "request.get" || a.cmd == "request.post";
+    bool failed = a.outcome != "solved" && a.outcome != "not_detected" && a.outcome != "cached" &&
+                  a.outcome != "ok";
+    if (request_cmd && failed && a.outcome != "invalid") {
+        metrics_.inc("byparr_request_failures_total", {{"reason", a.outcome},
+                                                       {"rule", a.rule.empty() ? "none" : a.rule},
+                                                       {"kind", a.kind.empty() ? "none" : a.kind}});
+    }
+    // FlareSolverr's own counting (its prometheus plugin): every /v1 answer, the
+    // result read from the message, the domain from the URL ("unknown" without).
+    const char* fs_result = a.outcome == "solved" || a.outcome == "cached" ? "solved"
+                            : a.outcome == "not_detected"                  ? "not_detected"
+                            : failed                                       ? "error"
+                                                                           : "unknown";
+    std::string domain = domain_label(a.domain);
+    metrics_.inc("flaresolverr_request_total", {{"domain", domain}, {"result", fs_result}});
+    metrics_.observe("flaresolverr_request_duration", {{"domain", domain}}, seconds);
+
+    // One access line per request, whatever happened to it.
+    std::string status = std::to_string(http_status);
+    std::string ms = fmt::format("{:.0f}", seconds * 1000);
+    log::write(log::Level::kInfo, "access",
+               a.cmd + " " + (a.domain.empty() ? "-" : a.domain) + " " + a.outcome,
+               {{"id", rid},
+                {"client", meta.client.empty() ? "-" : meta.client},
+                {"cmd", a.cmd},
+                {"domain", a.domain},
+                {"status", status},
+                {"outcome", a.outcome},
+                {"duration_ms", ms},
+                {"solver", a.solver},
+                {"rule", a.rule},
+                {"kind", a.kind},
+                {"cache", a.cache}});
 }
 
 namespace {
+
+// The outcome vocabulary of metrics and access lines.
+const char* outcome_of(const SolveOutcome& o) {
+    if (o.ok) return o.solution.challenge ? "solved" : "not_detected";
+    switch (o.error_kind) {
+        case BYPARR_ERROR_TIMEOUT:
+            return "timeout";
+        case BYPARR_ERROR_BLOCKED:
+            return "blocked";
+        case BYPARR_ERROR_CAPTCHA:
+            return "captcha";
+        case BYPARR_ERROR_PROXY:
+            return "proxy";
+        case BYPARR_ERROR_INVALID_REQUEST:
+        case BYPARR_ERROR_UNKNOWN_SESSION:
+            return "invalid";
+        default:
+            return "error";
+    }
+}
 
 // Compares without an early exit, so the time taken says nothing about how much
 // of the key was right.
@@ -198,9 +392,42 @@ std::string private_target_refusal(const V1Request& req, const Config& config) {
 
 }  // namespace
 
-HttpReply V1Service::handle_v1(std::string_view body, std::string_view authorization) {
+namespace {
+
+// A client's X-Request-Id is used as ours when it is short and plain (it goes
+// into logs and a header): letters, digits and -_.:/+=.
+bool usable_request_id(const std::string& id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id)
+        if (!std::isalnum(static_cast<unsigned char>(c)) &&
+            std::string_view("-_.:/+=").find(c) == std::string_view::npos)
+            return false;
+    return true;
+}
+
+}  // namespace
+
+HttpReply V1Service::handle_v1(std::string_view body, std::string_view authorization,
+                               const RequestMeta& meta) {
     int64_t start_ms = now_epoch_ms();
-    if (!accepting_) return envelope_error("Byparr is shutting down.", start_ms, 503);
+    auto t0 = std::chrono::steady_clock::now();
+    std::string rid =
+        usable_request_id(meta.request_id) ? meta.request_id : fmt::format("{:06x}", next_id_++);
+    AccessRecord a;
+    HttpReply reply = dispatch_v1(body, authorization, rid, start_ms, a);
+    record(a, reply.status,
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), rid, meta);
+    reply.headers.emplace_back("X-Request-Id", rid);
+    return reply;
+}
+
+HttpReply V1Service::dispatch_v1(std::string_view body, std::string_view authorization,
+                                 const std::string& rid, int64_t start_ms, AccessRecord& a) {
+    if (!accepting_) {
+        a.outcome = "busy";
+        a.detail = "shutting down";
+        return envelope_error("Byparr is shutting down.", start_ms, 503);
+    }
     struct Active {
         std::atomic<int>& a;
         explicit Active(std::atomic<int>& x) : a(x) { ++a; }
@@ -209,19 +436,20 @@ HttpReply V1Service::handle_v1(std::string_view body, std::string_view authoriza
 
     auto parsed = parse_v1_request(body);
     if (auto* err = std::get_if<RequestError>(&parsed)) {
-        metrics_.inc("byparr_requests_total", {{"cmd", "invalid"}, {"result", "error"}});
-        log::info("v1", "rejected request: {}", err->message);
+        a.detail = err->message;
+        log::info("v1", "request {} rejected: {}", rid, err->message);
         return envelope_error(err->message, start_ms, err->http_status);
     }
     const V1Request& req = std::get<V1Request>(parsed);
+    a.cmd = to_string(req.cmd);
+    a.domain = domain_of(req.url);
     if (!config_.api_key.empty()) {
         std::string_view given = req.api_key;
         if (given.empty() && authorization.substr(0, 7) == "Bearer ")
             given = authorization.substr(7);
         if (!constant_time_equal(given, config_.api_key)) {
-            metrics_.inc("byparr_requests_total",
-                         {{"cmd", to_string(req.cmd)}, {"result", "error"}});
-            log::warning("v1", "request refused: missing or wrong API key");
+            a.outcome = "invalid";
+            log::warning("v1", "request {} refused: missing or wrong API key", rid);
             auto r = envelope_error(
                 "Missing or invalid API key: send 'Authorization: Bearer <key>' "
                 "or an 'apiKey' field.",
@@ -230,29 +458,52 @@ HttpReply V1Service::handle_v1(std::string_view body, std::string_view authoriza
             return r;
         }
     }
-    for (const auto& f : req.deprecated_fields)
-        log::warning("v1", "request parameter '{}' was removed in FlareSolverr v2 and is ignored",
-                     f);
+    for (const auto& f : req.deprecated_fields) {
+        // Prowlarr sends some of these on every request: say it once, then only at
+        // debug, so the log is not a wall of the same warning.
+        bool first = false;
+        {
+            std::lock_guard<std::mutex> lock(open_sites_mu_);
+            first = warned_fields_.insert(f).second;
+        }
+        if (first)
+            log::info("v1",
+                      "request parameter '{}' was removed in FlareSolverr v2 and is ignored "
+                      "(said once; later requests log it at debug)",
+                      f);
+        else
+            log::debug("v1", "request {}: ignoring removed parameter '{}'", rid, f);
+    }
     if (config_.block_private_targets) {
         if (std::string why = private_target_refusal(req, config_); !why.empty()) {
-            metrics_.inc("byparr_requests_total",
-                         {{"cmd", to_string(req.cmd)}, {"result", "error"}});
-            log::warning("v1", "request refused: {}", why);
+            a.outcome = "error";
+            a.detail = why;
+            log::warning("v1", "request {} refused: {}", rid, why);
             return envelope_error(why, start_ms);
         }
     }
-    if (req.cmd == Command::kRequestGet || req.cmd == Command::kRequestPost) {
-        std::string rid = fmt::format("{:06x}", next_id_++);
-        return run_request(req, start_ms, rid);
-    }
-    return run_session_cmd(req, start_ms);
+    if (req.cmd == Command::kRequestGet || req.cmd == Command::kRequestPost)
+        return run_request(req, start_ms, rid, a);
+    return run_session_cmd(req, start_ms, a);
 }
 
-std::string V1Service::error_message(const SolveOutcome& o, uint32_t timeout_ms) const {
+std::string V1Service::timeout_message(uint32_t timeout_ms, int64_t asked_ms) const {
+    std::string m =
+        "Error solving the challenge. Timeout after " + python_seconds(timeout_ms) + " seconds.";
+    // The client asked for longer than the operator allows: say so, or the
+    // number looks like a bug in the client's own setting.
+    if (asked_ms > int64_t(timeout_ms) &&
+        int64_t(timeout_ms) == int64_t(config_.solver_timeout_s) * 1000)
+        m += " The request's maxTimeout of " + std::to_string(asked_ms) +
+             " ms was capped by SOLVER_TIMEOUT=" + std::to_string(config_.solver_timeout_s) + ".";
+    return m;
+}
+
+std::string V1Service::error_message(const SolveOutcome& o, uint32_t timeout_ms,
+                                     int64_t asked_ms) const {
     switch (o.error_kind) {
         case BYPARR_ERROR_TIMEOUT:
-            return "Error solving the challenge. Timeout after " + python_seconds(timeout_ms) +
-                   " seconds.";
+            return timeout_message(timeout_ms, asked_ms);
         case BYPARR_ERROR_BLOCKED:
             return "Error solving the challenge. Cloudflare has blocked this request. Probably "
                    "your IP is banned for this site, check in your web browser.";
@@ -270,16 +521,13 @@ std::string V1Service::error_message(const SolveOutcome& o, uint32_t timeout_ms)
     }
 }
 
-HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const std::string& rid) {
-    const char* cmd = to_string(req.cmd);
+HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const std::string& rid,
+                                 AccessRecord& a) {
     auto t0 = std::chrono::steady_clock::now();
-    std::string domain = domain_of(req.url);
     uint32_t timeout_ms = static_cast<uint32_t>(
         std::min<int64_t>(req.max_timeout_ms, int64_t(config_.solver_timeout_s) * 1000));
     auto deadline = t0 + std::chrono::milliseconds(timeout_ms);
-    auto elapsed = [&] {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
+    const int64_t asked_ms = req.max_timeout_ms;
 
     SolveRequest sr;
     sr.cmd = req.cmd;
@@ -343,14 +591,19 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
                 auto leader = ticket->wait(deadline);
                 ticket.reset();
                 if (!leader) {
-                    count(cmd, "timeout", domain, elapsed());
-                    return envelope_error("Error solving the challenge. Timeout after " +
-                                              python_seconds(timeout_ms) + " seconds.",
-                                          start_ms);
+                    a.outcome = "timeout";
+                    a.cache = "wait";
+                    a.detail = "timed out waiting for another request solving the same site";
+                    return envelope_error(timeout_message(timeout_ms, asked_ms), start_ms);
                 }
                 if (!leader->ok && leader->error_kind != BYPARR_ERROR_TIMEOUT) {
-                    count(cmd, "error", domain, elapsed());
-                    return envelope_error(error_message(*leader, timeout_ms), start_ms);
+                    a.outcome = outcome_of(*leader);
+                    a.solver = leader->solver_id;
+                    a.rule = leader->solution.challenge_rule;
+                    a.kind = leader->solution.challenge_kind;
+                    a.cache = "wait";
+                    a.detail = leader->error;
+                    return envelope_error(error_message(*leader, timeout_ms, asked_ms), start_ms);
                 }
                 hit = lookup();  // the leader's clearance, if its page had a challenge
             }
@@ -367,17 +620,9 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
             s.cookies = hit->cookies;
             s.user_agent = hit->user_agent;
             s.challenge = true;
-            double secs = elapsed();
-            count(cmd, "cached", domain, secs);
-            log::write(log::Level::kInfo, "v1", "request",
-                       {{"id", rid},
-                        {"cmd", cmd},
-                        {"domain", domain},
-                        {"solver", "cache"},
-                        {"outcome", "cached"},
-                        {"rule", ""},
-                        {"duration_ms", std::to_string(static_cast<int64_t>(secs * 1000))},
-                        {"cache", "hit"}});
+            a.outcome = "cached";
+            a.solver = "cache";
+            a.cache = "hit";
             return solution_reply(req, s, start_ms);
         }
         // Start with the clearance; cookies the client sent win on the same name.
@@ -386,8 +631,10 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     }
 
     auto admit = gate_.acquire(deadline);
+    a.cache = hit ? "hit" : cacheable ? "miss" : "off";
     if (admit == ConcurrencyGate::Admit::kQueueFull) {
-        count(cmd, "error", domain, elapsed());
+        a.outcome = "busy";
+        a.detail = "queue full";
         log::warning("v1", "request {} refused: queue full", rid);
         std::string msg = fmt::format(
             "Byparr is busy: {} solves are running and {} are queued "
@@ -402,15 +649,17 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
         return r;
     }
     if (admit != ConcurrencyGate::Admit::kAdmitted) {
-        count(cmd, "timeout", domain, elapsed());
         SolveOutcome late;
         late.error_kind = BYPARR_ERROR_TIMEOUT;
         publish(late);
-        if (admit == ConcurrencyGate::Admit::kClosed)
+        if (admit == ConcurrencyGate::Admit::kClosed) {
+            a.outcome = "busy";
+            a.detail = "shutting down";
             return envelope_error("Byparr is shutting down.", start_ms, 503);
-        return envelope_error("Error solving the challenge. Timeout after " +
-                                  python_seconds(timeout_ms) + " seconds.",
-                              start_ms);
+        }
+        a.outcome = "timeout";
+        a.detail = "timed out in the queue";
+        return envelope_error(timeout_message(timeout_ms, asked_ms), start_ms);
     }
     GateSlot slot(&gate_);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -435,32 +684,22 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
         }
     }
     publish(o);  // after the cache is filled, so followers find it there
-    double secs = elapsed();
-    const char* result = o.ok ? (o.solution.challenge ? "solved" : "not_detected")
-                         : o.error_kind == BYPARR_ERROR_TIMEOUT ? "timeout"
-                                                                : "error";
-    count(cmd, result, domain, secs);
+    a.outcome = outcome_of(o);
+    a.solver = o.solver_id;
+    a.rule = o.solution.challenge_rule;
+    a.kind = o.solution.challenge_kind;
     if (o.solution.challenge || o.error_kind == BYPARR_ERROR_BLOCKED ||
-        o.error_kind == BYPARR_ERROR_CAPTCHA) {
-        std::string rule =
-            o.solution.challenge_rule.empty() ? "unknown" : o.solution.challenge_rule;
-        metrics_.inc("byparr_challenges_total", {{"rule", rule}, {"outcome", result}});
+        o.error_kind == BYPARR_ERROR_CAPTCHA ||
+        (o.error_kind == BYPARR_ERROR_TIMEOUT && !a.rule.empty())) {
+        metrics_.inc("byparr_challenges_total", {{"rule", a.rule.empty() ? "unknown" : a.rule},
+                                                 {"kind", a.kind.empty() ? "unknown" : a.kind},
+                                                 {"outcome", a.outcome}});
     }
-    log::write(log::Level::kInfo, "v1", "request",
-               {{"id", rid},
-                {"cmd", cmd},
-                {"domain", domain},
-                {"solver", o.solver_id},
-                {"outcome", result},
-                {"rule", o.solution.challenge_rule},
-                {"duration_ms", std::to_string(static_cast<int64_t>(secs * 1000))},
-                {"cache", hit         ? "hit"
-                          : cacheable ? "miss"
-                                      : "off"}});
     if (!o.ok) {
+        a.detail = o.error;
         if (o.error_kind != BYPARR_ERROR_TIMEOUT)
             log::info("v1", "request {} failed: {}", rid, o.error);
-        return envelope_error(error_message(o, timeout_ms), start_ms);
+        return envelope_error(error_message(o, timeout_ms, asked_ms), start_ms);
     }
     if (config_.log_html && log::enabled(log::Level::kDebug))
         log::debug("v1", "request {} html: {}", rid, o.solution.response);
@@ -517,13 +756,8 @@ HttpReply V1Service::solution_reply(const V1Request& req, const Solution& s, int
     return HttpReply{200, w.take(), "application/json", {}};
 }
 
-HttpReply V1Service::run_session_cmd(const V1Request& req, int64_t start_ms) {
-    const char* cmd = to_string(req.cmd);
-    auto t0 = std::chrono::steady_clock::now();
-    auto done = [&](const char* result) {
-        count(cmd, result, "",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    };
+HttpReply V1Service::run_session_cmd(const V1Request& req, int64_t start_ms, AccessRecord& a) {
+    auto done = [&](const char* result) { a.outcome = result; };
     JsonWriter w;
     if (req.cmd == Command::kSessionsCreate) {
         std::string id = req.session.empty()

@@ -49,6 +49,8 @@ build_pkgs=(
 test_pkgs=(
     libgtest-dev libgmock-dev googletest libbenchmark-dev
     curl redis-server wrk xauth fonts-liberation
+    # promtool (tests/integration/monitoring_test.cpp: /metrics, alert rules, dashboard)
+    prometheus
 )
 
 mode=all

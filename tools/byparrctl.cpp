@@ -93,8 +93,26 @@ constexpr const char* kPluginsHelp = R"(Usage: byparrctl [--json] plugins list
 
 constexpr const char* kStatsHelp = R"(Usage: byparrctl [--json] stats
 
-Requests served, solve rate, response time percentiles (p50, p95), clearance cache hit rate,
-memory, browser workers, requests in flight and queued.
+Counts since the server started. --json prints the same figures (JSON names in brackets).
+
+  page requests     request.get/request.post that passed validation [pageRequests]
+  answered          page requests answered with a page or cookies: solved + no challenge
+                    + cached [answered, solved, notDetected, cached]
+  failed            page requests that got an error, by reason: timeout, blocked,
+                    captcha, proxy, error, busy (refused, queue full) [failed, failedByReason]
+  solve rate        answered / page requests [solveRate, 0..1]. Session commands and
+                    invalid requests are not page requests and are counted apart
+                    [sessionCommands, invalidRequests]
+  p50, p95          response time of page requests, seconds (estimated from the
+                    histogram buckets) [p50Seconds, p95Seconds]
+  cache hit rate    page requests that found a fresh clearance / those that looked
+                    [cacheHitRate, cacheHits, cacheMisses]
+  memory            proportional set size (PSS) of the whole process tree: the server,
+                    browser workers and every Chromium process [memoryBytes]; the
+                    server alone, resident [hostResidentBytes]
+  workers           browser worker processes running [solver.browser_workers]
+  in flight, queued solves running now, and waiting for a slot [inFlight, queued]
+  solver metrics    what each solver plugin reports [solver]
 )";
 
 constexpr const char* kCacheHelp = R"(Usage: byparrctl [--json] cache list
@@ -582,8 +600,7 @@ int cmd_stats(Context& c) {
         return kOk;
     }
     auto o = parse_object(r.body);
-    double requests = num(o, "requests"), solved = num(o, "solved"),
-           not_detected = num(o, "notDetected");
+    double requests = num(o, "pageRequests");
     auto solver = o->getObject("solver");
     std::string workers = "-";
     std::vector<std::pair<std::string, std::string>> extra;
@@ -595,16 +612,27 @@ int cmd_stats(Context& c) {
         }
     }
     TextTable t({"", ""});
-    t.add({"requests", integer(requests)});
-    t.add({"solved (challenge)", integer(solved)});
-    t.add({"ok (no challenge)", integer(not_detected)});
-    t.add({"failed", integer(std::max(0.0, requests - solved - not_detected))});
-    t.add({"solve rate",
-           requests > 0 ? fixed(100.0 * (solved + not_detected) / requests, 1) + " %" : "-"});
+    t.add({"page requests", integer(requests)});
+    t.add({"answered", integer(num(o, "answered"))});
+    t.add({"  solved (challenge)", integer(num(o, "solved"))});
+    t.add({"  no challenge", integer(num(o, "notDetected"))});
+    t.add({"  cached", integer(num(o, "cached"))});
+    t.add({"failed", integer(num(o, "failed"))});
+    if (auto by = o->getObject("failedByReason"))
+        for (const char* k : {"timeout", "blocked", "captcha", "proxy", "error", "busy"})
+            t.add({std::string("  ") + k, integer(num(by, k))});
+    t.add({"solve rate", requests > 0 ? fixed(100.0 * num(o, "solveRate"), 1) + " %" : "-"});
+    t.add({"session commands", integer(num(o, "sessionCommands"))});
+    t.add({"invalid requests", integer(num(o, "invalidRequests"))});
     t.add({"p50", requests > 0 ? fixed(num(o, "p50Seconds"), 3) + " s" : "-"});
     t.add({"p95", requests > 0 ? fixed(num(o, "p95Seconds"), 3) + " s" : "-"});
-    t.add({"cache hit rate", fixed(100.0 * num(o, "cacheHitRate"), 1) + " %"});
-    t.add({"memory", bytes(num(o, "memoryBytes"))});
+    double looked = num(o, "cacheHits") + num(o, "cacheMisses");
+    t.add({"cache hit rate", looked > 0
+                                 ? fixed(100.0 * num(o, "cacheHitRate"), 1) + " % (" +
+                                       integer(num(o, "cacheHits")) + " of " + integer(looked) + ")"
+                                 : "-"});
+    t.add({"memory (tree PSS)", bytes(num(o, "memoryBytes"))});
+    t.add({"server RSS", bytes(num(o, "hostResidentBytes"))});
     t.add({"workers", workers});
     t.add({"in flight", integer(num(o, "inFlight"))});
     t.add({"queued", integer(num(o, "queued"))});

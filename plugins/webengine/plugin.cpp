@@ -82,12 +82,23 @@ Settings read_settings(const Config& c) {
                 "BLOCK_PRIVATE_TARGETS with a SOCKS PROXY_URL: only the page URL is "
                 "checked; redirects and subresources are not (use an http:// proxy)");
     }
+    s.sandbox = c.get("BROWSER_SANDBOX", "auto");  // the host refused other values
+    if (s.sandbox.empty()) s.sandbox = "auto";
+    s.warn = [](const std::string& m) { Log::warning(m); };
     s.worker_output = [](std::string_view line) {
         // The worker's own complaints matter; Chromium's lines are noise at any level
-        // but debug, and one of them is the DevTools URL (a control endpoint).
+        // but debug, and one of them is the DevTools URL (a control endpoint). The
+        // worker marks its solve steps "debug: " (PROTOCOL.md, "Worker output"): they
+        // go out at debug, where the host's request lines with the same id are too.
         constexpr std::string_view kOwn = "byparr-webengine-worker: ";
         if (line.substr(0, kOwn.size()) == kOwn) {
-            Log::warning(line);
+            std::string_view rest = line.substr(kOwn.size());
+            if (rest.substr(0, 7) == "debug: ")
+                Log::debug(line);
+            else if (rest.substr(0, 6) == "info: ")
+                Log::info(line);
+            else
+                Log::warning(line);
         } else {
             Log::debug(line);
         }
@@ -128,6 +139,8 @@ Poco::JSON::Object::Ptr to_protocol(const sdk::Request& r) {
     o->set("returnScreenshot", r.return_screenshot());
     o->set("disableMedia", r.disable_media());
     o->set("waitMs", static_cast<Poco::Int64>(r.wait_after_ms));
+    // The host's request id, so the worker's debug lines name the request they belong to.
+    if (!r.request_id.empty()) o->set("requestId", r.request_id);
     return o;
 }
 
@@ -200,6 +213,13 @@ class WebEngineSolver : public sdk::Solver {
             std::string rule = get_or<std::string>(o.error, "rule", "");
             std::string kind = o.kind == BYPARR_ERROR_CAPTCHA ? o.message : "blocked";
             out.set_challenge(rule, kind);
+        } else if (o.result) {
+            // A timeout's partial result names the challenge still on the page, so
+            // the host can count and log timeouts by rule.
+            if (auto ch = o.result->getObject("challenge");
+                ch && get_or<bool>(ch, "detected", false))
+                out.set_challenge(get_or<std::string>(ch, "rule", ""),
+                                  get_or<std::string>(ch, "kind", ""));
         }
         return out.fail(o.kind, o.message);
     }

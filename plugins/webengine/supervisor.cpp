@@ -178,6 +178,7 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
     launch.on_output = settings_.worker_output;
     launch.target_guard = settings_.target_guard;
     launch.on_target_refused = settings_.on_target_refused;
+    launch.disable_sandbox = sandbox_disabled();
     std::weak_ptr<Slot> weak = slot;
     auto proc = std::make_unique<WorkerProcess>(
         std::move(launch), [this, weak](WorkerProcess* p) { on_worker_exit(weak, p); });
@@ -590,6 +591,46 @@ void Supervisor::metrics(std::vector<std::string>& lines) {
     }
     lines.push_back("browser_pages_total " + std::to_string(pages));
     lines.push_back("browser_sessions " + std::to_string(sessions));
+}
+
+// Once per process, at the first worker start rather than in the constructor: the
+// host probes create() in a forked child, which would test and warn a second time.
+bool Supervisor::sandbox_disabled() {
+    std::call_once(sandbox_once_, [this] {
+        if (settings_.sandbox == "off") {
+            sandbox_disabled_ = true;
+            return;
+        }
+        std::string why = sandbox_unavailable_reason();
+        if (why.empty()) return;
+        if (settings_.sandbox == "on" && ::geteuid() == 0) {
+            if (settings_.warn)
+                settings_.warn(
+                    "BROWSER_SANDBOX=on cannot hold: running as root, and Chromium "
+                    "never sandboxes root; run as an unprivileged user");
+            return;
+        }
+        if (settings_.sandbox == "on") {
+            if (settings_.warn)
+                settings_.warn("BROWSER_SANDBOX=on but Chromium's sandbox cannot start: " + why +
+                               ". Browser workers will fail to start; run the container with "
+                               "--security-opt seccomp=unconfined (or a profile that allows "
+                               "user namespaces), or set BROWSER_SANDBOX=auto");
+            return;
+        }
+        sandbox_disabled_ = true;
+        bool root = ::geteuid() == 0;
+        if (settings_.warn)
+            settings_.warn("Chromium's sandbox cannot start: " + why +
+                           ". Running the browser without it (BROWSER_SANDBOX=auto): pages "
+                           "still load and solve, but a compromised renderer would have this "
+                           "process's rights. To keep the sandbox, " +
+                           std::string(root ? "run as an unprivileged user"
+                                            : "allow user namespaces (docker run "
+                                              "--security-opt seccomp=unconfined)") +
+                           "; to silence this, set BROWSER_SANDBOX=off");
+    });
+    return sandbox_disabled_;
 }
 
 }  // namespace byparr::webengine

@@ -44,6 +44,10 @@ struct Settings {
     std::chrono::seconds start_timeout{20};
     // Each line the worker tree prints (stdout and stderr); unset: inherited as is.
     std::function<void(std::string_view line)> worker_output;
+    // BROWSER_SANDBOX: "auto" (sandbox when it can start, else without and one
+    // warning), "on", "off". Decided at the first worker start, reported through `warn`.
+    std::string sandbox = "auto";
+    std::function<void(const std::string& message)> warn;
 };
 
 struct Outcome {
@@ -114,6 +118,7 @@ class Supervisor {
     void ensure_timer_locked();
     void timer_loop();
     void remember_user_agent(const std::string& ua);
+    bool sandbox_disabled();
     static Outcome from_reply(const CallReply& r);
 
     Settings settings_;
@@ -129,6 +134,8 @@ class Supervisor {
     bool shutting_down_ = false;
     bool timer_stop_ = false;
     std::thread timer_;
+    std::once_flag sandbox_once_;
+    bool sandbox_disabled_ = false;
     std::mutex ua_mutex_;
     std::string user_agent_;
 };

@@ -38,6 +38,8 @@ struct WorkerLaunch {
     // Called from a dedicated thread with each line (without '\n', at most 4 KiB)
     // the worker and its Chromium children print. Unset: they inherit our stderr.
     std::function<void(std::string_view line)> on_output;
+    // Run Chromium without its sandbox (QTWEBENGINE_DISABLE_SANDBOX=1): BROWSER_SANDBOX.
+    bool disable_sandbox = false;
 };
 
 // How a call ended.
@@ -133,6 +135,12 @@ class WorkerProcess {
 
 // Proportional set size of `pid` and all its descendants, in bytes (0 if gone).
 uint64_t tree_pss_bytes(pid_t pid);
+
+// Whether Chromium's sandbox can start here: it needs unprivileged user namespaces
+// (Docker's default seccomp profile forbids them; so do some kernels' sysctls), and
+// Chromium refuses to sandbox as root. Tried in a forked child, so it is the real
+// answer for this process's privileges. "" when it can, otherwise why not.
+std::string sandbox_unavailable_reason();
 // The same for several roots with one /proc walk.
 uint64_t tree_pss_bytes(const std::vector<pid_t>& roots);
 

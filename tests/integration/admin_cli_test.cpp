@@ -295,13 +295,13 @@ TEST_F(AdminCli, StatsShowsCountersAndFailsWhenServerIsDown) {
     ASSERT_EQ(v1(R"({"cmd":"request.get","url":"http://site.test/"})").status, 200);
     auto r = ctl({"stats"});
     ASSERT_EQ(r.code, 0) << dump(r);
-    for (const char* k :
-         {"requests", "solve rate", "p50", "p95", "cache hit rate", "memory", "workers", "queued"})
+    for (const char* k : {"page requests", "solve rate", "p50", "p95", "cache hit rate", "memory",
+                          "workers", "queued"})
         EXPECT_NE(r.out.find(k), std::string::npos) << k << "\n" << r.out;
     auto j = ctl({"--json", "stats"});
     ASSERT_EQ(j.code, 0) << dump(j);
     auto o = parse(j.out);
-    EXPECT_GE(o->getValue<double>("requests"), 1);
+    EXPECT_GE(o->getValue<double>("pageRequests"), 1);
     EXPECT_GT(o->getValue<double>("memoryBytes"), 0);
 
     std::string missing = (root_ / "nowhere" / "admin.sock").string();

@@ -99,9 +99,12 @@ class Host : public ByparrServer {
             return r;
         }
     }
+    // The host is up and answering. /health says 503 when no solver passed its
+    // self-test (a full disk keeps the browser from starting), which is an answer too.
     bool healthy() const {
         try {
-            return http_request("GET", base() + "/health", "", {}, 5000).status == 200;
+            int s = http_request("GET", base() + "/health", "", {}, 5000).status;
+            return s == 200 || s == 503;
         } catch (const std::exception&) {
             return false;
         }

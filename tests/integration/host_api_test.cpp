@@ -62,7 +62,9 @@ TEST_F(HostApi, IndexReportsReadyVersionAndUserAgent) {
     auto r = http_request("GET", base_ + "/");
     EXPECT_EQ(r.status, 200);
     auto o = json(r);
-    EXPECT_EQ(o->getValue<std::string>("msg"), "Byparr is ready!");
+    // FlareSolverr's exact words: clients compare them; Byparr is named beside them.
+    EXPECT_EQ(o->getValue<std::string>("msg"), "FlareSolverr is ready!");
+    EXPECT_EQ(o->getValue<std::string>("server"), "Byparr");
     EXPECT_FALSE(o->getValue<std::string>("version").empty());
     EXPECT_EQ(o->getValue<std::string>("userAgent"), "EchoSolver/1.0");
     EXPECT_EQ(r.headers["content-type"].rfind("application/json", 0), 0u);
@@ -310,7 +312,11 @@ TEST_F(HostApi, MetricsExposeRequestCounters) {
     EXPECT_EQ(r.status, 200);
     EXPECT_NE(r.body.find("byparr_requests_total{cmd=\"request.get\",result=\"not_detected\"}"),
               std::string::npos);
-    EXPECT_NE(r.body.find("flaresolverr_request_total{domain=\"metrics.test\",result=\"solved\"}"),
+    // FlareSolverr's label values: a page without a challenge is not_detected, not solved.
+    EXPECT_NE(r.body.find(
+                  "flaresolverr_request_total{domain=\"metrics.test\",result=\"not_detected\"} 1"),
+              std::string::npos);
+    EXPECT_EQ(r.body.find("flaresolverr_request_total{domain=\"metrics.test\",result=\"solved\"}"),
               std::string::npos);
     EXPECT_NE(r.body.find("byparr_plugin_state{plugin=\"echo-solver\",state=\"enabled\"} 1"),
               std::string::npos);

@@ -111,8 +111,12 @@ expected="packaging/docker/build-stage.sh deps|packaging/docker/build-stage.sh b
 runtime_part="$(printf '%s\n' "${instructions[@]}" | sed -n '/^FROM .* AS runtime$/,$p')"
 grep -qx 'COPY --from=build /opt/byparr /opt/byparr' <<<"$runtime_part" ||
     pk_fail "the runtime stage must COPY --from=build /opt/byparr /opt/byparr"
-grep -qx 'USER byparr' <<<"$runtime_part" || pk_fail "the image must run as USER byparr"
-grep -qx 'ENTRYPOINT \["/usr/bin/tini", *"--"\]' <<<"$runtime_part" || pk_fail "ENTRYPOINT must be tini"
+# No USER: the entrypoint drops from root to PUID:PGID itself (it needs root to do so).
+grep -q '^USER ' <<<"$runtime_part" && pk_fail "USER would keep the entrypoint from honouring PUID/PGID"
+grep -qx 'ENTRYPOINT \["/usr/bin/tini", *"--", *"/usr/local/bin/byparr-entrypoint"\]' <<<"$runtime_part" ||
+    pk_fail "ENTRYPOINT must be tini, then byparr-entrypoint"
+grep -qx 'COPY packaging/docker/entrypoint.sh /usr/local/bin/byparr-entrypoint' <<<"$runtime_part" ||
+    pk_fail "the runtime stage must COPY packaging/docker/entrypoint.sh to /usr/local/bin/byparr-entrypoint"
 grep -qx 'CMD \["/opt/byparr/bin/byparr"\]' <<<"$runtime_part" || pk_fail "CMD must be /opt/byparr/bin/byparr"
 healthcheck="$(sed -n 's/^HEALTHCHECK .*CMD //p' <<<"$runtime_part")"
 [[ "$healthcheck" == *"/health"* ]] || pk_fail "HEALTHCHECK must probe /health"
@@ -159,27 +163,40 @@ envs=()
 for k in "${!image_env[@]}"; do
     case "$k" in HOST | PORT | BYPARR_STATE_DIR) ;; *) envs+=("$k=${image_env[$k]}") ;; esac
 done
-# USER byparr: as root, run the server as an unprivileged user (nobody), so Chromium keeps
-# its sandbox as in the container. That sandbox needs unprivileged user namespaces; where
-# the host has none, use the documented escape hatch instead of failing on the host.
-runner=()
+# As root, the entrypoint runs the server as PUID:PGID (nobody here), so Chromium keeps its
+# sandbox as in the container. That sandbox needs unprivileged user namespaces; where the
+# host has none, BROWSER_SANDBOX=auto runs without it (one warning).
+entrypoint=()
 sandbox=""
 if [[ "$(id -u)" -eq 0 ]] && command -v setpriv >/dev/null; then
     pk_run_as=65534
-    runner=(setpriv "--reuid=$pk_run_as" "--regid=$pk_run_as" --clear-groups)
-    if "${runner[@]}" unshare --user true 2>/dev/null; then
+    entrypoint=("$src/packaging/docker/entrypoint.sh")
+    envs+=("PUID=$pk_run_as" "PGID=$pk_run_as")
+    if setpriv "--reuid=$pk_run_as" "--regid=$pk_run_as" --clear-groups \
+        unshare --user --pid --net --fork true 2>/dev/null; then
         sandbox=on
-        pk_log "running as uid $pk_run_as with Chromium's sandbox on"
+        pk_log "running as uid $pk_run_as (PUID/PGID) with Chromium's sandbox on"
     else
-        pk_log "no unprivileged user namespaces here: QTWEBENGINE_DISABLE_SANDBOX=1"
-        envs+=(QTWEBENGINE_DISABLE_SANDBOX=1)
+        pk_log "running as uid $pk_run_as (PUID/PGID); no user namespaces here: no sandbox"
     fi
 fi
 # ENTRYPOINT + CMD with /opt/byparr mapped to the prefix. tini is not PID 1 here:
 # TINI_SUBREAPER gives it the same reaping role.
-pk_start_server "${runner[@]}" env -u BYPARR_PLUGIN_PATH -u BYPARR_WORKER -u BYPARR_RULES \
+pk_start_server env -u BYPARR_PLUGIN_PATH -u BYPARR_WORKER -u BYPARR_RULES \
     -u SOLVERS -u QTWEBENGINE_DISABLE_SANDBOX "${envs[@]}" TINI_SUBREAPER=1 \
-    /usr/bin/tini -- "$prefix/bin/byparr"
+    /usr/bin/tini -- "${entrypoint[@]}" "$prefix/bin/byparr"
+if [[ -n "${pk_run_as:-}" ]]; then
+    # PUID/PGID honoured: the server itself runs as that user, not as root.
+    found=0
+    for p in $(pk_marked_pids); do
+        [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == byparr ]] || continue
+        found=1
+        owner="$(awk '/^Uid:/ {print $2 ":" $3}' "/proc/$p/status")"
+        [[ "$owner" == "$pk_run_as:$pk_run_as" ]] || pk_fail "byparr runs as uid $owner, not PUID $pk_run_as"
+    done
+    ((found)) || pk_fail "no byparr process found"
+    pk_log "byparr runs as PUID:PGID $pk_run_as:$pk_run_as"
+fi
 PORT="$pk_port" sh -c "$healthcheck" >/dev/null || pk_fail "the HEALTHCHECK command failed: $healthcheck"
 pk_log "HEALTHCHECK passes"
 # `docker exec byparr byparrctl plugins list`: the image's ENV is all it has to find the socket.

@@ -142,11 +142,19 @@ pk_expect_body() {
 # the default solver (Qt WebEngine) against the local test site.
 pk_check_server() {
     local base="http://127.0.0.1:$pk_port"
+    # /health is 503 ("starting") until the start-up self-test has loaded a page
+    # through the browser: give it the time a cold browser start needs.
+    local _
+    for _ in $(seq 60); do
+        curl -s -o /dev/null -m 5 "$base/health" -w '%{http_code}' | grep -q '^200$' && break
+        sleep 0.5
+    done
     pk_http health 200 -m 10 "$base/health"
     pk_expect_body health '"status" *: *"ok"'
+    pk_expect_body health '"id" *: *"webengine" *, *"ready" *: *true'
     pk_http index 200 -m 30 "$base/"
-    pk_expect_body index '"msg" *: *"Byparr is ready!"'
-    pk_log "/health and GET / answer"
+    pk_expect_body index '"msg" *: *"FlareSolverr is ready!"'
+    pk_log "/health (browser self-test passed) and GET / answer"
 
     local url="http://127.0.0.1:$pk_site_port/plain"
     local t0=$SECONDS

@@ -61,6 +61,19 @@ ByparrServer::ByparrServer(ServerOptions options) {
     auto port = process_.read_port(options.start_timeout);
     if (!port) throw std::runtime_error("byparr did not announce its port:\n" + log());
     port_ = *port;
+    if (options.wait_self_test) {
+        bool settled = wait_until(
+            [&] {
+                try {
+                    auto h = http_request("GET", base() + "/health", "", {}, 5000);
+                    return h.status != 0 && h.body.find("\"starting\"") == std::string::npos;
+                } catch (const std::exception&) {
+                    return false;
+                }
+            },
+            options.start_timeout + std::chrono::seconds(30));
+        if (!settled) throw std::runtime_error("byparr's self-test did not finish:\n" + log());
+    }
 }
 
 ByparrServer::~ByparrServer() {

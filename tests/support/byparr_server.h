@@ -28,6 +28,9 @@ struct ServerOptions {
     // Merge the server's stderr into the stdout the test reads (log()).
     bool capture_log = false;
     std::chrono::milliseconds start_timeout{std::chrono::seconds(20)};
+    // Wait until /health says the start-up self-test is over (a browser solver has
+    // started its browser by then), so tests begin from a settled server.
+    bool wait_self_test = true;
 };
 
 class ByparrServer {

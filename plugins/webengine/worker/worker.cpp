@@ -27,7 +27,17 @@ constexpr size_t kMaxSpares = 5;
 // for the same two cores and the browser's UI thread, so the first is ready sooner
 // when they do not all start together.
 constexpr size_t kMaxPreparing = 2;
-constexpr int kSpareIdleMs = 60000;
+// BROWSER_POOL_IDLE_TIMEOUT (s, default 30): this long without a request, the pool
+// shrinks to one warm page. Each spare is a renderer held at rest; the next burst
+// re-grows the pool (a cold spare costs its first request ~0.1 s).
+int spare_idle_ms() {
+    static const int ms = [] {
+        bool ok = false;
+        const int s = qEnvironmentVariableIntValue("BROWSER_POOL_IDLE_TIMEOUT", &ok);
+        return ok && s >= 1 && s <= 86400 ? s * 1000 : 30000;
+    }();
+    return ms;
+}
 // A page is reused for this many sessionless requests, then replaced: a renderer's
 // memory only comes back when it ends, and a fresh one bounds what a site can leave
 // behind that the wipe does not reach (the renderer's own caches).
@@ -302,7 +312,7 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         for (const auto& [s, j] : jobs_)
             running += j->finished() ? 0 : 1;
         spare_target_ = std::clamp<size_t>(std::max(spare_target_, running), 1, kMaxSpares);
-        spare_idle_timer_.start(kSpareIdleMs);
+        spare_idle_timer_.start(spare_idle_ms());
         surface = take_spare(req_host);
         // Refill at once: the renderer launch overlaps this solve, not the next one.
         QTimer::singleShot(0, this, &Worker::prepare_spare);

@@ -22,6 +22,26 @@ TEST(Log, JsonFormatWritesOneParsableObjectPerLine) {
     EXPECT_EQ(o->getValue<std::string>("domain"), "a.test");
 }
 
+TEST(Log, JsonWritesMeasuresAsNumbersAndIdsAsStrings) {
+    log::configure("info", "json");
+    testing::internal::CaptureStderr();
+    log::write(log::Level::kInfo, "access", "x",
+               {{"id", "000123"}, {"status", "503"}, {"duration_ms", "12.5"},
+                {"memory_bytes", "007"}, {"delay_ms", "soon"}});
+    std::string out = testing::internal::GetCapturedStderr();
+    log::configure("info", "text");
+    Poco::JSON::Parser p;
+    auto o = p.parse(out).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_TRUE(o->get("id").isString());
+    EXPECT_EQ(o->getValue<std::string>("id"), "000123");
+    EXPECT_FALSE(o->get("status").isString()) << out;
+    EXPECT_EQ(o->getValue<int>("status"), 503);
+    EXPECT_FALSE(o->get("duration_ms").isString()) << out;
+    EXPECT_DOUBLE_EQ(o->getValue<double>("duration_ms"), 12.5);
+    EXPECT_TRUE(o->get("memory_bytes").isString()) << "a leading zero is not a JSON number";
+    EXPECT_TRUE(o->get("delay_ms").isString());
+}
+
 TEST(Log, LevelFiltersBelowIt) {
     log::configure("warning", "text");
     testing::internal::CaptureStderr();

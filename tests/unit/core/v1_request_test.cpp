@@ -61,7 +61,7 @@ TEST(V1Request, RefusesNonHttpSchemesBeforeFetching) {
 }
 
 TEST(V1Request, WrongTypesAreNamed) {
-    EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":"60"})"),
+    EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":"60s"})"),
               "Request parameter 'maxTimeout' must be an integer, got string.");
     EXPECT_EQ(error_of(R"({"cmd":5})"), "Request parameter 'cmd' must be a string, got number.");
     EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","returnOnlyCookies":"yes"})"),
@@ -75,6 +75,22 @@ TEST(V1Request, WrongTypesAreNamed) {
     EXPECT_NE(error_of(R"({"cmd":"request.get","url":"http://a.test","proxy":{"url":"ftp://p"}})")
                   .find("proxy.url"),
               std::string::npos);
+}
+
+TEST(V1Request, StringTypedNumbersAndBooleansAreAcceptedAsFlareSolverrDoes) {
+    auto r = ok(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":"60000",)"
+                R"("returnOnlyCookies":"true","disableMedia":"False","waitInSeconds":" 2 ",)"
+                R"("session_ttl_minutes":"5","returnScreenshot":"0"})");
+    EXPECT_EQ(r.max_timeout_ms, 60000);
+    EXPECT_TRUE(r.return_only_cookies);
+    EXPECT_FALSE(r.return_screenshot);
+    EXPECT_EQ(r.disable_media_set, std::optional<bool>(false));
+    EXPECT_EQ(r.wait_seconds, 2);
+    EXPECT_EQ(r.session_ttl_minutes, 5);
+    EXPECT_NE(error_of(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":"1e5"})"), "");
+    EXPECT_NE(error_of(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":""})"), "");
+    EXPECT_NE(error_of(R"({"cmd":"request.get","url":"http://a.test","returnOnlyCookies":"on"})"),
+              "");
 }
 
 TEST(V1Request, MalformedBodiesGetPreciseErrors) {

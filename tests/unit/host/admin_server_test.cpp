@@ -128,7 +128,7 @@ TEST_F(AdminServerTest, StatsCarryMemoryAndUnknownPluginIs404) {
     auto s = call("GET", "/stats");
     ASSERT_EQ(s.status, 200);
     EXPECT_GT(json(s)->getValue<double>("memoryBytes"), 0);
-    for (const char* k : {"requests", "p50Seconds", "p95Seconds", "cacheHitRate", "queued"})
+    for (const char* k : {"pageRequests", "p50Seconds", "p95Seconds", "cacheHitRate", "queued"})
         EXPECT_TRUE(json(s)->has(k)) << k;
     auto p = call("GET", "/plugins/nope");
     EXPECT_EQ(p.status, 404);
