@@ -148,7 +148,7 @@ TEST(RealPages, EveryCaptureIsAnsweredAsItsVerdict) {
     };
     ServerOptions options;
     options.env["MAX_CONCURRENT"] = std::to_string(kParallel);
-    // BYPARR_TEST_LOG_LEVEL=debug shows each solve step (byparr-solve lines) when a capture
+    // BYPARR_TEST_LOG_LEVEL=debug shows each solve step (the worker's "debug: req=" lines) when a capture
     // is answered wrong.
     if (const char* level = std::getenv("BYPARR_TEST_LOG_LEVEL")) options.env["LOG_LEVEL"] = level;
     ByparrServer server(options);

@@ -184,12 +184,20 @@ bool trace_enabled() {
     return on;
 }
 
+bool steps_enabled() {
+    // The worker inherits the host's environment; below debug nobody reads these lines.
+    static const bool on = qgetenv("LOG_LEVEL").trimmed().toLower() == "debug";
+    return on;
+}
+
 }  // namespace
 
 void SolveJob::step(const QString& what) const {
-    std::fprintf(stderr, "byparr-solve: request %llu +%lldms: %s\n",
-                 static_cast<unsigned long long>(serial_), static_cast<long long>(clock_.elapsed()),
-                 qPrintable(what));
+    if (!steps_enabled()) return;
+    std::fprintf(stderr, "byparr-webengine-worker: debug: req=%s +%lldms %s\n",
+                 qPrintable(request_.request_id.isEmpty() ? QString::number(serial_)
+                                                          : request_.request_id),
+                 static_cast<long long>(clock_.elapsed()), qPrintable(what));
 }
 
 void SolveJob::trace(const char* what, const QString& detail) const {

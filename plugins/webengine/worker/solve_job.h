@@ -38,6 +38,7 @@ struct SolveRequest {
     bool disable_media = false;
     qint64 wait_ms = 0;
     qint64 max_response_bytes = 0;  // 0: no cut
+    QString request_id;  // the host's, for log lines
 };
 
 class SolveJob;
@@ -98,7 +99,8 @@ class SolveJob : public QObject {
     int remaining_ms() const;
     void trace(const char* what, const QString& detail) const;
     // One solve step (rule seen, click, reload, clearance cookie, why the page was answered),
-    // on stderr as "byparr-solve: ...": the plugin logs those lines at debug level.
+    // as a "debug: req=<id>" worker line (PROTOCOL.md, "Worker output"), written only when
+    // the host runs at LOG_LEVEL=debug.
     void step(const QString& what) const;
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     void on_document(const DocumentResponse& doc);

@@ -283,6 +283,7 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     req.wait_ms = std::max<qint64>(0, static_cast<qint64>(r.value("waitMs").toDouble(0)));
     req.max_response_bytes =
         std::max<qint64>(0, static_cast<qint64>(r.value("maxResponseBytes").toDouble(0)));
+    req.request_id = r.value("requestId").toString();
 
     std::shared_ptr<Session> session;
     if (!req.session.isEmpty()) {
