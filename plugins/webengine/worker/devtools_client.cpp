@@ -553,7 +553,8 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         const std::string user_agent = ua.user_agent.empty() ? browser_user_agent : ua.user_agent;
         const std::string major = major_of(ua.full_version);
 
-        join->outstanding = user_agent.empty() ? 2 : ua.intercept_documents ? 5 : 4;
+        join->outstanding = (user_agent.empty() ? 2 : ua.intercept_documents ? 5 : 4) +
+                            (ua.timezone.empty() ? 0 : 1) + (ua.locale.empty() ? 0 : 1);
         // Chromium keeps response bodies of an enabled session for Network.getResponseBody, by
         // default up to ~100 MB per page: a long-lived worker page must not grow that far.
         auto net = Object::Ptr(new Object);
@@ -566,6 +567,18 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
                          join->main_frame_id = str_field(obj_field(tree, "frame"), "id");
                          done_one("Page.getFrameTree", error);
                      });
+        if (!ua.timezone.empty()) {
+            auto tz = Object::Ptr(new Object);
+            tz->set("timezoneId", ua.timezone);
+            send_command(session_id, "Emulation.setTimezoneOverride", tz, 5000,
+                         simple("Emulation.setTimezoneOverride"));
+        }
+        if (!ua.locale.empty()) {
+            auto lo = Object::Ptr(new Object);
+            lo->set("locale", ua.locale);
+            send_command(session_id, "Emulation.setLocaleOverride", lo, 5000,
+                         simple("Emulation.setLocaleOverride"));
+        }
         if (user_agent.empty()) return;
 
         auto brand_list = Array::Ptr(new Array);
@@ -697,14 +710,16 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             h->set("value", value);
             list->add(h);
         };
+        // Chrome sends sec-ch-ua* first (right after Host and Connection, which the network
+        // stack puts in front); the headers given here keep their order on the wire.
+        for (const auto& [name, value] : s.hint_headers)
+            add(name, value);
         if (headers) {
             for (const auto& [name, value] : *headers) {
                 if (lower(name).rfind("sec-ch-ua", 0) == 0) continue;
                 add(name, value.isString() ? value.extract<std::string>() : value.toString());
             }
         }
-        for (const auto& [name, value] : s.hint_headers)
-            add(name, value);
         auto cp = Object::Ptr(new Object);
         cp->set("requestId", str_field(params, "requestId"));
         cp->set("headers", list);
