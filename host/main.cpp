@@ -37,6 +37,7 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
   PROXY_USERNAME, PROXY_PASSWORD   its credentials
   DISABLE_MEDIA        do not load images/CSS/fonts          (default false)
   LANG                 browser language (e.g. de_DE.UTF-8)
+  TZ                   time zone pages see, IANA name (e.g. Europe/Berlin; default: system's)
   SOLVERS              solver chain order, comma-separated   (default webengine,cookie-import)
   BYPARR_STATE_DIR     state directory                       (default ~/.local/state/byparr,
                                                               /var/lib/byparr for root)
@@ -51,6 +52,8 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
                        checked at connect time (default false; see README)
   BLOCK_PRIVATE_TARGETS_ALLOW  CIDR ranges exempted from it, comma-separated
                        (e.g. 192.168.1.20/32 for a LAN indexer)
+  BROWSER_DISPLAY      offscreen, or xvfb for WebGL (one Xvfb per worker, more memory)
+                                                             (default offscreen)
   BROWSER_IDLE_TIMEOUT, BROWSER_MEMORY_LIMIT, BROWSER_MAX_PAGES, MAX_SESSIONS:
                        see README (webengine plugin)
 )";
