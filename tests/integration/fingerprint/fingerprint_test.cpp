@@ -8,6 +8,7 @@
 // The reference Chromium is started once per test program; it resolves nothing but 127.0.0.1.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -328,6 +329,55 @@ TEST_F(Fingerprint, DocumentHeaderOrderIsChromiums) {
     for (size_t i = 0; i < std::max(a.size(), b.size()); ++i)
         std::printf("%-28s %s\n", i < a.size() ? a[i].c_str() : "", i < b.size() ? b[i].c_str() : "");
     EXPECT_EQ(a, b) << "request header order differs from Chromium's";
+}
+
+std::string comm_of(pid_t pid) {
+    std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/comm").c_str(), "r");
+    if (!f) return {};
+    char buf[64] = {};
+    std::fgets(buf, sizeof(buf), f);
+    std::fclose(f);
+    std::string s(buf);
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+}
+
+std::vector<pid_t> processes_named(const ByparrServer& server, const std::string& comm) {
+    std::vector<pid_t> out;
+    for (pid_t p : server.token_processes())
+        if (comm_of(p) == comm) out.push_back(p);
+    return out;
+}
+
+// BROWSER_DISPLAY=xvfb: WebGL exists, and the worker's X server goes when the worker does,
+// even when the worker is killed alone.
+TEST(FingerprintXvfb, GivesWebGLAndItsXServerEndsWithTheWorker) {
+    ASSERT_FALSE(which("Xvfb").empty()) << "BROWSER_DISPLAY=xvfb needs the xvfb package";
+    FpSite site;
+    ByparrServer server({.env = {{"BROWSER_DISPLAY", "xvfb"}}});
+    auto o = server.v1_json(
+        get_body(site.url("/signals.html?who=xvfb"), 30000, R"("waitInSeconds":1)"));
+    ASSERT_EQ(o->getValue<std::string>("status"), "ok") << o->getValue<std::string>("message");
+    const std::string json = site.wait_for("result", "xvfb", 10s);
+    ASSERT_FALSE(json.empty());
+    auto s = parse(json);
+    EXPECT_EQ(s->optValue<std::string>("webgl", "?"), "context");
+    // The rest of the fingerprint is the offscreen one's.
+    EXPECT_EQ(s->optValue<std::string>("screen_size", "?"), "1920x1080");
+    EXPECT_EQ(s->optValue<std::string>("outer_exceeds_inner", "?"), "true");
+    EXPECT_EQ(s->optValue<std::string>("focus", "?"), "true");
+
+    const auto xservers = processes_named(server, "Xvfb");
+    ASSERT_EQ(xservers.size(), 1u) << "one Xvfb for the one worker";
+    const auto workers = processes_named(server, "byparr-webengin");  // comm is 15 chars
+    ASSERT_EQ(workers.size(), 1u);
+    ::kill(workers[0], SIGKILL);
+    EXPECT_TRUE(wait_until([&] { return comm_of(xservers[0]).empty(); }, 5s))
+        << "Xvfb outlived its worker";
+    // A new worker (and X server) serves the next request.
+    auto again = server.v1_json(get_body(site.url("/blank.html"), 30000));
+    EXPECT_EQ(again->getValue<std::string>("status"), "ok")
+        << again->getValue<std::string>("message");
 }
 
 }  // namespace
