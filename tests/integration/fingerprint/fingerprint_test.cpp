@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -342,10 +343,21 @@ std::string comm_of(pid_t pid) {
     return s;
 }
 
+// Running, not a zombie waiting for a parent (an orphan's reaper may be slow or absent).
+bool alive(pid_t pid) {
+    std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+    if (!f) return false;
+    char buf[512] = {};
+    std::fgets(buf, sizeof(buf), f);
+    std::fclose(f);
+    const char* close = std::strrchr(buf, ')');
+    return close && close[1] == ' ' && close[2] != 'Z' && close[2] != 'X';
+}
+
 std::vector<pid_t> processes_named(const ByparrServer& server, const std::string& comm) {
     std::vector<pid_t> out;
     for (pid_t p : server.token_processes())
-        if (comm_of(p) == comm) out.push_back(p);
+        if (comm_of(p) == comm && alive(p)) out.push_back(p);
     return out;
 }
 
@@ -372,7 +384,7 @@ TEST(FingerprintXvfb, GivesWebGLAndItsXServerEndsWithTheWorker) {
     const auto workers = processes_named(server, "byparr-webengin");  // comm is 15 chars
     ASSERT_EQ(workers.size(), 1u);
     ::kill(workers[0], SIGKILL);
-    EXPECT_TRUE(wait_until([&] { return comm_of(xservers[0]).empty(); }, 5s))
+    EXPECT_TRUE(wait_until([&] { return !alive(xservers[0]); }, 5s))
         << "Xvfb outlived its worker";
     // A new worker (and X server) serves the next request.
     auto again = server.v1_json(get_body(site.url("/blank.html"), 30000));
