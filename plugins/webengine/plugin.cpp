@@ -67,7 +67,8 @@ Settings read_settings(const Config& c) {
     if (display == "offscreen" || display == "xvfb") {
         s.display = display;
     } else {
-        Log::warning("BROWSER_DISPLAY='" + display + "' is neither offscreen nor xvfb; using "
+        Log::warning("BROWSER_DISPLAY='" + display +
+                     "' is neither offscreen nor xvfb; using "
                      "offscreen");
     }
     s.idle_timeout = std::chrono::seconds(number_setting(c, "BROWSER_IDLE_TIMEOUT", 300));

@@ -151,7 +151,8 @@ bool WorkerProcess::spawn(std::string* error) {
     if (!launch_.timezone.empty()) args.insert(args.end(), {"--timezone", launch_.timezone});
     // Xvfb runs inside the worker's process group, so the kill(-pgid) that ends the worker
     // and its Chromium children ends the X server too (and it dies with the worker alone).
-    if (launch_.display != "offscreen") args.insert(args.end(), {"--display", launch_.display});
+    if (launch_.display != "offscreen")
+        args.insert(args.end(), {"--browser-display", launch_.display});
     std::vector<std::string> env;
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         std::string_view v(*e);

@@ -45,7 +45,7 @@ namespace byparr::webengine {
 // Identity applied to an attached page with Emulation.setUserAgentOverride, plus the sec-ch-ua*
 // headers via Network.setExtraHTTPHeaders (the override alone omits them on top navigations).
 struct UaOverride {
-    std::string user_agent;          // empty: keep the browser's current UA string
+    std::string user_agent;  // empty: keep the browser's current UA string
     // "de-DE,de,en"; q-values are stripped (Chromium adds its own). Empty: no Accept-Language
     // in the override (the profile's applies); an override puts the header early in the list,
     // where Chrome sends it last.

@@ -38,18 +38,17 @@ std::string chromium_flags(const WorkerOptions& o) {
     // Xvfb, Mesa's llvmpipe is on Chromium's GPU blocklist; without --ignore-gpu-blocklist
     // there would be no WebGL, the reason for that mode.
     std::string f = o.display == DisplayMode::kXvfb ? "--ignore-gpu-blocklist " : "--disable-gpu ";
-    f +=
-        "--disable-background-networking --disable-background-timer-throttling "
-        "--disable-renderer-backgrounding --disable-backgrounding-occluded-windows "
-        "--disable-component-update --no-first-run --disable-sync --disable-default-apps "
-        "--disable-domain-reliability --disable-client-side-phishing-detection "
-        "--disable-breakpad --disable-crash-reporter --no-pings --dns-prefetch-disable "
-        "--no-default-browser-check --metrics-recording-only --disable-hang-monitor "
-        "--disable-features=Translate,OptimizationHints,OptimizationHintsFetching,"
-        "MediaRouter,DialMediaRouteProvider,AutofillServerCommunication,"
-        "CertificateTransparencyComponentUpdater,NetworkTimeServiceQuerying,"
-        "SafeBrowsingEnhancedProtection,InterestFeedContentSuggestions,"
-        "SpareRendererForSitePerProcess,UseChromeOSDirectVideoDecoder";
+    f += "--disable-background-networking --disable-background-timer-throttling "
+         "--disable-renderer-backgrounding --disable-backgrounding-occluded-windows "
+         "--disable-component-update --no-first-run --disable-sync --disable-default-apps "
+         "--disable-domain-reliability --disable-client-side-phishing-detection "
+         "--disable-breakpad --disable-crash-reporter --no-pings --dns-prefetch-disable "
+         "--no-default-browser-check --metrics-recording-only --disable-hang-monitor "
+         "--disable-features=Translate,OptimizationHints,OptimizationHintsFetching,"
+         "MediaRouter,DialMediaRouteProvider,AutofillServerCommunication,"
+         "CertificateTransparencyComponentUpdater,NetworkTimeServiceQuerying,"
+         "SafeBrowsingEnhancedProtection,InterestFeedContentSuggestions,"
+         "SpareRendererForSitePerProcess,UseChromeOSDirectVideoDecoder";
     f += " --lang=" + o.lang;
     // What a desktop Chrome has and the offscreen platform lacks (issue #13): a mouse
     // (pointer: fine, hover: hover; 4 = fine, 2 = hover in Blink's enums), media devices
@@ -105,8 +104,11 @@ void log_filter(QtMsgType type, const QMessageLogContext& ctx, const QString& ms
     const bool noisy = type == QtDebugMsg || type == QtInfoMsg ||
                        (ctx.category && std::strncmp(ctx.category, "qt.webenginecontext", 19) == 0);
     // Known and harmless with --disable-gpu on the offscreen platform.
-    const bool harmless = msg.startsWith(QLatin1String("No suitable graphics backend")) ||
-                          msg.startsWith(QLatin1String("Remote debugging server started"));
+    // WebUSB (issue #13) works; Qt only warns that it did not vet the switch.
+    const bool harmless =
+        msg.startsWith(QLatin1String("No suitable graphics backend")) ||
+        msg.startsWith(QLatin1String("An unsupported feature has been enabled")) ||
+        msg.startsWith(QLatin1String("Remote debugging server started"));
     if ((noisy || harmless) && !verbose) return;
     std::fprintf(stderr, "byparr-webengine-worker: %s%s%s\n", ctx.category ? ctx.category : "",
                  ctx.category ? ": " : "", qPrintable(msg));

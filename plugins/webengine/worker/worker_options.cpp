@@ -91,14 +91,14 @@ bool parse_worker_options(int argc, char** argv, WorkerOptions* out, std::string
                              "(e.g. Europe/Berlin); pages keep the system's zone\n",
                              v.c_str());
             }
-        } else if (arg == "--display") {
+        } else if (arg == "--browser-display") {
             if (!value(&v)) return false;
             if (v == "offscreen") {
                 out->display = DisplayMode::kOffscreen;
             } else if (v == "xvfb") {
                 out->display = DisplayMode::kXvfb;
             } else {
-                *error = "invalid --display '" + v + "' (expected offscreen or xvfb)";
+                *error = "invalid --browser-display '" + v + "' (expected offscreen or xvfb)";
                 return false;
             }
         } else {

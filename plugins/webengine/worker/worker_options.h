@@ -25,7 +25,7 @@ struct WorkerOptions {
     std::string accept_language;  // the header as Chrome sends it: "de-DE,de;q=0.9,en;q=0.8"
     std::string timezone;         // IANA zone for Date and Intl (TZ); empty: the system's
     DisplayMode display = DisplayMode::kOffscreen;
-    int devtools_port = 0;        // 0 = DevTools off
+    int devtools_port = 0;  // 0 = DevTools off
     // BLOCK_PRIVATE_TARGETS: the host's egress guard on 127.0.0.1 (0 = none). All
     // traffic goes through it, loopback included; an upstream proxy is its business.
     int egress_guard_port = 0;

@@ -31,8 +31,7 @@ bool XvfbDisplay::start(int width, int height, int timeout_ms, std::string* erro
         *error = std::string("pipe: ") + std::strerror(errno);
         return false;
     }
-    const std::string screen =
-        std::to_string(width) + "x" + std::to_string(height) + "x24";
+    const std::string screen = std::to_string(width) + "x" + std::to_string(height) + "x24";
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -45,7 +44,7 @@ bool XvfbDisplay::start(int width, int height, int timeout_ms, std::string* erro
         // Only async-signal-safe calls until exec (the worker may already have threads).
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(127);  // the worker died before prctl took effect
-        ::dup2(fds[1], 3);                          // dup2 clears FD_CLOEXEC on fd 3
+        ::dup2(fds[1], 3);                        // dup2 clears FD_CLOEXEC on fd 3
         int null = ::open("/dev/null", O_RDWR);
         if (null >= 0) {
             ::dup2(null, 0);
