@@ -135,14 +135,16 @@ int main(int argc, char** argv) {
     QString screen_cfg;
     if (options.display == DisplayMode::kXvfb) {
         std::string xerr;
-        if (!xvfb.start(kScreenWidth, kScreenHeight, 10000, &xerr)) {
+        if (runtime_dir.isEmpty() ||
+            !xvfb.start(kScreenWidth, kScreenHeight, 10000, runtime_dir.toStdString(), &xerr)) {
+            if (xerr.empty()) xerr = "no private runtime directory for the X authority file";
             std::fprintf(stderr, "byparr-webengine-worker: BROWSER_DISPLAY=xvfb: %s\n",
                          xerr.c_str());
             return 3;
         }
         qputenv("DISPLAY", QByteArray::fromStdString(xvfb.display()));
         qputenv("QT_QPA_PLATFORM", "xcb");
-        qunsetenv("XAUTHORITY");  // our server has no access control to match
+        qputenv("XAUTHORITY", QByteArray::fromStdString(xvfb.authority()));
     } else {
         // The offscreen screen defaults to 800x600; its config file sets the size (Qt 6.4
         // offscreen has no key for the available height: availHeight equals the screen's).

@@ -13,7 +13,48 @@
 
 namespace byparr::webengine {
 
+namespace {
+
+// An Xauthority file with one MIT-MAGIC-COOKIE-1 entry for any address and display
+// (FamilyWild, empty display number: libXau matches it for whatever display Xvfb picks).
+bool write_authority(const std::string& path, std::string* error) {
+    unsigned char cookie[16];
+    int rnd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (rnd < 0 || ::read(rnd, cookie, sizeof(cookie)) != static_cast<ssize_t>(sizeof(cookie))) {
+        if (rnd >= 0) ::close(rnd);
+        *error = "cannot read /dev/urandom for the X cookie";
+        return false;
+    }
+    ::close(rnd);
+    std::string rec;
+    auto u16 = [&rec](size_t n) {
+        rec.push_back(static_cast<char>((n >> 8) & 0xff));
+        rec.push_back(static_cast<char>(n & 0xff));
+    };
+    auto field = [&](const void* p, size_t n) {
+        u16(n);
+        rec.append(static_cast<const char*>(p), n);
+    };
+    static const char kName[] = "MIT-MAGIC-COOKIE-1";
+    u16(0xffff);   // FamilyWild
+    field("", 0);  // address
+    field("", 0);  // display number: any
+    field(kName, sizeof(kName) - 1);
+    field(cookie, sizeof(cookie));
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || ::write(fd, rec.data(), rec.size()) != static_cast<ssize_t>(rec.size())) {
+        if (fd >= 0) ::close(fd);
+        *error = "cannot write the X authority file " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    ::close(fd);
+    return true;
+}
+
+}  // namespace
+
 XvfbDisplay::~XvfbDisplay() {
+    if (!authority_.empty()) ::unlink(authority_.c_str());
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
     // Xvfb exits within milliseconds of SIGTERM; do not hang the worker's exit on it.
@@ -25,7 +66,10 @@ XvfbDisplay::~XvfbDisplay() {
     ::waitpid(pid_, nullptr, 0);
 }
 
-bool XvfbDisplay::start(int width, int height, int timeout_ms, std::string* error) {
+bool XvfbDisplay::start(int width, int height, int timeout_ms, const std::string& dir,
+                        std::string* error) {
+    authority_ = dir + "/byparr-xauth-" + std::to_string(::getpid());
+    if (!write_authority(authority_, error)) return false;
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         *error = std::string("pipe: ") + std::strerror(errno);
@@ -54,7 +98,7 @@ bool XvfbDisplay::start(int width, int height, int timeout_ms, std::string* erro
         // -nolisten tcp: no network listener; the Unix socket is all Chromium needs.
         // -noreset: the server does not reset when its last client (a closed window) goes.
         ::execlp("Xvfb", "Xvfb", "-displayfd", "3", "-screen", "0", screen.c_str(), "-nolisten",
-                 "tcp", "-noreset", static_cast<char*>(nullptr));
+                 "tcp", "-noreset", "-auth", authority_.c_str(), static_cast<char*>(nullptr));
         ::_exit(127);
     }
     ::close(fds[1]);

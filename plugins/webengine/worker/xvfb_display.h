@@ -21,14 +21,18 @@ class XvfbDisplay {
     XvfbDisplay& operator=(const XvfbDisplay&) = delete;
 
     // Starts `Xvfb -displayfd` with one screen of width x height x 24 and waits (at most
-    // timeout_ms) for it to announce its display. On success display() is ":<n>".
-    bool start(int width, int height, int timeout_ms, std::string* error);
+    // timeout_ms) for it to announce its display. On success display() is ":<n>" and
+    // authority() the file with its cookie (to be XAUTHORITY): without one, any local user
+    // could connect to the display and read the pages. The file is written into dir (0700).
+    bool start(int width, int height, int timeout_ms, const std::string& dir, std::string* error);
     const std::string& display() const { return display_; }
+    const std::string& authority() const { return authority_; }
     pid_t pid() const { return pid_; }
 
   private:
     pid_t pid_ = -1;
     std::string display_;
+    std::string authority_;
 };
 
 }  // namespace byparr::webengine

@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -396,6 +398,37 @@ std::vector<pid_t> processes_named(const ByparrServer& server, const std::string
     return out;
 }
 
+// DISPLAY from a process's environment at exec (the worker sets it before Chromium's
+// children start, so theirs carry it).
+std::string display_of(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::string entry;
+    while (std::getline(in, entry, '\0'))
+        if (entry.rfind("DISPLAY=", 0) == 0) return entry.substr(8);
+    return {};
+}
+
+// The X server's answer to a connection set-up without credentials: 1 = accepted.
+int x_setup_status_without_cookie(const std::string& display) {
+    const std::string path = "/tmp/.X11-unix/X" + display.substr(1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    // Little-endian set-up request, protocol 11.0, no authorization name or data.
+    const unsigned char setup[12] = {'l', 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    int status = -1;
+    unsigned char reply = 0;
+    if (::write(fd, setup, sizeof(setup)) == sizeof(setup) && ::read(fd, &reply, 1) == 1)
+        status = reply;
+    ::close(fd);
+    return status;
+}
+
 // BROWSER_DISPLAY=xvfb: WebGL exists, and the worker's X server goes when the worker does,
 // even when the worker is killed alone.
 TEST(FingerprintXvfb, GivesWebGLAndItsXServerEndsWithTheWorker) {
@@ -417,6 +450,13 @@ TEST(FingerprintXvfb, GivesWebGLAndItsXServerEndsWithTheWorker) {
 
     const auto xservers = processes_named(server, "Xvfb");
     ASSERT_EQ(xservers.size(), 1u) << "one Xvfb for the one worker";
+    // Only the worker has the cookie: another local user cannot watch its pages.
+    std::string display;
+    for (pid_t p : server.token_processes())
+        if (display.empty() && comm_of(p) == "QtWebEngineProc") display = display_of(p);
+    ASSERT_FALSE(display.empty()) << "no Chromium process with DISPLAY";
+    EXPECT_EQ(x_setup_status_without_cookie(display), 0)
+        << "Xvfb " << display << " accepts connections without its cookie";
     const auto workers = processes_named(server, "byparr-webengin");  // comm is 15 chars
     ASSERT_EQ(workers.size(), 1u);
     ::kill(workers[0], SIGKILL);
