@@ -62,8 +62,8 @@ const std::map<std::string, std::string>& allow_list() {
          "window.chrome members (app, csi, loadTimes) do not exist in Qt WebEngine 6.4; not "
          "shimmed (a JS shim is itself detectable; README)"},
         {"iframe",
-         "window.chrome is absent in iframes in Qt WebEngine 6.4 (chrome/chromeKeys); all "
-         "navigator values agree"},
+         "window.chrome is an empty object in iframes too (chromeKeys); the navigator values "
+         "that must agree are checked separately"},
         {"chrome_type", "window.chrome: see chrome_keys"},
         {"payment_request", "PaymentRequest is not built into Qt WebEngine 6.4 (README)"},
         {"speech_recognition", "webkitSpeechRecognition is not built into Qt WebEngine 6.4"},
