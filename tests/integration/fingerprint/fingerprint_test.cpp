@@ -182,12 +182,12 @@ Reference run_reference(const FpSite& site) {
     // media devices (this machine has none; a desktop has some, and so has Byparr), and no
     // network but 127.0.0.1.
     // Its stderr (dbus complaints on a machine without a session bus) goes to a file that is
-    // shown only when no signals arrive.
+    // shown only when no signals arrive. Like Xvfb, it is stopped when our pipe closes.
     const std::string log = std::string(dir) + "/chromium.log";
     ChildProcess c;
     c.start("/bin/sh",
             {"-c",
-             "exec \"$0\" \"$@\" 2>\"$BYPARR_FP_LOG\"",
+             "\"$0\" \"$@\" 2>\"$BYPARR_FP_LOG\" </dev/null & c=$!; cat >/dev/null; kill $c",
              chromium,
              "--no-sandbox",
              std::string("--user-data-dir=") + dir,
