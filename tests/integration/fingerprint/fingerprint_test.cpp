@@ -1,7 +1,7 @@
 // Fingerprint realism (issue #13), through POST /v1 on the real host against local pages:
 //   - FingerprintJS BotD (the npm package, installed into the build tree by the
 //     Fingerprint.InstallBotd set-up test) must not call Byparr's default browser a bot;
-//   - ~60 signals collected by one page must match what a real Chromium (Debian's `chromium`,
+//   - 54 signals collected by one page must match what a real Chromium (Debian's `chromium`,
 //     headful under Xvfb, measured in the same run) reports, or sit on the allow-list below with
 //     the reason;
 //   - the header order of a document request must be Chromium's.
