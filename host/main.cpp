@@ -43,6 +43,7 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
   PROXY_USERNAME, PROXY_PASSWORD   its credentials
   DISABLE_MEDIA        do not load images/CSS/fonts          (default false)
   LANG                 browser language (e.g. de_DE.UTF-8)
+  TZ                   time zone pages see, IANA name (e.g. Europe/Berlin; default: system's)
   SOLVERS              solver chain order and allow-list, comma-separated; an
                        unknown id refuses to start (exit 78) (default webengine,cookie-import)
   BYPARR_STATE_DIR     state directory                       (default ~/.local/state/byparr,
@@ -65,6 +66,8 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
   PROMETHEUS_PORT      that port                             (default 8192)
   BROWSER_POOL_IDLE_TIMEOUT  seconds without a request before the browser keeps only one
                        warm page                             (default 30)
+  BROWSER_DISPLAY      offscreen, or xvfb for WebGL (one Xvfb per worker, more memory)
+                                                             (default offscreen)
   BROWSER_IDLE_TIMEOUT, BROWSER_MEMORY_LIMIT, BROWSER_MAX_PAGES, MAX_SESSIONS:
                        see README (webengine plugin)
 

@@ -65,6 +65,8 @@ The systemd unit byparr.service is installed but not enabled; settings are read
 from /etc/default/byparr.")
 set(CPACK_DEBIAN_SERVER_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libqt6webenginecore6-bin, fonts-liberation | fonts-dejavu-core, ca-certificates")
+# BROWSER_DISPLAY=xvfb (WebGL) needs an X server and Mesa; the default offscreen mode does not.
+set(CPACK_DEBIAN_SERVER_PACKAGE_SUGGESTS "xvfb, libgl1-mesa-dri")
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     "${CMAKE_CURRENT_LIST_DIR}/deb/conffiles;${CMAKE_CURRENT_LIST_DIR}/deb/postinst;${CMAKE_CURRENT_LIST_DIR}/deb/prerm;${CMAKE_CURRENT_LIST_DIR}/deb/postrm")
 

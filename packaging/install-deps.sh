@@ -38,6 +38,8 @@ runtime_pkgs=(
     # Container plumbing: tini as PID 1 reaps the Chromium processes a crashed worker leaves
     # behind and forwards SIGTERM; curl is the HEALTHCHECK probe.
     tini curl
+    # BROWSER_DISPLAY=xvfb: a private X server per worker, and Mesa's llvmpipe for WebGL.
+    xvfb libgl1-mesa-dri
 )
 build_pkgs=(
     build-essential cmake make pkg-config git
@@ -51,6 +53,10 @@ test_pkgs=(
     curl redis-server wrk xauth fonts-liberation
     # promtool (tests/integration/monitoring_test.cpp: /metrics, alert rules, dashboard)
     prometheus
+    # tests/integration/fingerprint: a real Chromium, headful under Xvfb, is the reference
+    # the worker's fingerprint is compared with; npm installs the pinned BotD into the build
+    # tree (see the npm note below).
+    chromium xvfb
 )
 
 mode=all
@@ -101,6 +107,12 @@ for p in "${pkgs[@]}"; do
         missing+=("$p")
     fi
 done
+# npm for the fingerprint tests. Not in the list above: a nodejs from elsewhere (NodeSource)
+# ships its own npm and conflicts with Debian's package, so only a machine without any npm
+# gets Debian's.
+if [[ $mode == all ]] && ! command -v npm >/dev/null; then
+    missing+=(npm)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "install-deps: all ${#pkgs[@]} packages present (set: $mode)"

@@ -60,6 +60,17 @@ Settings read_settings(const Config& c) {
     std::string lang = c.get("LANG", "");
     // "C"/"POSIX" say nothing about a language: let the worker use en-US.
     if (!lang.empty() && lang != "C" && lang != "POSIX" && lang.rfind("C.", 0) != 0) s.lang = lang;
+    // Pages get the zone of TZ (Emulation.setTimezoneOverride), so Date and Intl can match
+    // the exit IP's country; unset, the system's zone.
+    s.timezone = c.get("TZ", "");
+    const std::string display = c.get("BROWSER_DISPLAY", "offscreen");
+    if (display == "offscreen" || display == "xvfb") {
+        s.display = display;
+    } else {
+        Log::warning("BROWSER_DISPLAY='" + display +
+                     "' is neither offscreen nor xvfb; using "
+                     "offscreen");
+    }
     s.idle_timeout = std::chrono::seconds(number_setting(c, "BROWSER_IDLE_TIMEOUT", 300));
     s.memory_limit_bytes = number_setting(c, "BROWSER_MEMORY_LIMIT", 1024) << 20;
     s.max_pages = number_setting(c, "BROWSER_MAX_PAGES", 500);

@@ -175,6 +175,8 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
     launch.proxy_password = proxy.password;
     launch.rules = settings_.rules;
     launch.lang = settings_.lang;
+    launch.timezone = settings_.timezone;
+    launch.display = settings_.display;
     launch.on_output = settings_.worker_output;
     launch.target_guard = settings_.target_guard;
     launch.on_target_refused = settings_.on_target_refused;

@@ -32,6 +32,8 @@ struct Settings {
     std::string state_dir;
     std::vector<std::string> rules;
     std::string lang;
+    std::string timezone;               // TZ for pages (Date, Intl); empty: the system's
+    std::string display = "offscreen";  // BROWSER_DISPLAY: offscreen or xvfb
     // BLOCK_PRIVATE_TARGETS (null: off) and where its refusals are reported.
     std::shared_ptr<const TargetGuard> target_guard;
     std::function<void(const std::string& reason)> on_target_refused;

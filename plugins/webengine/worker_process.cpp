@@ -149,6 +149,11 @@ bool WorkerProcess::spawn(std::string* error) {
     for (const auto& r : launch_.rules)
         args.insert(args.end(), {"--rules", r});
     if (!launch_.lang.empty()) args.insert(args.end(), {"--lang", launch_.lang});
+    if (!launch_.timezone.empty()) args.insert(args.end(), {"--timezone", launch_.timezone});
+    // Xvfb runs inside the worker's process group, so the kill(-pgid) that ends the worker
+    // and its Chromium children ends the X server too (and it dies with the worker alone).
+    if (launch_.display != "offscreen")
+        args.insert(args.end(), {"--browser-display", launch_.display});
     std::vector<std::string> env;
     // V8's memory reducer runs a full GC in every renderer ~8 s after a burst of pages:
     // ~120 ms of CPU when the service should be at rest (issue #15). Pages are wiped and

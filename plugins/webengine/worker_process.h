@@ -31,6 +31,9 @@ struct WorkerLaunch {
     std::string proxy_password;  // secret: environment only, never argv or logs
     std::vector<std::string> rules;
     std::string lang;
+    std::string timezone;  // --timezone (empty: none)
+    std::string display =
+        "offscreen";  // --browser-display (not --display: QApplication takes that one)
     // BLOCK_PRIVATE_TARGETS: when set, the worker's Chromium sends everything through
     // an EgressGuard run here for it, chained to an http:// proxy_url if there is one.
     std::shared_ptr<const TargetGuard> target_guard;

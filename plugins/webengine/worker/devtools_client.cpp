@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -81,6 +82,14 @@ std::string sanitize_accept_language(const std::string& in) {
     }
     return out;
 }
+
+// Request headers of a document in the order Chrome sends them (a navigation, a form POST),
+// as recorded from Chromium on the wire (tests/integration/fingerprint).
+constexpr const char* kChromeOrder[] = {
+    "content-length", "cache-control",  "upgrade-insecure-requests",
+    "origin",         "content-type",   "user-agent",
+    "accept",         "sec-fetch-site", "sec-fetch-mode",
+    "sec-fetch-user", "sec-fetch-dest", "referer"};
 
 std::string major_of(const std::string& version) {
     return version.substr(0, version.find('.'));
@@ -561,7 +570,10 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         const std::string user_agent = ua.user_agent.empty() ? browser_user_agent : ua.user_agent;
         const std::string major = major_of(ua.full_version);
 
-        join->outstanding = user_agent.empty() ? 2 : ua.intercept_documents ? 5 : 4;
+        join->outstanding = (user_agent.empty()       ? 2
+                             : ua.intercept_documents ? 5
+                                                      : 4) +
+                            (ua.timezone.empty() ? 0 : 1) + (ua.locale.empty() ? 0 : 1);
         // Chromium keeps response bodies of an enabled session for Network.getResponseBody, by
         // default up to ~100 MB per page: a long-lived worker page must not grow that far.
         auto net = Object::Ptr(new Object);
@@ -574,6 +586,18 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
                          join->main_frame_id = str_field(obj_field(tree, "frame"), "id");
                          done_one("Page.getFrameTree", error);
                      });
+        if (!ua.timezone.empty()) {
+            auto tz = Object::Ptr(new Object);
+            tz->set("timezoneId", ua.timezone);
+            send_command(session_id, "Emulation.setTimezoneOverride", tz, 5000,
+                         simple("Emulation.setTimezoneOverride"));
+        }
+        if (!ua.locale.empty()) {
+            auto lo = Object::Ptr(new Object);
+            lo->set("locale", ua.locale);
+            send_command(session_id, "Emulation.setLocaleOverride", lo, 5000,
+                         simple("Emulation.setLocaleOverride"));
+        }
         if (user_agent.empty()) return;
 
         auto brand_list = Array::Ptr(new Array);
@@ -705,14 +729,31 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             h->set("value", value);
             list->add(h);
         };
-        if (headers) {
-            for (const auto& [name, value] : *headers) {
-                if (lower(name).rfind("sec-ch-ua", 0) == 0) continue;
-                add(name, value.isString() ? value.extract<std::string>() : value.toString());
-            }
-        }
+        // The headers given here go on the wire in this order, after Host and Connection and
+        // before what the network stack adds (Sec-Fetch-*, Accept-Encoding, Accept-Language,
+        // Cookie). The paused request's headers arrive as a sorted JSON object, so put them
+        // in Chrome's order: sec-ch-ua* first, then the rest by kChromeOrder.
         for (const auto& [name, value] : s.hint_headers)
             add(name, value);
+        if (headers) {
+            std::vector<std::pair<std::string, std::string>> rest;
+            for (const auto& [name, value] : *headers) {
+                if (lower(name).rfind("sec-ch-ua", 0) == 0) continue;
+                rest.emplace_back(
+                    name, value.isString() ? value.extract<std::string>() : value.toString());
+            }
+            auto rank = [](const std::string& name) {
+                const std::string n = lower(name);
+                for (size_t i = 0; i < std::size(kChromeOrder); ++i)
+                    if (n == kChromeOrder[i]) return i;
+                return std::size(kChromeOrder);  // unknown: after the known ones, as given
+            };
+            std::stable_sort(rest.begin(), rest.end(), [&](const auto& a, const auto& b) {
+                return rank(a.first) < rank(b.first);
+            });
+            for (const auto& [name, value] : rest)
+                add(name, value);
+        }
         auto cp = Object::Ptr(new Object);
         cp->set("requestId", str_field(params, "requestId"));
         cp->set("headers", list);

@@ -46,14 +46,21 @@ namespace byparr::webengine {
 // Identity applied to an attached page with Emulation.setUserAgentOverride, plus the sec-ch-ua*
 // headers via Network.setExtraHTTPHeaders (the override alone omits them on top navigations).
 struct UaOverride {
-    std::string user_agent;          // empty: keep the browser's current UA string
-    std::string accept_language;     // "de-DE,de,en"; q-values are stripped (Chromium adds its own)
+    std::string user_agent;  // empty: keep the browser's current UA string
+    // "de-DE,de,en"; q-values are stripped (Chromium adds its own). Empty: no Accept-Language
+    // in the override (the profile's applies); an override puts the header early in the list,
+    // where Chrome sends it last.
+    std::string accept_language;
     std::string platform = "Linux";  // navigator.platform (real Chrome on Linux: "Linux x86_64")
     std::string full_version = "102.0.5005.177";  // major part used for brands
     std::string ch_platform = "Linux";            // userAgentData.platform / sec-ch-ua-platform
     std::string platform_version;                 // userAgentData platformVersion
     std::string architecture = "x86";
     std::string bitness = "64";
+    // Emulation.setTimezoneOverride (an IANA zone) and Emulation.setLocaleOverride (BCP 47),
+    // so Date and Intl agree with each other and with the exit IP; empty: none.
+    std::string timezone;
+    std::string locale;
     // Chromium 102 in Qt drops sec-ch-ua* on a navigation's redirect hops, and
     // setExtraHTTPHeaders only reaches the first hop. With this on, the session Fetch-intercepts
     // Document requests (request stage) and re-adds them on every hop. Cost: each document

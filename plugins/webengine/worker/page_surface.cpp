@@ -16,6 +16,7 @@
 #include <QWebEngineLoadingInfo>
 #include <QWebEngineProfile>
 #include <QWebEngineView>
+#include <QWidget>
 
 namespace byparr::webengine {
 
@@ -51,8 +52,10 @@ PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJa
       deps_(deps),
       attach_wait_ms_(attach_wait_ms) {
     page_ = new WorkerPage(profile_);
-    view_ = new QWebEngineView();
-    view_->resize(kWidth, kHeight);
+    window_ = new QWidget();
+    window_->resize(kWidth, kHeight + kBrowserUiHeight);
+    view_ = new QWebEngineView(window_);
+    view_->setGeometry(0, kBrowserUiHeight, kWidth, kHeight);
     view_->setPage(page_);
     marker_ = QStringLiteral("about:blank#byparr-%1")
                   .arg(QRandomGenerator::global()->generate64(), 16, 16, QLatin1Char('0'));
@@ -74,8 +77,8 @@ PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJa
     connect(page_, &QWebEnginePage::loadFinished, this, [this](bool) {
         if (shown_) return;
         shown_ = true;
-        view_->move(0, 0);
-        view_->show();
+        window_->move(kWindowX, kWindowY);
+        window_->show();
         if (qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE")) {
             std::fprintf(stderr, "[surface] marker loaded after %lld ms\n",
                          static_cast<long long>(age_.elapsed()));
@@ -92,7 +95,7 @@ PageSurface::~PageSurface() {
     devtools_session_.reset();
 #endif
     disconnect(page_, nullptr, this, nullptr);
-    delete view_;
+    delete window_;  // and the view with it, before its page
     delete page_;
     if (owns_profile_) {
         profile_->setUrlRequestInterceptor(nullptr);  // shared; may be gone first at exit

@@ -21,6 +21,7 @@
 
 class QWebEngineProfile;
 class QWebEngineView;
+class QWidget;
 
 namespace byparr::webengine {
 
@@ -51,8 +52,15 @@ struct SurfaceDeps {
 class PageSurface : public QObject {
     Q_OBJECT
   public:
+    // The viewport (innerWidth x innerHeight, and what a screenshot shows).
     static constexpr int kWidth = 1366;
     static constexpr int kHeight = 768;
+    // The view sits in a larger top-level window, as a page does under Chrome's tab strip
+    // and toolbar (85 px on Linux), placed off the screen's corner: outerHeight >
+    // innerHeight and screenX/Y > 0, as in a desktop browser (issue #13).
+    static constexpr int kBrowserUiHeight = 85;
+    static constexpr int kWindowX = 277;
+    static constexpr int kWindowY = 113;
     // Headers are optional, so a request waits for DevTools only this long. Not 300 ms:
     // attaches queue behind each other on Chromium's UI thread, and in a burst of five
     // new pages under load the last one took 300-400 ms. A page without its session has
@@ -126,6 +134,7 @@ class PageSurface : public QObject {
     CookieJar* jar_;
     SurfaceDeps deps_;
     WorkerPage* page_ = nullptr;
+    QWidget* window_ = nullptr;  // top level; owns view_
     QWebEngineView* view_ = nullptr;
     QString marker_;
     int attach_wait_ms_;

@@ -72,7 +72,8 @@ bool Worker::start(std::string* error) {
 
     // The default profile brings the engine up; its UA is the engine's real one.
     QWebEngineProfile* def = QWebEngineProfile::defaultProfile();
-    user_agent_ = QString::fromStdString(clean_user_agent(def->httpUserAgent().toStdString()));
+    const std::string engine_ua = def->httpUserAgent().toStdString();
+    user_agent_ = QString::fromStdString(clean_user_agent(engine_ua));
     def->setHttpUserAgent(user_agent_);
     def->setHttpAcceptLanguage(QString::fromStdString(options_.accept_language));
     def->setUrlRequestInterceptor(security_);
@@ -85,10 +86,15 @@ bool Worker::start(std::string* error) {
         surface_deps_.devtools = devtools_.get();
         UaOverride& ua = surface_deps_.ua;
         ua.user_agent = user_agent_.toStdString();
-        ua.accept_language = options_.accept_language;
+        // No Accept-Language in the override: Chromium then adds that header early, where
+        // Chrome sends it last. The profile's setHttpAcceptLanguage gives the header (with
+        // q-values, as Chrome's) and navigator.languages, in workers too.
+        ua.accept_language.clear();
         ua.platform = "Linux x86_64";
-        auto m = QRegularExpression(R"(Chrome/([0-9.]+))").match(user_agent_);
-        if (m.hasMatch()) ua.full_version = m.captured(1).toStdString();
+        // The UA carries the reduced version; userAgentData's high-entropy values the full one.
+        if (auto full = chrome_full_version(engine_ua); !full.empty()) ua.full_version = full;
+        ua.timezone = options_.timezone;
+        ua.locale = options_.lang;
     }
 #endif
     ctx_.options = &options_;
@@ -111,7 +117,10 @@ QWebEngineProfile* Worker::make_profile() {
     profile->setUrlRequestInterceptor(security_);
     QWebEngineSettings* s = profile->settings();
     s->setAttribute(QWebEngineSettings::JavascriptCanOpenWindows, false);
-    s->setAttribute(QWebEngineSettings::PluginsEnabled, false);
+    // Chrome has its PDF viewer plugin: without it navigator.plugins and mimeTypes are
+    // empty and pdfViewerEnabled is false, which BotD and others take for headless. This
+    // only lists the plugin; PdfViewerEnabled (rendering PDFs) stays off.
+    s->setAttribute(QWebEngineSettings::PluginsEnabled, true);
     s->setAttribute(QWebEngineSettings::LocalContentCanAccessFileUrls, false);
     s->setAttribute(QWebEngineSettings::LocalContentCanAccessRemoteUrls, false);
     s->setAttribute(QWebEngineSettings::ScreenCaptureEnabled, false);

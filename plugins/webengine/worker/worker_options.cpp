@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <regex>
@@ -78,6 +80,27 @@ bool parse_worker_options(int argc, char** argv, WorkerOptions* out, std::string
             out->rule_files.push_back(v);
         } else if (arg == "--lang") {
             if (!value(&lang)) return false;
+        } else if (arg == "--timezone") {
+            if (!value(&v)) return false;
+            // A zone DevTools cannot take is reported and left alone, not fatal: pages then
+            // see the system's zone, as they did before the setting existed.
+            out->timezone = normalize_timezone(v);
+            if (!v.empty() && out->timezone.empty()) {
+                std::fprintf(stderr,
+                             "byparr-webengine-worker: TZ '%s' is not an IANA zone name "
+                             "(e.g. Europe/Berlin); pages keep the system's zone\n",
+                             v.c_str());
+            }
+        } else if (arg == "--browser-display") {
+            if (!value(&v)) return false;
+            if (v == "offscreen") {
+                out->display = DisplayMode::kOffscreen;
+            } else if (v == "xvfb") {
+                out->display = DisplayMode::kXvfb;
+            } else {
+                *error = "invalid --browser-display '" + v + "' (expected offscreen or xvfb)";
+                return false;
+            }
         } else {
             // Chromium/Qt add their own switches when they re-exec; ignore unknown ones.
             continue;
@@ -127,10 +150,14 @@ std::string accept_language_for(const std::string& bcp47) {
     auto base = bcp47.substr(0, bcp47.find('-'));
     if (base != bcp47) list.push_back(base);
     if (base != "en") list.push_back("en");
+    // Chrome's own form: the first without a weight, then 0.9, 0.8, ...
     std::string out;
+    int q = 10;
     for (const auto& l : list) {
         if (!out.empty()) out += ",";
         out += l;
+        if (q < 10) out += ";q=0." + std::to_string(q);
+        q = std::max(q - 1, 1);
     }
     return out;
 }
@@ -139,7 +166,31 @@ std::string clean_user_agent(const std::string& ua) {
     static const std::regex kToken(R"(QtWebEngine/[^ ]+ ?)");
     std::string out = std::regex_replace(ua, kToken, "");
     static const std::regex kHeadless("HeadlessChrome");
-    return std::regex_replace(out, kHeadless, "Chrome");
+    out = std::regex_replace(out, kHeadless, "Chrome");
+    static const std::regex kVersion(R"(Chrome/([0-9]+)\.[0-9.]+)");
+    return std::regex_replace(out, kVersion, "Chrome/$1.0.0.0");
+}
+
+std::string chrome_full_version(const std::string& ua) {
+    static const std::regex kVersion(R"(Chrome/([0-9]+(\.[0-9]+)*))");
+    std::smatch m;
+    return std::regex_search(ua, m, kVersion) ? m[1].str() : std::string();
+}
+
+std::string normalize_timezone(const std::string& tz) {
+    std::string s = tz;
+    if (!s.empty() && s[0] == ':') s.erase(0, 1);  // glibc's ":zone" form
+    if (s.empty() || s.size() > 64 || s.find("..") != std::string::npos) return {};
+    for (char c : s) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_' && c != '-' &&
+            c != '+')
+            return {};
+    }
+    // A POSIX rule ("CET-1CEST", "EST5EDT,M3.2.0") has digits after letters without a '/';
+    // zone names with digits ("Etc/GMT+5") have one.
+    const bool digits = s.find_first_of("0123456789") != std::string::npos;
+    if (digits && s.find('/') == std::string::npos) return {};
+    return s;
 }
 
 int pick_free_loopback_port() {
