@@ -155,22 +155,12 @@ bool WorkerProcess::spawn(std::string* error) {
     if (launch_.display != "offscreen")
         args.insert(args.end(), {"--browser-display", launch_.display});
     std::vector<std::string> env;
-    // V8's memory reducer runs a full GC in every renderer ~8 s after a burst of pages:
-    // ~120 ms of CPU when the service should be at rest (issue #15). Pages are wiped and
-    // their renderers ended by the pool, which returns that memory anyway. Passed through
-    // the worker's extra-flags hook, which it appends to Chromium's flags.
-    std::string extra_flags = "--js-flags=--no-memory-reducer";
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         std::string_view v(*e);
         if (v.rfind("BYPARR_PROXY_USERNAME=", 0) == 0 || v.rfind("BYPARR_PROXY_PASSWORD=", 0) == 0)
             continue;
-        if (v.rfind("BYPARR_WORKER_EXTRA_FLAGS=", 0) == 0) {
-            extra_flags += " " + std::string(v.substr(v.find('=') + 1));
-            continue;
-        }
         env.emplace_back(v);
     }
-    env.push_back("BYPARR_WORKER_EXTRA_FLAGS=" + extra_flags);
     if (launch_.disable_sandbox) env.emplace_back("QTWEBENGINE_DISABLE_SANDBOX=1");
     if (!launch_.proxy_username.empty() && !egress_guard_) {  // the guard authenticates itself
         env.push_back("BYPARR_PROXY_USERNAME=" + launch_.proxy_username);
