@@ -38,6 +38,8 @@ int spare_idle_ms() {
     }();
     return ms;
 }
+// While shrinking, one spare is ended per this interval (see shrink_spares()).
+constexpr int kShrinkStepMs = 10000;
 // A page is reused for this many sessionless requests, then replaced: a renderer's
 // memory only comes back when it ends, and a fresh one bounds what a site can leave
 // behind that the wipe does not reach (the renderer's own caches).
@@ -196,9 +198,12 @@ std::unique_ptr<PageSurface> Worker::take_spare(const QString& host) {
 }
 
 void Worker::shrink_spares() {
-    spare_target_ = 1;
-    while (spares_.size() > spare_target_)
-        spares_.pop_back();  // the newest first: the oldest is surely ready
+    // One page at a time, kShrinkStepMs apart: ending a renderer costs the browser ~10-15 ms
+    // of CPU, and ending four at once put a 50-60 ms step into an otherwise idle 10 s. A burst
+    // that comes back meanwhile still finds the pages not yet ended.
+    if (spares_.size() > 1) spares_.pop_back();  // the newest first: the oldest is surely ready
+    spare_target_ = std::max<size_t>(1, spares_.size());
+    if (spares_.size() > 1) spare_idle_timer_.start(kShrinkStepMs);
 }
 
 void Worker::on_frame(const QJsonObject& m) {
