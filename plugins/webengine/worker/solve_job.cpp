@@ -365,7 +365,8 @@ void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
     if (info.status() == QWebEngineLoadingInfo::LoadStartedStatus) {
         quiet_timer_.stop();
         net_busy_clock_.invalidate();  // its requests belong to the old document
-        if (challenge_seen_) trace("reload", info.url().toString());
+        if (challenge_current_) step(QStringLiteral("the challenge page navigates (reload %1)")
+                                         .arg(loads_started_ + 1));
         // A page that navigates again before any challenge was seen may be a refresh loop
         // whose loads never complete (a meta refresh of 0 s fires before slow subresources
         // are done): the bounded wait starts now, not at a load end that may never come.
