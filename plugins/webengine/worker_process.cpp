@@ -1,6 +1,7 @@
 #include "plugins/webengine/worker_process.h"
 
-#include <dirent.h>
+#include "core/proc_tree.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -13,9 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
-#include <unordered_map>
 
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
@@ -490,49 +489,14 @@ std::string WorkerProcess::exit_reason() const {
 }
 
 uint64_t tree_pss_bytes(pid_t pid) {
-    return tree_pss_bytes(std::vector<pid_t>{pid});
+    return pid > 0 ? byparr::process_tree_pss_bytes(pid) : 0;
 }
 
 uint64_t tree_pss_bytes(const std::vector<pid_t>& roots) {
-    std::unordered_map<pid_t, std::vector<pid_t>> children;
-    if (DIR* d = ::opendir("/proc")) {
-        while (dirent* e = ::readdir(d)) {
-            char* end = nullptr;
-            long pid = std::strtol(e->d_name, &end, 10);
-            if (pid <= 0 || *end != '\0') continue;
-            std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
-            std::string line;
-            if (!std::getline(f, line)) continue;
-            // comm may contain spaces and parentheses: fields start after the last ')'.
-            auto close = line.rfind(')');
-            if (close == std::string::npos) continue;
-            std::istringstream rest(line.substr(close + 1));
-            std::string state;
-            long ppid = 0;
-            rest >> state >> ppid;
-            children[static_cast<pid_t>(ppid)].push_back(static_cast<pid_t>(pid));
-        }
-        ::closedir(d);
-    }
-    uint64_t total_kb = 0;
-    std::vector<pid_t> todo;
+    uint64_t total = 0;
     for (pid_t r : roots)
-        if (r > 0) todo.push_back(r);
-    while (!todo.empty()) {
-        pid_t p = todo.back();
-        todo.pop_back();
-        std::ifstream f("/proc/" + std::to_string(p) + "/smaps_rollup");
-        std::string line;
-        while (std::getline(f, line)) {
-            if (line.rfind("Pss:", 0) == 0) {
-                total_kb += std::strtoull(line.c_str() + 4, nullptr, 10);
-                break;
-            }
-        }
-        auto it = children.find(p);
-        if (it != children.end()) todo.insert(todo.end(), it->second.begin(), it->second.end());
-    }
-    return total_kb * 1024;
+        total += tree_pss_bytes(r);
+    return total;
 }
 
 std::string sandbox_unavailable_reason() {
