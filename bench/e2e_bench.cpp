@@ -92,26 +92,38 @@ std::map<pid_t, uint64_t> tree_cpu_ns(pid_t root) {
 }
 
 // How the tree rests after a burst (issue #15's at-rest targets): CPU per 10 s window and
-// PSS every few seconds from the last answer, by process name for the first windows; then
-// the latency of the next request compared with a warm one before the rest.
-int at_rest(int rest_s) {
-    auto state =
-        std::filesystem::temp_directory_path() / ("byparr-e2e-rest-" + std::to_string(getpid()));
+// The real byparr on a kernel-chosen port with a fresh state dir and the in-tree plugins;
+// returns its base URL, or "" (after saying why) if it did not come up. `state` is the state
+// dir, for the caller to remove.
+std::string start_server(ChildProcess& server, std::filesystem::path& state, const std::string& tag,
+                         std::map<std::string, std::string> extra_env) {
+    state = std::filesystem::temp_directory_path() /
+            ("byparr-e2e-" + tag + "-" + std::to_string(getpid()));
     std::filesystem::remove_all(state);
-    TestSite site;
-    ChildProcess server(std::string(BYPARR_BIN_DIR) + "/byparr", {},
-                        {{"PORT", "0"},
-                         {"HOST", "127.0.0.1"},
-                         {"BYPARR_ANNOUNCE_PORT", "1"},
-                         {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
-                         {"BYPARR_STATE_DIR", state.string()},
-                         {"LOG_LEVEL", "warning"}});
+    std::map<std::string, std::string> env{{"PORT", "0"},
+                                           {"HOST", "127.0.0.1"},
+                                           {"BYPARR_ANNOUNCE_PORT", "1"},
+                                           {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
+                                           {"BYPARR_STATE_DIR", state.string()},
+                                           {"LOG_LEVEL", "warning"}};
+    env.merge(extra_env);
+    server.start(std::string(BYPARR_BIN_DIR) + "/byparr", {}, env);
     auto port = server.read_port(std::chrono::seconds(20));
     if (!port) {
         std::fprintf(stderr, "byparr did not start\n");
-        return 1;
+        return "";
     }
-    std::string base = "http://127.0.0.1:" + std::to_string(*port);
+    return "http://127.0.0.1:" + std::to_string(*port);
+}
+
+// PSS every few seconds from the last answer, by process name for the first windows; then
+// the latency of the next request compared with a warm one before the rest.
+int at_rest(int rest_s) {
+    TestSite site;
+    ChildProcess server;
+    std::filesystem::path state;
+    const std::string base = start_server(server, state, "rest", {});
+    if (base.empty()) return 1;
     solve(base, get_body(site.url("/plain")));  // browser up
     std::vector<double> warm;
     for (int i = 0; i < 10; ++i)
@@ -203,24 +215,12 @@ int main(int argc, char** argv) {
     }
     if (rest_s > 0) return at_rest(rest_s);
     const int idle_timeout_s = 5;
-    auto state =
-        std::filesystem::temp_directory_path() / ("byparr-e2e-" + std::to_string(getpid()));
-    std::filesystem::remove_all(state);
     TestSite site;
-    ChildProcess server(std::string(BYPARR_BIN_DIR) + "/byparr", {},
-                        {{"PORT", "0"},
-                         {"HOST", "127.0.0.1"},
-                         {"BYPARR_ANNOUNCE_PORT", "1"},
-                         {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
-                         {"BYPARR_STATE_DIR", state.string()},
-                         {"BROWSER_IDLE_TIMEOUT", std::to_string(idle_timeout_s)},
-                         {"LOG_LEVEL", "warning"}});
-    auto port = server.read_port(std::chrono::seconds(20));
-    if (!port) {
-        std::fprintf(stderr, "byparr did not start\n");
-        return 1;
-    }
-    std::string base = "http://127.0.0.1:" + std::to_string(*port);
+    ChildProcess server;
+    std::filesystem::path state;
+    const std::string base = start_server(
+        server, state, "run", {{"BROWSER_IDLE_TIMEOUT", std::to_string(idle_timeout_s)}});
+    if (base.empty()) return 1;
     std::printf("Byparr end-to-end benchmark (plain local page: %s)\n\n",
                 site.url("/plain").c_str());
     std::printf("%-46s %12s\n", "measure", "value");

@@ -194,10 +194,10 @@ bool steps_enabled() {
 
 void SolveJob::step(const QString& what) const {
     if (!steps_enabled()) return;
-    std::fprintf(stderr, "byparr-webengine-worker: debug: req=%s +%lldms %s\n",
-                 qPrintable(request_.request_id.isEmpty() ? QString::number(serial_)
-                                                          : request_.request_id),
-                 static_cast<long long>(clock_.elapsed()), qPrintable(what));
+    std::fprintf(
+        stderr, "byparr-webengine-worker: debug: req=%s +%lldms %s\n",
+        qPrintable(request_.request_id.isEmpty() ? QString::number(serial_) : request_.request_id),
+        static_cast<long long>(clock_.elapsed()), qPrintable(what));
 }
 
 void SolveJob::trace(const char* what, const QString& detail) const {
@@ -365,8 +365,9 @@ void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
     if (info.status() == QWebEngineLoadingInfo::LoadStartedStatus) {
         quiet_timer_.stop();
         net_busy_clock_.invalidate();  // its requests belong to the old document
-        if (challenge_current_) step(QStringLiteral("the challenge page navigates (reload %1)")
-                                         .arg(loads_started_ + 1));
+        if (challenge_current_)
+            step(
+                QStringLiteral("the challenge page navigates (reload %1)").arg(loads_started_ + 1));
         // A page that navigates again before any challenge was seen may be a refresh loop
         // whose loads never complete (a meta refresh of 0 s fires before slow subresources
         // are done): the bounded wait starts now, not at a load end that may never come.
