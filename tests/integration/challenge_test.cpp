@@ -465,5 +465,26 @@ TEST_F(ChallengeTest, AnAmbiguousCaptchaMarkerGetsAGracePeriod) {
     EXPECT_LT(stays.elapsed, 4s);
 }
 
+// At LOG_LEVEL=debug the worker tells each solve step, under the host's request id: the rule
+// seen, the widget click, the clearance cookie that appeared. Below debug it says nothing.
+TEST(SolveSteps, AreLoggedAtDebugUnderTheRequestId) {
+    TestSite site;
+    for (const char* level : {"debug", "info"}) {
+        SCOPED_TRACE(level);
+        Server server({.env = {{"LOG_LEVEL", level}}, .capture_log = true});
+        V1Answer a = v1_get(server, site.url(std::string("/widget/button/?") + level), 20000);
+        ASSERT_EQ(a.status(), "ok") << a.message();
+        const std::string log = server.log();
+        const bool debug = std::string(level) == "debug";
+        for (const char* step : {"challenge rule cf-", "trusted click on button#wv-target",
+                                 "clearance cookie cf_clearance set", "challenge gone"}) {
+            EXPECT_EQ(log.find(step) != std::string::npos, debug) << step << "\n" << log;
+        }
+        if (debug) {
+            EXPECT_NE(log.find("byparr-webengine-worker: debug: req="), std::string::npos) << log;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace byparr::test
