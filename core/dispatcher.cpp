@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "core/time_zones.h"
 
 namespace byparr {
 namespace {
@@ -199,6 +200,7 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
     q.session_ttl_ms = job->req.session_ttl_ms;
     q.is_cancelled = &is_cancelled;
     q.cancel_ctx = state.get();
+    q.timezone = view(job->req.proxy.timezone);
     job->writer = result_writer(state.get());
     c->note_call();
     std::thread([c, state, job] {
@@ -291,7 +293,14 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
     std::shared_ptr<Component> provider;
     if (r.proxy.empty() && r.session.empty()) {
         std::string picked = pick_proxy(r.url, &provider);
-        if (!picked.empty()) r.proxy.url = picked;
+        // A pool entry may name its exit's zone (core/time_zones.h): "URL#country=DE".
+        std::string why;
+        if (!picked.empty()) {
+            ProxySpec pooled = proxy_from_pool_entry(picked, &why);
+            if (!r.proxy.timezone.empty()) pooled.timezone = r.proxy.timezone;  // the client's
+            r.proxy = std::move(pooled);
+        }
+        if (!why.empty()) log::warning("dispatch", "proxy pool entry: {}; no zone for it", why);
     }
 
     std::vector<std::shared_ptr<Component>> chain;
@@ -425,7 +434,11 @@ SessionOutcome Dispatcher::session_create(const std::string& id, const ProxySpec
     byparr_proxy p{sizeof(byparr_proxy), view(proxy.url), view(proxy.username),
                    view(proxy.password)};
     bool existed = false;
-    byparr_outcome o = c->def.solver.session_create(c->instance, view(id), &p, &existed, &w);
+    // session_open (ABI 1.1) carries what session_create cannot: the session's zone.
+    byparr_session_spec spec{sizeof(byparr_session_spec), view(id), p, view(proxy.timezone)};
+    byparr_outcome o = c->def.solver.session_open
+                           ? c->def.solver.session_open(c->instance, &spec, &existed, &w)
+                           : c->def.solver.session_create(c->instance, view(id), &p, &existed, &w);
     out.ok = o == BYPARR_OUTCOME_OK;
     out.existed = existed;
     out.error_kind = sink.kind;

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/json_writer.h"
+#include "core/time_zones.h"
 
 namespace byparr {
 
@@ -276,7 +277,16 @@ std::variant<V1Request, RequestError> parse_v1_request(std::string_view body,
         if (auto u = r.string(po, "url", "proxy.url")) p.url = *u;
         if (auto u = r.string(po, "username", "proxy.username")) p.username = *u;
         if (auto u = r.string(po, "password", "proxy.password")) p.password = *u;
+        // Beyond FlareSolverr: the zone pages present, as the proxy's exit country has it.
+        std::string tz, country;
+        if (auto u = r.string(po, "timezone", "proxy.timezone")) tz = *u;
+        if (auto u = r.string(po, "country", "proxy.country")) country = *u;
         if (r.error) return *r.error;
+        std::string why;
+        if (auto zone = proxy_zone(tz, country, "Request parameter 'proxy.", &why))
+            p.timezone = *zone;
+        else
+            return RequestError{why};
         if (!p.url.empty()) {
             if (auto why = check_proxy_url(p.url)) return RequestError{*why};
         } else if (!p.username.empty() || !p.password.empty()) {

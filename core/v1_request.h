@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -29,8 +30,18 @@ struct RequestCookie {
 };
 
 struct ProxySpec {
+    ProxySpec() = default;
+    // Not an aggregate, so ProxySpec{url, user, password} stays warning-free as fields grow.
+    ProxySpec(std::string u, std::string user = {}, std::string pass = {}, std::string tz = {})
+        : url(std::move(u)),
+          username(std::move(user)),
+          password(std::move(pass)),
+          timezone(std::move(tz)) {}
     std::string url;  // empty: no proxy
     std::string username, password;
+    // IANA zone the pages present (the proxy's `timezone`, or its `country`'s zone);
+    // empty: the solver's default (TZ). Not part of the proxy's identity.
+    std::string timezone;
     bool empty() const { return url.empty(); }
 };
 

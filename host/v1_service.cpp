@@ -550,6 +550,8 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
             sr.proxy = *req.proxy;
         else if (!config_.proxy_url.empty())
             sr.proxy = ProxySpec{config_.proxy_url, config_.proxy_username, config_.proxy_password};
+        // A zone without a URL ({"timezone": ...}) is for PROXY_URL's exit, or none.
+        if (req.proxy) sr.proxy.timezone = req.proxy->timezone;
     }
 
     // Clearance cache and single flight. Sessions keep their own cookie jar, so
@@ -768,6 +770,7 @@ HttpReply V1Service::run_session_cmd(const V1Request& req, int64_t start_ms, Acc
             proxy = *req.proxy;
         else if (!config_.proxy_url.empty())
             proxy = ProxySpec{config_.proxy_url, config_.proxy_username, config_.proxy_password};
+        if (req.proxy) proxy.timezone = req.proxy->timezone;  // the session keeps it
         auto o = dispatcher_.session_create(id, proxy, req.solver);
         if (!o.ok) {
             done("error");

@@ -50,11 +50,46 @@ const char* to_string(Strategy s) {
     return "?";
 }
 
+std::string_view without_annotation(std::string_view entry) {
+    return entry.substr(0, entry.find('#'));
+}
+
 std::optional<std::string> normalise_proxy_url(std::string_view entry, std::string* error) {
     auto fail = [&](const std::string& why) -> std::optional<std::string> {
         if (error) *error = "'" + redact(entry) + "': " + why;
         return std::nullopt;
     };
+    // "#country=DE" / "#tz=Europe/Berlin": the exit's zone, for the host (core/time_zones.h,
+    // which also resolves the country). Only its shape is checked here.
+    std::string annotation;
+    if (auto hash = entry.find('#'); hash != std::string_view::npos) {
+        annotation = std::string(entry.substr(hash));
+        entry = entry.substr(0, hash);
+        std::string_view rest = std::string_view(annotation).substr(1);
+        while (true) {
+            auto amp = rest.find('&');
+            std::string_view item = rest.substr(0, amp);
+            auto eq = item.find('=');
+            std::string_view key = item.substr(0, eq), value;
+            if (eq != std::string_view::npos) value = item.substr(eq + 1);
+            bool ok = false;
+            if (key == "country")
+                ok = value.size() == 2 && std::all_of(value.begin(), value.end(), [](char c) {
+                         return std::isalpha(static_cast<unsigned char>(c));
+                     });
+            else if (key == "tz" || key == "timezone")
+                ok = !value.empty() && value.size() <= 64 &&
+                     std::all_of(value.begin(), value.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '/' ||
+                                c == '_' || c == '-' || c == '+';
+                     });
+            if (!ok)
+                return fail("annotation '" + std::string(item) +
+                            "' is not country=CC or tz=Area/City");
+            if (amp == std::string_view::npos) break;
+            rest = rest.substr(amp + 1);
+        }
+    }
     std::string url(entry);
     auto sep = url.find("://");
     if (sep == std::string::npos) {
@@ -92,7 +127,7 @@ std::optional<std::string> normalise_proxy_url(std::string_view entry, std::stri
         !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
         std::stoi(port) == 0 || std::stoi(port) > 65535)
         return fail("invalid port '" + port + "'");
-    return scheme + "://" + rest;
+    return scheme + "://" + rest + annotation;
 }
 
 std::vector<std::string> split_proxy_list(std::string_view text) {
@@ -215,7 +250,10 @@ bool ProxyPool::report(std::string_view proxy, std::string_view, Feedback feedba
                  (feedback == Feedback::kBlocked && strategy_ != Strategy::kRoundRobin);
     if (!bench) return false;
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = std::find(proxies_.begin(), proxies_.end(), proxy);
+    // The host reports the URL it used, without the pool entry's zone annotation.
+    auto it = std::find_if(proxies_.begin(), proxies_.end(), [&](const std::string& p) {
+        return without_annotation(p) == without_annotation(proxy);
+    });
     if (it == proxies_.end()) return false;
     size_t i = static_cast<size_t>(it - proxies_.begin());
     bench_until_[i] = now + bench_;

@@ -17,12 +17,17 @@ enum class Strategy { kRoundRobin = 1, kStickyPerSite, kRotateOnBlock };
 std::optional<Strategy> parse_strategy(std::string_view name);
 const char* to_string(Strategy s);
 
-/// "user:pass@host:1" → "http://user:pass@host:1"; checks scheme and port.
-/// Returns nullopt and sets *error on a bad entry.
+/// "user:pass@host:1" → "http://user:pass@host:1"; checks scheme and port. An entry may
+/// end in a zone annotation, "#country=DE" or "#tz=Europe/Berlin" (both: "&"), kept as is
+/// for the host (core/time_zones.h). Returns nullopt and sets *error on a bad entry.
 std::optional<std::string> normalise_proxy_url(std::string_view entry, std::string* error);
 
-/// PROXY_LIST entries: separated by commas, blanks or newlines; `#` starts a
-/// comment (to the end of the line) so a file can be annotated.
+/// The entry's URL without its zone annotation.
+std::string_view without_annotation(std::string_view entry);
+
+/// PROXY_LIST entries: separated by commas, blanks or newlines; `#` at the start of an
+/// entry starts a comment (to the end of the line) so a file can be annotated, while a
+/// `#` inside an entry is its zone annotation.
 std::vector<std::string> split_proxy_list(std::string_view text);
 
 /// The URL with the password replaced, for logs: credentials are secrets.

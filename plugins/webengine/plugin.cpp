@@ -152,6 +152,8 @@ Poco::JSON::Object::Ptr to_protocol(const sdk::Request& r) {
     o->set("waitMs", static_cast<Poco::Int64>(r.wait_after_ms));
     // The host's request id, so the worker's debug lines name the request they belong to.
     if (!r.request_id.empty()) o->set("requestId", r.request_id);
+    // The zone the request's proxy named (the supervisor puts a session's own in its place).
+    if (!r.proxy.timezone.empty()) o->set("timezone", r.proxy.timezone);
     return o;
 }
 
@@ -260,7 +262,7 @@ class WebEngineSolver : public sdk::Solver {
   private:
     // Credentials never go on the worker's command line: move userinfo out of the URL.
     static ProxySpec proxy_of(const sdk::Proxy& p) {
-        ProxySpec spec{p.url, p.username, p.password};
+        ProxySpec spec{p.url, p.username, p.password, p.timezone};
         auto scheme = spec.url.find("://");
         if (scheme == std::string::npos) return spec;
         auto host = scheme + 3;

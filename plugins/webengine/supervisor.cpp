@@ -326,7 +326,7 @@ std::shared_ptr<Supervisor::Slot> Supervisor::open_session(const std::string& id
     {
         std::lock_guard<std::mutex> lock(mutex_);
         auto now = Clock::now();
-        auto [it, inserted] = sessions_.emplace(id, Session{slot, now, now, 0});
+        auto [it, inserted] = sessions_.emplace(id, Session{slot, now, now, 0, proxy.timezone});
         if (inserted) ++slot->sessions;
         if (existed) *existed = !created || !inserted;
         if (hold && it->second.slot == slot) ++it->second.in_use;
@@ -387,6 +387,16 @@ Outcome Supervisor::solve(Poco::JSON::Object::Ptr request, const std::string& se
     }
     request->set("timeoutMs", static_cast<Poco::Int64>(budget.count()));
     request->set("session", session_id);
+    if (!session_id.empty()) {
+        // A session keeps the zone of the proxy it was created with, as it keeps the proxy.
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = sessions_.find(session_id);
+        const std::string& zone = it != sessions_.end() ? it->second.timezone : proxy.timezone;
+        if (zone.empty())
+            request->remove("timezone");
+        else
+            request->set("timezone", zone);
+    }
     Poco::JSON::Object::Ptr fields = new Poco::JSON::Object;
     fields->set("request", request);
     uint64_t id = 0;

@@ -25,6 +25,7 @@ namespace byparr::webengine {
 
 struct ProxySpec {
     std::string url, username, password;
+    std::string timezone;  // the zone its pages present (not part of the worker's key)
 };
 
 struct Settings {
@@ -102,6 +103,7 @@ class Supervisor {
         std::shared_ptr<Slot> slot;
         Clock::time_point created, last_used;
         int in_use = 0;
+        std::string timezone;  // of the proxy it was created with; every request keeps it
     };
 
     static std::string key_of(const ProxySpec& p);

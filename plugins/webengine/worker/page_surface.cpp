@@ -190,9 +190,44 @@ void PageSurface::on_shown() {
     set_ready();
 }
 
+void PageSurface::set_timezone(const QString& zone, std::function<void(QString error)> done) {
+#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    const std::string want = zone.isEmpty() ? deps_.ua.timezone : zone.toStdString();
+    // Chromium keeps the override per renderer process and re-applies it after a
+    // cross-site navigation swaps the renderer, so once per change is enough.
+    if (devtools_session_ && want != zone_) {
+        const std::string params =
+            QJsonDocument(QJsonObject{{"timezoneId", QString::fromStdString(want)}})
+                .toJson(QJsonDocument::Compact)
+                .toStdString();
+        devtools_session_->send(
+            "Emulation.setTimezoneOverride", params,
+            [guard = guard_, router = deps_.router, want, done = std::move(done)](
+                std::string, std::string error) {
+                QMetaObject::invokeMethod(
+                    router,
+                    [guard, want, done, error] {
+                        PageSurface* s = *guard;
+                        if (!s) return;
+                        if (error.empty()) s->zone_ = want;
+                        done(error.empty()
+                                 ? QString()
+                                 : QStringLiteral("The browser refused time zone '%1': %2")
+                                       .arg(QString::fromStdString(want),
+                                            QString::fromStdString(error)));
+                    },
+                    Qt::QueuedConnection);
+            });
+        return;
+    }
+#endif
+    done(QString());
+}
+
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
 void PageSurface::adopt_session(std::shared_ptr<DevToolsSession> session) {
     devtools_session_ = session;
+    zone_ = deps_.ua.timezone;  // attach() applied it
     // Only one offscreen window can be active, and challenge scripts test
     // document.hasFocus(): have every page focused.
     session->send("Emulation.setFocusEmulationEnabled", R"({"enabled":true})",

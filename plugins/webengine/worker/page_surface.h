@@ -5,6 +5,7 @@
 // the renderer launch and the DevTools attach stay off the request path.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <QElapsedTimer>
@@ -101,6 +102,12 @@ class PageSurface : public QObject {
     // document.hasFocus(). Focus-out events to the page are swallowed from now on.
     Q_INVOKABLE void keep_focus();
     bool has_devtools() const;
+    // The zone the page presents from the next document on (Emulation.setTimezoneOverride
+    // on its DevTools session): `zone`, or --timezone's when empty, so a reused page drops
+    // an earlier request's. Calls done("") once it is in effect (at once when it already
+    // is, or when the page has no DevTools session), done(reason) when the browser refuses
+    // the zone; on the Qt thread, never after the surface is gone.
+    void set_timezone(const QString& zone, std::function<void(QString error)> done);
     // Requests of the current document still in flight, as DevTools sees them; -1 without
     // DevTools (the caller cannot know).
     int inflight_requests() const;
@@ -153,6 +160,7 @@ class PageSurface : public QObject {
     QTimer wipe_timer_;
     QString last_host_;
     QStringList origins_;  // of this use's documents, for Storage.clearDataForOrigin
+    std::string zone_;     // in effect on the DevTools session (attach applies --timezone's)
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     void adopt_session(std::shared_ptr<DevToolsSession> session);
     std::shared_ptr<DevToolsSession> devtools_session_;

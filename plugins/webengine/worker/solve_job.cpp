@@ -320,7 +320,12 @@ void SolveJob::begin() {
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     connect(surface_.get(), &PageSurface::document_response, this, &SolveJob::on_document);
 #endif
-    navigate();
+    // The request's zone is in effect before its first document exists.
+    surface_->set_timezone(request_.timezone, [self = QPointer<SolveJob>(this)](QString error) {
+        if (!self || self->finished_) return;
+        if (!error.isEmpty()) return self->fail("invalid", error);
+        self->navigate();
+    });
 }
 
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT

@@ -38,7 +38,8 @@ struct SolveRequest {
     bool disable_media = false;
     qint64 wait_ms = 0;
     qint64 max_response_bytes = 0;  // 0: no cut
-    QString request_id;  // the host's, for log lines
+    QString request_id;             // the host's, for log lines
+    QString timezone;  // IANA zone for this page (the request's proxy); empty: --timezone's
 };
 
 class SolveJob;

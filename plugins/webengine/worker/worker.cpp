@@ -7,6 +7,7 @@
 #include <QCoreApplication>
 #include <QJsonArray>
 #include <QRegularExpression>
+#include <QTimeZone>
 #include <QTimer>
 #include <QWebEngineProfile>
 #include <QWebEngineSettings>
@@ -298,6 +299,16 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     req.max_response_bytes =
         std::max<qint64>(0, static_cast<qint64>(r.value("maxResponseBytes").toDouble(0)));
     req.request_id = r.value("requestId").toString();
+    const QString zone = r.value("timezone").toString();
+    req.timezone = QString::fromStdString(normalize_timezone(zone.toStdString()));
+    // Checked here because Chromium 102 ignores an unknown zone without a word once the page
+    // has an override (TZ's), and would present the old zone. The system's zone database
+    // stands in for the browser's: both are the IANA list.
+    if (!zone.isEmpty() &&
+        (req.timezone.isEmpty() || !QTimeZone::isTimeZoneIdAvailable(req.timezone.toUtf8()))) {
+        reply_error(id, "invalid", QStringLiteral("Unknown time zone '%1'").arg(zone));
+        return;
+    }
 
     std::shared_ptr<Session> session;
     if (!req.session.isEmpty()) {

@@ -34,7 +34,7 @@ extern "C" {
 #define BYPARR_ABI_MAJOR 1
 /** ABI minor: a plugin built against a newer minor than the host is refused;
  *  an older minor is accepted (its structs are shorter and zero-extended). */
-#define BYPARR_ABI_MINOR 0
+#define BYPARR_ABI_MINOR 1
 
 /** The exported entry symbol of major 1. */
 #define BYPARR_ENTRY_SYMBOL_V1 "byparr_plugin_query_v1"
@@ -141,6 +141,12 @@ typedef struct byparr_request {
      *  during solve(). */
     bool (*is_cancelled)(void* cancel_ctx);
     void* cancel_ctx;
+    /* ABI 1.1 */
+    /** The IANA time zone the page should present (Date, Intl), because the request's
+     *  proxy named it (its country or zone); empty: the solver's default (TZ). Already
+     *  checked to be a zone name; a solver whose engine does not know it fails the
+     *  request with BYPARR_ERROR_INVALID_REQUEST. */
+    byparr_str timezone;
 } byparr_request;
 
 /** Where a solver writes its result. Host-owned; every function copies its
@@ -173,6 +179,16 @@ typedef struct byparr_list_writer {
     void (*add)(void* ctx, byparr_str item);
     void (*set_error)(void* ctx, byparr_error_kind kind, byparr_str message);
 } byparr_list_writer;
+
+/** What a session is created with (ABI 1.1). Borrowed for the duration of the call. */
+typedef struct byparr_session_spec {
+    uint32_t struct_size;
+    byparr_str session_id;
+    byparr_proxy proxy; /**< empty url: no proxy */
+    /** The IANA time zone the session's pages present (from its proxy); empty: the
+     *  solver's default. Every request of the session keeps it. */
+    byparr_str timezone;
+} byparr_session_spec;
 
 /** Host settings a component may read at create() time. Borrowed during create(). */
 typedef struct byparr_config {
@@ -224,6 +240,12 @@ typedef struct byparr_solver_v1 {
     /** Optional: add the User-Agent this solver sends, if known without starting a
      *  browser (e.g. cached from an earlier start). Used by GET /. Cheap; any thread. */
     void (*user_agent)(void* instance, const byparr_list_writer* out);
+    /* ABI 1.1 */
+    /** Optional: sessions.create with everything the session keeps (its proxy and time
+     *  zone), so the spec can grow where session_create's arguments cannot. The host
+     *  calls it instead of session_create when set. Same rules as session_create. */
+    byparr_outcome (*session_open)(void* instance, const byparr_session_spec* spec, bool* existed,
+                                   const byparr_list_writer* error);
 } byparr_solver_v1;
 
 /** A cookie source: supplies cookies for a URL before a solver runs (e.g. cookies a

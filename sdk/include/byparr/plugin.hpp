@@ -57,6 +57,9 @@ struct Cookie {
 
 struct Proxy {
     std::string url, username, password;  // credentials are secrets: never log them
+    // IANA zone the pages of a request (or session) through this proxy present, because
+    // the client or the proxy pool named it (ABI 1.1); empty: the solver's default.
+    std::string timezone;
     bool empty() const { return url.empty(); }
 };
 
@@ -79,7 +82,7 @@ public:
         request_id = str(c.request_id);
         user_agent = str(c.user_agent);
         byparr_proxy p = read_sized(&c.proxy);
-        proxy = Proxy{str(p.url), str(p.username), str(p.password)};
+        proxy = Proxy{str(p.url), str(p.username), str(p.password), str(c.timezone)};
         for (size_t i = 0; c.cookies != nullptr && i < c.cookie_count; ++i) {
             // Cookies are size-tagged too, but packed as an array of the writer's
             // struct; the stride is therefore the writer's sizeof, which the first
@@ -341,7 +344,25 @@ byparr_outcome solver_session_create(void* instance, byparr_str id, const byparr
             Error e;
             bool ex = false;
             byparr_outcome o = static_cast<T*>(instance)->session_create(
-                str(id), Proxy{str(p.url), str(p.username), str(p.password)}, ex, e);
+                str(id), Proxy{str(p.url), str(p.username), str(p.password), {}}, ex, e);
+            if (existed) *existed = ex;
+            return o == BYPARR_OUTCOME_FAILED ? write_error(error, e) : o;
+        },
+        [&](std::string_view what) { write_error(error, BYPARR_ERROR_INTERNAL, what); });
+}
+
+template <typename T>
+byparr_outcome solver_session_open(void* instance, const byparr_session_spec* spec, bool* existed,
+                                   const byparr_list_writer* error) noexcept {
+    return guarded(
+        [&] {
+            byparr_session_spec s = read_sized(spec);
+            byparr_proxy p = read_sized(&s.proxy);
+            Error e;
+            bool ex = false;
+            byparr_outcome o = static_cast<T*>(instance)->session_create(
+                str(s.session_id),
+                Proxy{str(p.url), str(p.username), str(p.password), str(s.timezone)}, ex, e);
             if (existed) *existed = ex;
             return o == BYPARR_OUTCOME_FAILED ? write_error(error, e) : o;
         },
@@ -465,6 +486,7 @@ public:
         s.destroy = &detail::destroy<T>;
         s.metrics = &detail::solver_metrics<T>;
         s.user_agent = &detail::solver_user_agent<T>;
+        s.session_open = &detail::solver_session_open<T>;
         return ok(host_->register_solver && host_->register_solver(host_->host_ctx, &s));
     }
 

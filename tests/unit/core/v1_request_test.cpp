@@ -142,5 +142,31 @@ TEST(PythonSeconds, PrintsLikeFlareSolverr) {
     EXPECT_EQ(python_seconds(0), "0.0");
 }
 
+TEST(V1Request, ProxyTimezoneOrCountryGivesTheZone) {
+    auto r = ok(R"({"cmd":"request.get","url":"https://a.test/",
+        "proxy":{"url":"http://proxy:8080","country":"de"}})");
+    ASSERT_TRUE(r.proxy.has_value());
+    EXPECT_EQ(r.proxy->timezone, "Europe/Berlin");
+    r = ok(R"({"cmd":"request.get","url":"https://a.test/",
+        "proxy":{"timezone":"America/Chicago","country":"US"}})");
+    EXPECT_EQ(r.proxy->timezone, "America/Chicago");  // the zone wins over the country
+    EXPECT_TRUE(r.proxy->empty());                    // a zone alone is no proxy URL
+    EXPECT_EQ(ok(R"({"cmd":"request.get","url":"https://a.test/","proxy":{"url":"http://p:1"}})")
+                  .proxy->timezone,
+              "");
+}
+
+TEST(V1Request, InvalidProxyTimezoneOrCountryIsRefused) {
+    EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"https://a.test/",
+        "proxy":{"timezone":"../../etc/passwd"}})"),
+              "Request parameter 'proxy.timezone' = '../../etc/passwd' is not an IANA time zone "
+              "name (such as Europe/Berlin).");
+    EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"https://a.test/","proxy":{"country":"ZZ"}})"),
+              "Request parameter 'proxy.country' = 'ZZ' is not an ISO 3166 country code (two "
+              "letters, such as DE).");
+    EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"https://a.test/","proxy":{"country":5}})"),
+              "Request parameter 'proxy.country' must be a string, got number.");
+}
+
 }  // namespace
 }  // namespace byparr

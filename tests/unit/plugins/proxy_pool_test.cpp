@@ -28,6 +28,32 @@ TEST(ProxyList, SplitsCommasLinesAndComments) {
     EXPECT_EQ(v[2], "socks5://c:3");
 }
 
+TEST(ProxyList, KeepsAZoneAnnotationAndRejectsAMalformedOne) {
+    std::string err;
+    EXPECT_EQ(normalise_proxy_url("u:p@h:8080#country=DE", &err), "http://u:p@h:8080#country=DE");
+    EXPECT_EQ(normalise_proxy_url("socks5://h:1080#tz=America/New_York", &err),
+              "socks5://h:1080#tz=America/New_York");
+    EXPECT_EQ(normalise_proxy_url("http://h:1#country=US&tz=America/Chicago", &err),
+              "http://h:1#country=US&tz=America/Chicago");
+    EXPECT_FALSE(normalise_proxy_url("http://h:1#country=DEU", &err));
+    EXPECT_FALSE(normalise_proxy_url("http://h:1#zone=Europe/Berlin", &err));
+    EXPECT_FALSE(normalise_proxy_url("http://h:1#tz=Europe/Berlin;rm", &err));
+    EXPECT_NE(err.find("tz=Area/City"), std::string::npos) << err;
+    // Inside an entry '#' is its annotation; at the start of one it is a comment.
+    auto v = split_proxy_list("# pool\nhttp://a:1#country=FR, http://b:2 # spare\n");
+    ASSERT_EQ(v.size(), 2u);
+    EXPECT_EQ(v[0], "http://a:1#country=FR");
+}
+
+TEST(ProxyPool, ReportMatchesAnAnnotatedEntryByItsUrl) {
+    ProxyPool pool({"http://a:1#country=DE", "http://b:2"}, Strategy::kRotateOnBlock, 60s);
+    auto t = Clock::now();
+    EXPECT_EQ(pool.pick("http://x.test/", t), "http://a:1#country=DE");
+    // The host reports the URL it used, without the annotation.
+    EXPECT_TRUE(pool.report("http://a:1", "", Feedback::kBlocked, t));
+    EXPECT_EQ(pool.pick("http://x.test/", t), "http://b:2");
+}
+
 TEST(ProxyList, RedactsPasswords) {
     EXPECT_EQ(redact("http://user:pw@h:1"), "http://user:***@h:1");
     EXPECT_EQ(redact("http://h:1"), "http://h:1");
