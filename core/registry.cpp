@@ -368,7 +368,12 @@ void Registry::load_state() {
 }
 
 bool Registry::is_enabled(const std::string& id) const {
-    // Caller may or may not hold mu_; explicit_state_ and order_ are read under it.
+    // set_enabled() writes explicit_state_ under mu_ while request threads ask (#17).
+    std::lock_guard<std::mutex> lock(mu_);
+    return is_enabled_locked(id);
+}
+
+bool Registry::is_enabled_locked(const std::string& id) const {
     auto it = explicit_state_.find(id);
     if (it != explicit_state_.end()) return it->second;
     for (const auto& c : components_) {
@@ -391,7 +396,7 @@ std::vector<ComponentStatus> Registry::status() const {
         s.plugin_id = c->plugin_id;
         s.description = c->def.description;
         s.kind = c->kind();
-        s.enabled = is_enabled(c->id());
+        s.enabled = is_enabled_locked(c->id());
         s.reason = c->health_reason();
         s.faulted = !s.reason.empty();
         s.calls = c->calls();
@@ -411,7 +416,8 @@ std::vector<std::shared_ptr<Component>> Registry::solver_chain() const {
     auto now = std::chrono::steady_clock::now();
     for (const auto& id : order_)
         for (const auto& c : components_)
-            if (c->id() == id && c->kind() == Kind::kSolver && is_enabled(id) && c->available(now))
+            if (c->id() == id && c->kind() == Kind::kSolver && is_enabled_locked(id) &&
+                c->available(now))
                 out.push_back(c);
     return out;
 }
@@ -421,7 +427,8 @@ std::vector<std::shared_ptr<Component>> Registry::enabled(Kind kind) const {
     std::vector<std::shared_ptr<Component>> out;
     auto now = std::chrono::steady_clock::now();
     for (const auto& c : components_)
-        if (c->kind() == kind && is_enabled(c->id()) && c->available(now)) out.push_back(c);
+        if (c->kind() == kind && is_enabled_locked(c->id()) && c->available(now))
+            out.push_back(c);
     return out;
 }
 

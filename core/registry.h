@@ -119,6 +119,7 @@ class Registry {
   private:
     void create_component(const PluginRecord& rec, const RegisteredComponent& def);
     void load_state();
+    bool is_enabled_locked(const std::string& id) const;  // caller holds mu_
     std::optional<std::string> save_state() const;  // caller holds mu_
 
     Config config_;

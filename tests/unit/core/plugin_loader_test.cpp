@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "core/dispatcher.h"
 #include "core/registry.h"
@@ -206,6 +208,27 @@ TEST(Registry, EnabledStateAndOrderPersistAcrossRestarts) {
     reg.load_all();
     EXPECT_FALSE(reg.is_enabled("echo-solver"));
     EXPECT_TRUE(reg.solver_chain().empty());
+    std::filesystem::remove_all(c.state_dir);
+}
+
+// Issue #17: is_enabled() read the state map unlocked while set_enabled() wrote it. The
+// values are not the point here; ThreadSanitizer (the tsan preset) is.
+TEST(Registry, EnabledStateIsReadSafelyWhileTheAdminChangesIt) {
+    Config c = config_for("good", "");
+    Registry reg(c);
+    reg.load_all();
+    std::atomic<bool> stop{false};
+    std::thread reader([&] {
+        while (!stop.load()) {
+            (void)reg.is_enabled("echo-solver");
+            (void)reg.solver_chain();
+        }
+    });
+    for (int i = 0; i < 200; ++i)
+        EXPECT_FALSE(reg.set_enabled("echo-solver", i % 2 == 0));
+    stop = true;
+    reader.join();
+    EXPECT_FALSE(reg.is_enabled("echo-solver"));  // the last write: i = 199, disabled
     std::filesystem::remove_all(c.state_dir);
 }
 
