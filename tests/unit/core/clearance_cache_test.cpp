@@ -415,7 +415,7 @@ TEST(ClearanceCache, ConcurrentReadersAndWriters) {
 }
 
 TEST(ClearanceCache, GetIsMicroseconds) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     constexpr double kMaxUs = 500;  // ASan at -O0 is ~100x slower; this only catches I/O
 #else
     constexpr double kMaxUs = 20;
