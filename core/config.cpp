@@ -1,75 +1,27 @@
 #include "core/config.h"
 
+#include <byparr/settings.hpp>
+
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+#include <string_view>
 
 extern char** environ;
 
 namespace byparr {
 namespace {
 
-// The variables the host reads or passes on to plugins. Anything else in the
-// environment is not copied, so a plugin cannot read unrelated secrets.
-const char* const kKnownVars[] = {"HOST",
-                                  "PORT",
-                                  "LOG_LEVEL",
-                                  "LOG_FORMAT",
-                                  "LOG_HTML",
-                                  "SOLVER_TIMEOUT",
-                                  "MAX_CONCURRENT",
-                                  "MAX_QUEUE",
-                                  "CACHE_DURATION",
-                                  "CACHE_BACKEND",
-                                  "PROXY_URL",
-                                  "PROXY_USERNAME",
-                                  "PROXY_PASSWORD",
-                                  "DISABLE_MEDIA",
-                                  "LANG",
-                                  "TZ",
-                                  "BYPARR_STATE_DIR",
-                                  "BYPARR_PLUGIN_PATH",
-                                  "SOLVERS",
-                                  "SHUTDOWN_GRACE",
-                                  "MAX_BODY_BYTES",
-                                  "MAX_RESPONSE_BYTES",
-                                  "BROWSER_IDLE_TIMEOUT",
-                                  "BROWSER_MEMORY_LIMIT",
-                                  "BROWSER_MAX_PAGES",
-                                  "BROWSER_MAX_WORKERS",
-                                  "BROWSER_DISPLAY",
-                                  "MAX_SESSIONS",
-                                  "SESSION_IDLE_TIMEOUT",
-                                  "PROXY_LIST",
-                                  "PROXY_STRATEGY",
-                                  "BLOCK_PRIVATE_TARGETS",
-                                  "BLOCK_PRIVATE_TARGETS_ALLOW",
-                                  "API_KEY",
-                                  "BROWSER_SANDBOX",
-                                  "BROWSER_POOL_IDLE_TIMEOUT",
-                                  "PROMETHEUS_ENABLED",
-                                  "PROMETHEUS_PORT",
-                                  "BYPARR_RULES",
-                                  "BYPARR_WORKER",
-                                  "HELLO_GREETING",
-                                  "XDG_STATE_HOME",
-                                  "HOME",
-                                  "PROXY_BENCH_SECONDS",
-                                  "CAPTCHA_HOOK_API_KEY"};
-
+// The rule plugins' typed getters use too (byparr/settings.hpp); an empty value is false
+// here, as it always was for the host's own booleans.
 bool parse_bool(const std::string& v, bool* out) {
-    if (v == "1" || v == "true" || v == "TRUE" || v == "True" || v == "yes" || v == "on") {
-        *out = true;
-        return true;
-    }
-    if (v == "0" || v == "false" || v == "FALSE" || v == "False" || v == "no" || v == "off" ||
-        v.empty()) {
+    if (settings::trim(v).empty()) {
         *out = false;
         return true;
     }
-    return false;
+    return settings::parse_bool(v, out);
 }
 
 bool parse_uint(const std::string& v, uint64_t max, uint64_t* out) {
@@ -102,9 +54,15 @@ std::string executable_dir() {
 }
 
 std::optional<Config> Config::from_env(std::string* error) {
+    // The whole environment: the host reads its own names from it, and each plugin gets
+    // the names its manifest declares (Registry), so a plugin's settings need no list here.
     std::map<std::string, std::string> env;
-    for (const char* name : kKnownVars)
-        if (const char* v = std::getenv(name)) env[name] = v;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string_view::npos && eq > 0)
+            env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+    }
     return from_map(env, error);
 }
 

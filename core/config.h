@@ -47,8 +47,8 @@ struct Config {
     uint16_t prometheus_port = 8192;
     std::string api_key;  // API_KEY: when set, /v1 requires it (Bearer header or apiKey field)
 
-    /// Every variable the host knows (and their raw values), so plugins can read
-    /// their own settings (BROWSER_*) through byparr_config::get.
+    /// The environment as read (API_KEY removed). A plugin's components see only the names
+    /// its manifest declares ("settings"), through byparr_config::get (Registry).
     std::map<std::string, std::string> raw;
 
     /// Reads the environment. On an invalid value returns nullopt and sets *error

@@ -1,6 +1,7 @@
 #include "core/plugin_manifest.h"
 
 #include <Poco/JSON/Parser.h>
+#include <byparr/settings.hpp>
 
 namespace byparr {
 
@@ -70,6 +71,23 @@ std::optional<PluginManifest> parse_manifest(std::string_view json, std::string*
             auto v = caps->get(static_cast<unsigned>(i));
             if (!v.isString()) return fail("'capabilities' must be an array of strings");
             m.capabilities.push_back(v.extract<std::string>());
+        }
+    }
+    // Checked here, at load, so a plugin that asks for the host's secret, or for a name no
+    // environment variable can have, is refused with the reason before any of its code runs.
+    if (obj->has("settings")) {
+        auto arr = obj->getArray("settings");
+        if (!arr) return fail("'settings' must be an array of environment variable names");
+        for (size_t i = 0; i < arr->size(); ++i) {
+            auto v = arr->get(static_cast<unsigned>(i));
+            if (!v.isString()) return fail("'settings' must be an array of strings");
+            std::string name = v.extract<std::string>();
+            if (!settings::is_setting_name(name))
+                return fail("'settings' entry '" + name.substr(0, 64) +
+                            "' is not an environment variable name ([A-Z_][A-Z0-9_]*)");
+            if (name == "API_KEY")
+                return fail("'settings' may not name API_KEY (the host's secret)");
+            m.settings.push_back(std::move(name));
         }
     }
     return m;

@@ -13,6 +13,9 @@ struct PluginManifest {
     std::string id, name, version, description, library;
     uint32_t abi_major = 0, abi_minor = 0;
     std::vector<std::string> capabilities;
+    // Environment variables the plugin reads (byparr_add_plugin SETTINGS): the host passes
+    // exactly these to its components' byparr_config::get.
+    std::vector<std::string> settings;
 };
 
 /// Parses and validates a manifest. On error returns nullopt and sets *error to a

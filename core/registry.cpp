@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -20,8 +21,14 @@ namespace fs = std::filesystem;
 
 namespace byparr {
 
+// What one component may read through byparr_config::get: the settings its plugin declared
+// (manifest "settings"), with their values from the host's environment, and nothing else.
 struct ConfigCtx {
-    const Config* config;
+    std::string plugin_id;
+    std::set<std::string> declared;
+    std::map<std::string, std::string> values;  // declared and set
+    std::mutex mu;                              // warned_
+    std::set<std::string> warned;
 };
 
 void Component::record_success() {
@@ -127,9 +134,20 @@ std::optional<std::string> write_file_atomic(const std::string& path, const std:
 namespace {
 
 byparr_str config_get(void* ctx, byparr_str key) {
-    const auto* c = static_cast<const ConfigCtx*>(ctx);
-    auto it = c->config->raw.find(std::string(key.data ? key.data : "", key.len));
-    if (it == c->config->raw.end()) return byparr_str{nullptr, 0};
+    auto* c = static_cast<ConfigCtx*>(ctx);
+    std::string name(key.data ? key.data : "", key.len);
+    if (c->declared.count(name) == 0) {
+        // Tell the plugin's author once why the value is missing.
+        std::lock_guard<std::mutex> lock(c->mu);
+        if (c->warned.insert(name).second)
+            log::warning("plugins",
+                         "plugin '{}' read setting '{}' it does not declare; it reads as unset "
+                         "(declare it: byparr_add_plugin(... SETTINGS {}))",
+                         c->plugin_id, name.substr(0, 64), name.substr(0, 64));
+        return byparr_str{nullptr, 0};
+    }
+    auto it = c->values.find(name);
+    if (it == c->values.end()) return byparr_str{nullptr, 0};
     return byparr_str{it->second.data(), it->second.size()};
 }
 
@@ -304,7 +322,14 @@ void Registry::create_component(const PluginRecord& rec, const RegisteredCompone
     const std::string& sdir = *config_strings_.back();
     // Components read settings through this context until destroy(), which runs
     // before the registry goes away.
-    config_ctxs_.push_back(std::make_unique<ConfigCtx>(ConfigCtx{&config_}));
+    auto owned = std::make_unique<ConfigCtx>();
+    owned->plugin_id = rec.manifest.id;
+    for (const auto& name : rec.manifest.settings) {
+        owned->declared.insert(name);
+        if (auto it = config_.raw.find(name); it != config_.raw.end())
+            owned->values[name] = it->second;
+    }
+    config_ctxs_.push_back(std::move(owned));
     auto* cctx = config_ctxs_.back().get();
     byparr_config cfg{sizeof(byparr_config), &config_get, cctx,
                       byparr_str{plugin_dir.data(), plugin_dir.size()},

@@ -29,7 +29,10 @@ namespace byparr {
 
 namespace {
 
-void write_plugin(JsonWriter& w, const PluginRecord& p, bool details) {
+// `env`: the server's settings, to say which declared ones are set (never their values:
+// a setting may be a secret). Null: no details.
+void write_plugin(JsonWriter& w, const PluginRecord& p, bool details,
+                  const std::map<std::string, std::string>* env = nullptr) {
     w.begin_object().field("id", p.manifest.id).field("name", p.manifest.name);
     w.field("version", p.manifest.version).field("dir", p.dir);
     w.field("status", to_string(p.refusal));
@@ -41,6 +44,13 @@ void write_plugin(JsonWriter& w, const PluginRecord& p, bool details) {
         w.field("minor", static_cast<int64_t>(p.manifest.abi_minor)).end_object();
         w.key("capabilities").begin_array();
         for (const auto& c : p.manifest.capabilities) w.value(c);
+        w.end_array();
+        w.key("settings").begin_array();
+        for (const auto& name : p.manifest.settings) {
+            w.begin_object().field("name", name);
+            if (env) w.field("set", env->count(name) > 0);
+            w.end_object();
+        }
         w.end_array();
     }
     w.end_object();
@@ -89,7 +99,7 @@ std::optional<std::string> plugin_info_json(const Registry& registry, const std:
     if (rec == nullptr) return std::nullopt;
     JsonWriter w;
     w.begin_object().key("plugin");
-    write_plugin(w, *rec, true);
+    write_plugin(w, *rec, true, &registry.config().raw);
     w.key("components").begin_array();
     for (const auto& s : status)
         if (s.plugin_id == plugin_id) write_component(w, s);

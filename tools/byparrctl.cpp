@@ -522,6 +522,17 @@ int plugins_info(const Context& c, const std::string& id) {
     t.add({"status", str(p, "status") + (str(p, "reason").empty() ? "" : ": " + str(p, "reason"))});
     t.add({"abi", integer(num(abi, "major")) + "." + integer(num(abi, "minor"))});
     t.add({"capabilities", caps});
+    // What the plugin reads from the server's environment (byparr_add_plugin SETTINGS), and
+    // whether the server has it; values are never shown (they may be secrets).
+    std::string settings;
+    if (auto arr = p->getArray("settings"))
+        for (size_t i = 0; i < arr->size(); ++i) {
+            auto s = arr->getObject(static_cast<unsigned>(i));
+            if (!s) continue;
+            settings += (settings.empty() ? "" : ", ") + str(s, "name") +
+                        (s->has("set") ? (s->getValue<bool>("set") ? " (set)" : " (unset)") : "");
+        }
+    t.add({"settings", settings.empty() ? "(none)" : settings});
     t.add({"description", str(p, "description")});
     t.add({"directory", str(p, "dir")});
     t.add({"library", str(p, "library")});

@@ -7,6 +7,7 @@
 #       SOURCES <files>...
 #       [NAME "<human name>"] [DESCRIPTION "<one line>"]
 #       [CAPABILITIES solver cookie-source proxy-provider captcha-solver]
+#       [SETTINGS <NAME>...]         # environment variables the plugin reads (config.get)
 #       [OUTPUT_DIRECTORY <dir>]     # default: ${CMAKE_BINARY_DIR}/lib/byparr/plugins
 #       [INSTALL_DESTINATION <dir>]  # default: lib/byparr/plugins (where byparr looks: <bindir>/../lib/byparr/plugins)
 #       [NO_INSTALL])
@@ -16,6 +17,11 @@
 # writes <id>.plugin.json beside it from the same arguments that compile the id
 # and version into the binary (BYPARR_PLUGIN_ID / BYPARR_PLUGIN_VERSION), so the
 # manifest and the binary cannot disagree.
+#
+# SETTINGS lists every environment variable the plugin reads through sdk::Config. They go
+# into the manifest ("settings"), the host checks them when it loads the plugin and passes
+# exactly those values (an undeclared name reads as unset), and `byparrctl plugins info`
+# shows them. Names are [A-Z_][A-Z0-9_]*; API_KEY (the host's own secret) is refused.
 
 include_guard(GLOBAL)
 include(GNUInstallDirs)
@@ -40,7 +46,7 @@ endfunction()
 
 function(byparr_add_plugin target)
     cmake_parse_arguments(P "NO_INSTALL" "ID;VERSION;NAME;DESCRIPTION;OUTPUT_DIRECTORY;INSTALL_DESTINATION"
-                          "SOURCES;CAPABILITIES" ${ARGN})
+                          "SOURCES;CAPABILITIES;SETTINGS" ${ARGN})
     if(NOT P_ID OR NOT P_VERSION OR NOT P_SOURCES)
         message(FATAL_ERROR "byparr_add_plugin(${target}): ID, VERSION and SOURCES are required")
     endif()
@@ -101,9 +107,21 @@ function(byparr_add_plugin target)
         list(APPEND _caps "\"${_c}\"")
     endforeach()
     list(JOIN _caps ", " _caps)
+    set(_settings "")
+    foreach(_s IN LISTS P_SETTINGS)
+        if(NOT _s MATCHES "^[A-Z_][A-Z0-9_]*$")
+            message(FATAL_ERROR "byparr_add_plugin(${target}): setting '${_s}' must match [A-Z_][A-Z0-9_]*")
+        endif()
+        if(_s STREQUAL "API_KEY")
+            message(FATAL_ERROR "byparr_add_plugin(${target}): API_KEY is the host's secret, not a plugin setting")
+        endif()
+        list(APPEND _settings "\"${_s}\"")
+    endforeach()
+    list(REMOVE_DUPLICATES _settings)
+    list(JOIN _settings ", " _settings)
     _byparr_json_escape("${P_NAME}" _name)
     _byparr_json_escape("${P_DESCRIPTION}" _desc)
-    set(_manifest "{\n  \"id\": \"${P_ID}\",\n  \"name\": \"${_name}\",\n  \"version\": \"${P_VERSION}\",\n  \"abi\": {\"major\": ${_abi_major}, \"minor\": ${_abi_minor}},\n  \"capabilities\": [${_caps}],\n  \"description\": \"${_desc}\",\n  \"library\": \"lib${P_ID}.so\"\n}\n")
+    set(_manifest "{\n  \"id\": \"${P_ID}\",\n  \"name\": \"${_name}\",\n  \"version\": \"${P_VERSION}\",\n  \"abi\": {\"major\": ${_abi_major}, \"minor\": ${_abi_minor}},\n  \"capabilities\": [${_caps}],\n  \"settings\": [${_settings}],\n  \"description\": \"${_desc}\",\n  \"library\": \"lib${P_ID}.so\"\n}\n")
     set(_manifest_path "${P_OUTPUT_DIRECTORY}/${P_ID}/${P_ID}.plugin.json")
     file(GENERATE OUTPUT "${_manifest_path}" CONTENT "${_manifest}")
     set_target_properties(${target} PROPERTIES BYPARR_MANIFEST "${_manifest_path}"

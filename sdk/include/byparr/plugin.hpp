@@ -20,12 +20,15 @@
 #define BYPARR_PLUGIN_HPP
 
 #include <byparr/abi.h>
+#include <byparr/settings.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -176,7 +179,11 @@ private:
     byparr_result_writer w_;
 };
 
-/// Host settings available to a component's constructor.
+/// Host settings available to a component's constructor: the environment variables the
+/// plugin declared (byparr_add_plugin(... SETTINGS NAME...)), and only those; an undeclared
+/// name reads as unset. The typed getters share one rule (byparr/settings.hpp): unset or
+/// empty gives the fallback, an invalid value throws std::invalid_argument naming the
+/// setting, which fails create() with that message (the component shows as faulted).
 class Config {
 public:
     explicit Config(const byparr_config* c) : c_(read_sized(c)) {}
@@ -186,10 +193,48 @@ public:
         byparr_str v = c_.get(c_.ctx, view(key));
         return v.data ? std::string(v.data, v.len) : std::string(fallback);
     }
+    /// 1/true/yes/on or 0/false/no/off, any case.
+    bool get_bool(std::string_view key, bool fallback) const {
+        std::string v = get(key);
+        bool out = fallback;
+        if (!settings::trim(v).empty() && !settings::parse_bool(v, &out))
+            invalid(key, v, "a boolean (true/false, yes/no, on/off, 1/0)");
+        return out;
+    }
+    /// A decimal integer within [min, max].
+    int64_t get_int(std::string_view key, int64_t fallback,
+                    int64_t min = std::numeric_limits<int64_t>::min(),
+                    int64_t max = std::numeric_limits<int64_t>::max()) const {
+        std::string v = get(key);
+        int64_t out = fallback;
+        if (!settings::trim(v).empty() && !settings::parse_int(v, min, max, &out))
+            invalid(key, v,
+                    "an integer from " + std::to_string(min) + " to " + std::to_string(max));
+        return out;
+    }
+    /// A duration: "500ms", "30s", "5m", "2h"; a bare number counts seconds.
+    std::chrono::milliseconds get_duration(std::string_view key,
+                                           std::chrono::milliseconds fallback) const {
+        std::string v = get(key);
+        std::chrono::milliseconds out = fallback;
+        if (!settings::trim(v).empty() && !settings::parse_duration(v, &out))
+            invalid(key, v, "a duration (e.g. 30, 30s, 500ms, 5m, 2h)");
+        return out;
+    }
+    /// A comma-separated list, items trimmed, empty ones dropped; `fallback` when unset.
+    std::vector<std::string> get_list(std::string_view key,
+                                      std::vector<std::string> fallback = {}) const {
+        std::string v = get(key);
+        return settings::trim(v).empty() ? fallback : settings::parse_list(v);
+    }
     std::string plugin_dir() const { return str(c_.plugin_dir); }
     std::string state_dir() const { return str(c_.state_dir); }
 
 private:
+  [[noreturn]] static void invalid(std::string_view key, const std::string& value,
+                                   const std::string& expected) {
+      throw std::invalid_argument(std::string(key) + "='" + value + "' is not " + expected);
+  }
     byparr_config c_;
 };
 

@@ -122,6 +122,27 @@ TEST(PluginManifest, ValidatesIdsAndAbi) {
         R"({"id":"ok","version":"1","library":"x.so","abi":{"major":1,"minor":0}})", &err));
 }
 
+TEST(PluginManifest, SettingsAreEnvironmentNamesAndNeverTheApiKey) {
+    std::string err;
+    auto m = parse_manifest(R"({"id":"ok","version":"1","library":"x.so",
+        "abi":{"major":1,"minor":1},"settings":["MY_SETTING","_X2"]})",
+                            &err);
+    ASSERT_TRUE(m) << err;
+    EXPECT_EQ(m->settings, (std::vector<std::string>{"MY_SETTING", "_X2"}));
+    EXPECT_FALSE(parse_manifest(R"({"id":"ok","version":"1","library":"x.so",
+        "abi":{"major":1,"minor":1},"settings":["lower"]})",
+                                &err));
+    EXPECT_EQ(err,
+              "'settings' entry 'lower' is not an environment variable name ([A-Z_][A-Z0-9_]*)");
+    EXPECT_FALSE(parse_manifest(R"({"id":"ok","version":"1","library":"x.so",
+        "abi":{"major":1,"minor":1},"settings":["API_KEY"]})",
+                                &err));
+    EXPECT_EQ(err, "'settings' may not name API_KEY (the host's secret)");
+    EXPECT_FALSE(parse_manifest(R"({"id":"ok","version":"1","library":"x.so",
+        "abi":{"major":1,"minor":1},"settings":"X"})",
+                                &err));
+}
+
 Config config_for(const std::string& fixture, const std::string& solvers) {
     std::string err;
     auto state = std::filesystem::temp_directory_path() /
@@ -229,6 +250,43 @@ TEST(Registry, EnabledStateIsReadSafelyWhileTheAdminChangesIt) {
     stop = true;
     reader.join();
     EXPECT_FALSE(reg.is_enabled("echo-solver"));  // the last write: i = 199, disabled
+    std::filesystem::remove_all(c.state_dir);
+}
+
+// Issue #17: a plugin gets exactly the settings its manifest declares, whatever their
+// names (the host keeps no list of them), parsed by one rule in every typed getter.
+TEST(Registry, PassesExactlyTheDeclaredSettings) {
+    Config c = config_for("settings", "settings-solver");
+    c.raw = {{"FIXTURE_TEXT", "hello there"}, {"FIXTURE_FLAG", " On "},
+             {"FIXTURE_COUNT", "42"},         {"FIXTURE_WAIT", "1500ms"},
+             {"FIXTURE_LIST", "a, b,,c"},     {"FIXTURE_UNDECLARED", "secret"}};
+    Registry reg(c);
+    reg.load_all();
+    ASSERT_EQ(reg.plugins().size(), 1u);
+    EXPECT_EQ(reg.plugins()[0].manifest.settings,
+              (std::vector<std::string>{"FIXTURE_TEXT", "FIXTURE_FLAG", "FIXTURE_COUNT",
+                                        "FIXTURE_WAIT", "FIXTURE_LIST"}));
+    Dispatcher d(reg);
+    SolveRequest r;
+    r.url = "http://a.test/";
+    auto o = d.solve(r);
+    ASSERT_TRUE(o.ok) << o.error;
+    EXPECT_EQ(o.solution.response,
+              "text=hello there flag=yes count=42 wait_ms=1500 list=a|b|c undeclared=unset");
+    std::filesystem::remove_all(c.state_dir);
+}
+
+TEST(Registry, AnInvalidSettingFaultsTheComponentSayingWhich) {
+    Config c = config_for("settings", "settings-solver");
+    c.raw = {{"FIXTURE_COUNT", "101"}};
+    Registry reg(c);
+    reg.load_all();
+    auto st = reg.status();
+    ASSERT_EQ(st.size(), 1u);
+    EXPECT_STREQ(st[0].state(), "faulted");
+    EXPECT_NE(st[0].reason.find("FIXTURE_COUNT='101' is not an integer from 0 to 100"),
+              std::string::npos)
+        << st[0].reason;
     std::filesystem::remove_all(c.state_dir);
 }
 
