@@ -303,9 +303,10 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     req.timezone = QString::fromStdString(normalize_timezone(zone.toStdString()));
     // Checked here because Chromium 102 ignores an unknown zone without a word once the page
     // has an override (TZ's), and would present the old zone. The system's zone database
-    // stands in for the browser's: both are the IANA list.
+    // stands in for the browser's (both are the IANA list). Not isTimeZoneIdAvailable(): it
+    // lists only zone.tab's names, and refused links the browser knows (Europe/Kiev).
     if (!zone.isEmpty() &&
-        (req.timezone.isEmpty() || !QTimeZone::isTimeZoneIdAvailable(req.timezone.toUtf8()))) {
+        (req.timezone.isEmpty() || !QTimeZone(req.timezone.toUtf8()).isValid())) {
         reply_error(id, "invalid", QStringLiteral("Unknown time zone '%1'").arg(zone));
         return;
     }
