@@ -27,7 +27,7 @@ struct ConfigCtx {
     std::string plugin_id;
     std::set<std::string> declared;
     std::map<std::string, std::string> values;  // declared and set
-    std::mutex mu;                              // warned_
+    std::mutex mu;                              // guards warned
     std::set<std::string> warned;
 };
 

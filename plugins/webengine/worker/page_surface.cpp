@@ -193,8 +193,10 @@ void PageSurface::on_shown() {
 void PageSurface::set_timezone(const QString& zone, std::function<void(QString error)> done) {
 #ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     const std::string want = zone.isEmpty() ? deps_.ua.timezone : zone.toStdString();
-    // Chromium keeps the override per renderer process and re-applies it after a
-    // cross-site navigation swaps the renderer, so once per change is enough.
+    // DevTools re-applies a session's override to the new renderer when a cross-site
+    // navigation swaps it, so once per change is enough. Chromium holds the zone per
+    // renderer process, which pages share only within a profile: a sessionless page has
+    // its own, and a session's pages all present the session's zone.
     if (devtools_session_ && want != zone_) {
         const std::string params =
             QJsonDocument(QJsonObject{{"timezoneId", QString::fromStdString(want)}})
