@@ -23,7 +23,7 @@ struct CountryZone {
 // (Asia/Kolkata reads Asia/Calcutta, as in a real Chrome). Regenerate with:
 //   grep -v '^#' /usr/share/zoneinfo/zone.tab | awk 'NR==FNR{cap[$1]=$2;next}
 //     !seen[$1]++ {print $1, ($1 in cap) ? cap[$1] : $3}' capitals.txt - | sort
-// where capitals.txt holds the multi-zone countries' lines as below.
+// where capitals.txt has "CC Zone" lines for the multi-zone countries (their rows below).
 constexpr CountryZone kCountryZones[] = {
     {"AD", "Europe/Andorra"},
     {"AE", "Asia/Dubai"},
@@ -313,16 +313,14 @@ std::optional<std::string> proxy_zone(std::string_view timezone, std::string_vie
     const std::string f(field);
     if (!timezone.empty()) {
         if (!is_zone_name(timezone))
-            return fail(f + "timezone' = '" +
-                        std::string(timezone.substr(0, 64)) +
+            return fail(f + "timezone' = '" + std::string(timezone.substr(0, 64)) +
                         "' is not an IANA time zone name (such as Europe/Berlin).");
         return std::string(timezone);
     }
     if (!country.empty()) {
         auto zone = zone_of_country(country);
         if (!zone)
-            return fail(f + "country' = '" +
-                        std::string(country.substr(0, 8)) +
+            return fail(f + "country' = '" + std::string(country.substr(0, 8)) +
                         "' is not an ISO 3166 country code (two letters, such as DE).");
         return std::string(*zone);
     }

@@ -22,8 +22,8 @@ bool is_zone_name(std::string_view zone);
 
 /// The zone of a proxy given as `timezone` and/or `country` (the request's proxy object,
 /// or a pool entry's annotation): the zone when given, else the country's. Sets *error
-/// (starting with `field`, e.g. "Request parameter 'proxy.") and returns nullopt when either is invalid; "" when
-/// neither is given.
+/// (starting with `field`, e.g. "Request parameter 'proxy.") and returns nullopt when either is
+/// invalid; "" when neither is given.
 std::optional<std::string> proxy_zone(std::string_view timezone, std::string_view country,
                                       std::string_view field, std::string* error);
 
