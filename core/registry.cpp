@@ -452,8 +452,7 @@ std::vector<std::shared_ptr<Component>> Registry::enabled(Kind kind) const {
     std::vector<std::shared_ptr<Component>> out;
     auto now = std::chrono::steady_clock::now();
     for (const auto& c : components_)
-        if (c->kind() == kind && is_enabled_locked(c->id()) && c->available(now))
-            out.push_back(c);
+        if (c->kind() == kind && is_enabled_locked(c->id()) && c->available(now)) out.push_back(c);
     return out;
 }
 
