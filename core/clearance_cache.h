@@ -67,8 +67,18 @@ struct ClearanceRecord {
     ClearanceEntry entry;
 };
 
+/// The solver that last passed a site (per-site engine memory): tried first for
+/// the site next time, so a site that only a later solver of the chain gets
+/// past does not cost every request an ESCALATE_AFTER on the first one.
+struct SiteSolver {
+    std::string site;    // registrable domain, as ClearanceKey::site
+    std::string solver;  // component id
+    int64_t created_s = 0;
+    int64_t expires_s = 0;
+};
+
 class ClearanceCache {
-public:
+  public:
     struct Options {
         int64_t duration_s = 0;   // CACHE_DURATION; <= 0 disables the cache entirely
         std::string state_dir;    // "" → no persistence; created (0700) if missing
@@ -124,7 +134,25 @@ public:
     /// Fresh entries in memory (a gauge; expired ones not yet purged excluded).
     size_t size() const;
 
-private:
+    /// The solver that passed `site` (a ClearanceKey::site) within
+    /// site_solver_lifetime_s(), from memory, else from Redis; nullopt when
+    /// none or when the cache is disabled.
+    std::optional<std::string> site_solver(const std::string& site);
+    /// Remembers that `solver` passed `site`, here, in SQLite and in Redis. A
+    /// repeat of what is remembered is written again only once half its
+    /// lifetime is gone, so a busy site does not cost a write per request.
+    void remember_site_solver(const std::string& site, const std::string& solver);
+    /// Sites with a remembered solver, sorted by site (byparrctl, tests).
+    std::vector<SiteSolver> site_solvers() const;
+    /// How long a remembered solver stays: max(1 day, 2 x CACHE_DURATION).
+    /// Longer than a clearance on purpose: the memory matters exactly when the
+    /// clearance has run out and the site must be solved again. A site's
+    /// protection level changes over days, not hours; a stale memory costs
+    /// little (the remembered solver is tried first and, if it no longer
+    /// passes, escalation relearns), while a forgotten one costs ESCALATE_AFTER.
+    int64_t site_solver_lifetime_s() const;
+
+  private:
     class SqliteStore;
     class RedisStore;
     struct Slot {  // all entries of one site + proxy, by user agent
@@ -137,8 +165,9 @@ private:
     void purge_expired_locked(int64_t now);
 
     Options options_;
-    mutable std::shared_mutex mu_;                 // guards slots_
-    std::unordered_map<std::string, Slot> slots_;  // by ClearanceKey::site_proxy()
+    mutable std::shared_mutex mu_;                    // guards slots_
+    std::unordered_map<std::string, Slot> slots_;     // by ClearanceKey::site_proxy()
+    std::map<std::string, SiteSolver> site_solvers_;  // by site; guarded by mu_
     std::mutex write_mu_;  // orders writers, so memory, SQLite and Redis agree
     std::unique_ptr<SqliteStore> sqlite_;
     std::unique_ptr<RedisStore> redis_;
@@ -156,9 +185,9 @@ private:
 class SingleFlight {
     struct Flight;
 
-public:
+  public:
     class Ticket {
-    public:
+      public:
         Ticket(Ticket&& other) noexcept;
         Ticket& operator=(Ticket&&) = delete;
         Ticket(const Ticket&) = delete;
@@ -173,7 +202,7 @@ public:
         /// Follower only: the leader's outcome, or nullopt at the deadline.
         std::optional<SolveOutcome> wait(std::chrono::steady_clock::time_point deadline) const;
 
-    private:
+      private:
         friend class SingleFlight;
         Ticket(SingleFlight* owner, std::string key, std::shared_ptr<Flight> f, bool leader);
         SingleFlight* owner_;
@@ -186,7 +215,7 @@ public:
     /// Keys being solved right now.
     size_t in_flight() const;
 
-private:
+  private:
     struct Flight {
         std::mutex mu;
         std::condition_variable cv;
