@@ -332,26 +332,6 @@ void V1Service::record(const AccessRecord& a, int http_status, double seconds,
 
 namespace {
 
-// The outcome vocabulary of metrics and access lines.
-const char* outcome_of(const SolveOutcome& o) {
-    if (o.ok) return o.solution.challenge ? "solved" : "not_detected";
-    switch (o.error_kind) {
-        case BYPARR_ERROR_TIMEOUT:
-            return "timeout";
-        case BYPARR_ERROR_BLOCKED:
-            return "blocked";
-        case BYPARR_ERROR_CAPTCHA:
-            return "captcha";
-        case BYPARR_ERROR_PROXY:
-            return "proxy";
-        case BYPARR_ERROR_INVALID_REQUEST:
-        case BYPARR_ERROR_UNKNOWN_SESSION:
-            return "invalid";
-        default:
-            return "error";
-    }
-}
-
 // Compares without an early exit, so the time taken says nothing about how much
 // of the key was right.
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -597,7 +577,7 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
                     return envelope_error(timeout_message(timeout_ms, asked_ms), start_ms);
                 }
                 if (!leader->ok && leader->error_kind != BYPARR_ERROR_TIMEOUT) {
-                    a.outcome = outcome_of(*leader);
+                    a.outcome = outcome_name(*leader);
                     a.solver = leader->solver_id;
                     a.rule = leader->solution.challenge_rule;
                     a.kind = leader->solution.challenge_kind;
@@ -684,7 +664,7 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
         }
     }
     publish(o);  // after the cache is filled, so followers find it there
-    a.outcome = outcome_of(o);
+    a.outcome = outcome_name(o);
     a.solver = o.solver_id;
     a.rule = o.solution.challenge_rule;
     a.kind = o.solution.challenge_kind;
