@@ -8,10 +8,14 @@ namespace byparr {
 std::string escape_label(const std::string& v) {
     std::string o;
     for (char c : v) {
-        if (c == '\\') o += "\\\\";
-        else if (c == '"') o += "\\\"";
-        else if (c == '\n') o += "\\n";
-        else o += c;
+        if (c == '\\')
+            o += "\\\\";
+        else if (c == '"')
+            o += "\\\"";
+        else if (c == '\n')
+            o += "\\n";
+        else
+            o += c;
     }
     return o;
 }
@@ -27,7 +31,8 @@ std::string fmt_num(double v) {
     return buf;
 }
 
-std::string labels_str(const Labels& l, const std::string& extra_k = "", const std::string& extra_v = "") {
+std::string labels_str(const Labels& l, const std::string& extra_k = "",
+                       const std::string& extra_v = "") {
     if (l.empty() && extra_k.empty()) return "";
     std::string s = "{";
     bool first = true;
@@ -82,7 +87,8 @@ void Metrics::observe(const std::string& name, const Labels& labels, double valu
     auto& h = f.hists[labels];
     if (h.counts.empty()) h.counts.assign(f.bounds.size() + 1, 0);
     size_t i = 0;
-    while (i < f.bounds.size() && value > f.bounds[i]) ++i;
+    while (i < f.bounds.size() && value > f.bounds[i])
+        ++i;
     h.counts[i] += 1;
     h.sum += value;
     h.count += 1;
@@ -94,11 +100,19 @@ double Metrics::value(const std::string& name, const Labels& labels) const {
     if (it == families_.end()) return 0;
     if (labels.empty() && !it->second.values.count({})) {
         double sum = 0;  // no labels given: the sum over all series
-        for (const auto& [k, v] : it->second.values) sum += v;
+        for (const auto& [k, v] : it->second.values)
+            sum += v;
         return sum;
     }
     auto v = it->second.values.find(labels);
     return v == it->second.values.end() ? 0 : v->second;
+}
+
+std::vector<std::pair<Labels, double>> Metrics::series(const std::string& name) const {
+    std::lock_guard l(mu_);
+    auto it = families_.find(name);
+    if (it == families_.end()) return {};
+    return {it->second.values.begin(), it->second.values.end()};
 }
 
 double Metrics::quantile(const std::string& name, double q,
@@ -136,7 +150,8 @@ std::string Metrics::render() const {
     for (const auto& [name, f] : families_) {
         out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
         if (f.fn) {
-            for (const auto& [lab, v] : f.fn()) out += name + labels_str(lab) + " " + fmt_num(v) + "\n";
+            for (const auto& [lab, v] : f.fn())
+                out += name + labels_str(lab) + " " + fmt_num(v) + "\n";
             continue;
         }
         if (f.type == "histogram") {
@@ -152,7 +167,8 @@ std::string Metrics::render() const {
             }
             continue;
         }
-        for (const auto& [lab, v] : f.values) out += name + labels_str(lab) + " " + fmt_num(v) + "\n";
+        for (const auto& [lab, v] : f.values)
+            out += name + labels_str(lab) + " " + fmt_num(v) + "\n";
     }
     return out;
 }

@@ -16,7 +16,7 @@ namespace byparr {
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 class Metrics {
-public:
+  public:
     void counter(const std::string& name, const std::string& help);
     void gauge(const std::string& name, const std::string& help);
     void histogram(const std::string& name, const std::string& help, std::vector<double> bounds);
@@ -29,6 +29,9 @@ public:
                   std::function<std::vector<std::pair<Labels, double>>()> fn);
 
     double value(const std::string& name, const Labels& labels = {}) const;
+    /// Every series of a counter or gauge family with its labels, in label order
+    /// (byparrctl stats lists them); empty for an unknown family.
+    std::vector<std::pair<Labels, double>> series(const std::string& name) const;
     /// Histogram quantile estimate (linear within a bucket), for byparrctl stats,
     /// over the series `include` accepts (all when unset).
     double quantile(const std::string& name, double q,
@@ -36,7 +39,7 @@ public:
 
     std::string render() const;
 
-private:
+  private:
     struct Hist {
         std::vector<double> counts;  // per bound, non-cumulative, plus +Inf
         double sum = 0;

@@ -121,7 +121,12 @@ V1Service::V1Service(const Config& config, Registry& registry)
     metrics_.counter("byparr_cache_hits_total", "Requests that found a fresh clearance.");
     metrics_.counter("byparr_cache_misses_total", "Requests that found no clearance.");
     metrics_.counter("byparr_escalations_total",
-                     "Requests handed from one solver to the next after it failed.");
+                     "Requests handed from one solver to the next (from, to): it could not get "
+                     "past a challenge within ESCALATE_AFTER, or failed on its own account.");
+    metrics_.counter("byparr_solver_outcomes_total",
+                     "Solver calls by solver and outcome (solved, not_detected, timeout, blocked, "
+                     "captcha, proxy, invalid, error, not_applicable); a request that escalated "
+                     "counts once per solver it reached.");
     // Counters exist at 0 from the start, so rate() and absent() work before the
     // first failure and dashboards show 0 rather than "no data".
     for (const char* cmd : {"request.get", "request.post"})
@@ -139,6 +144,22 @@ V1Service::V1Service(const Config& config, Registry& registry)
     dispatcher_.on_escalation = [this](const std::string& from, const std::string& to) {
         metrics_.inc("byparr_escalations_total", {{"from", from}, {"to", to}});
     };
+    dispatcher_.on_solver_outcome = [this](const std::string& solver, const char* outcome) {
+        metrics_.inc("byparr_solver_outcomes_total", {{"solver", solver}, {"outcome", outcome}});
+    };
+    // The per-site engine memory lives with the clearances (same site key, same
+    // stores); sessions keep their own solver and are left out by the dispatcher.
+    dispatcher_.set_site_memory(&cache_);
+    // The chain's solvers and neighbours at 0, so a dashboard shows "none yet".
+    auto chain = registry_.solver_chain();
+    for (size_t i = 0; i < chain.size(); ++i) {
+        for (const char* o : {"solved", "not_detected", "timeout", "error"})
+            metrics_.inc("byparr_solver_outcomes_total",
+                         {{"solver", chain[i]->id()}, {"outcome", o}}, 0);
+        if (i + 1 < chain.size())
+            metrics_.inc("byparr_escalations_total",
+                         {{"from", chain[i]->id()}, {"to", chain[i + 1]->id()}}, 0);
+    }
     metrics_.gauge_fn("byparr_cache_entries", "Clearances in the cache.", [this] {
         return std::vector<std::pair<Labels, double>>{{{}, double(cache_.size())}};
     });
