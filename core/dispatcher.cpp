@@ -149,39 +149,16 @@ std::chrono::milliseconds ms_between(std::chrono::steady_clock::time_point from,
     return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
 }
 
-}  // namespace
+// Everything the C structs of one solve() call point into, owned together: the
+// call thread keeps it alive until the plugin returns, however late that is.
+struct Job {
+    SolveRequest req;
+    std::vector<byparr_cookie> cookies;
+    byparr_request creq{};
+    byparr_result_writer writer{};
+};
 
-std::string Dispatcher::no_solver_message() const {
-    // Enabled solvers that are out of the chain for now (a failed create, an open
-    // circuit breaker) say why: "enable one" would send the operator the wrong way.
-    std::string paused;
-    for (const auto& st : registry_.status()) {
-        if (st.kind != Kind::kSolver || !st.enabled || !st.faulted) continue;
-        paused +=
-            (paused.empty() ? "" : "; ") + ("'" + st.id + "' is unavailable (" + st.reason + ")");
-    }
-    if (!paused.empty()) return "No solver is available: " + paused + ".";
-    return "No solver is enabled; enable one with 'byparrctl plugins enable'.";
-}
-
-SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
-                                     std::chrono::steady_clock::time_point deadline) {
-    auto state = std::make_shared<CallState>();
-    auto now = std::chrono::steady_clock::now();
-    uint32_t budget_ms =
-        deadline > now
-            ? static_cast<uint32_t>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count())
-            : 0;
-
-    // Everything the C structs point into is owned by this job, which the call
-    // thread keeps alive until the plugin returns, however late that is.
-    struct Job {
-        SolveRequest req;
-        std::vector<byparr_cookie> cookies;
-        byparr_request creq{};
-        byparr_result_writer writer{};
-    };
+std::shared_ptr<Job> make_job(const SolveRequest& r, uint32_t budget_ms, CallState* state) {
     auto job = std::make_shared<Job>();
     job->req = r;
     for (const auto& k : job->req.cookies) {
@@ -214,8 +191,37 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
     q.wait_after_ms = job->req.wait_ms;
     q.session_ttl_ms = job->req.session_ttl_ms;
     q.is_cancelled = &is_cancelled;
-    q.cancel_ctx = state.get();
-    job->writer = result_writer(state.get());
+    q.cancel_ctx = state;
+    job->writer = result_writer(state);
+    return job;
+}
+
+}  // namespace
+
+std::string Dispatcher::no_solver_message() const {
+    // Enabled solvers that are out of the chain for now (a failed create, an open
+    // circuit breaker) say why: "enable one" would send the operator the wrong way.
+    std::string paused;
+    for (const auto& st : registry_.status()) {
+        if (st.kind != Kind::kSolver || !st.enabled || !st.faulted) continue;
+        paused +=
+            (paused.empty() ? "" : "; ") + ("'" + st.id + "' is unavailable (" + st.reason + ")");
+    }
+    if (!paused.empty()) return "No solver is available: " + paused + ".";
+    return "No solver is enabled; enable one with 'byparrctl plugins enable'.";
+}
+
+SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
+                                     std::chrono::steady_clock::time_point deadline) {
+    auto state = std::make_shared<CallState>();
+    auto now = std::chrono::steady_clock::now();
+    uint32_t budget_ms =
+        deadline > now
+            ? static_cast<uint32_t>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count())
+            : 0;
+
+    auto job = make_job(r, budget_ms, state.get());
     c->note_call();
     std::thread([c, state, job] {
         byparr_outcome o = c->def.solver.solve(c->instance, &job->creq, &job->writer);
