@@ -245,6 +245,11 @@ class AdminHandler : public Poco::Net::HTTPRequestHandler {
             w.field("expiresInSeconds", std::max<int64_t>(0, rec.entry.expires_s - now));
             w.end_object();
         }
+        w.end_array().key("siteSolvers").begin_array();
+        for (const auto& m : cache_->site_solvers()) {
+            w.begin_object().field("site", m.site).field("solver", m.solver);
+            w.field("expiresInSeconds", std::max<int64_t>(0, m.expires_s - now)).end_object();
+        }
         w.end_array().end_object();
         return w.take();
     }

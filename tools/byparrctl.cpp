@@ -125,8 +125,10 @@ Counts since the server started. --json prints the same figures (JSON names in b
 constexpr const char* kCacheHelp = R"(Usage: byparrctl [--json] cache list
        byparrctl [--json] cache flush [SITE]
 
-  list      cached clearances (site, user agent, proxy, expiry).
-  flush     drop every cached clearance, or only SITE's (a host name).
+  list      cached clearances (site, user agent, proxy, expiry), and the solver
+            tried first for a site after it passed there (escalation memory).
+  flush     drop every cached clearance and remembered solver, or only SITE's
+            (a host name).
 )";
 
 constexpr const char* kSessionsHelp = R"(Usage: byparrctl [--json] sessions list
@@ -710,7 +712,7 @@ int cmd_stats(Context& c) {
 void print_object_rows(const Array::Ptr& rows) {
     // Poco's objects iterate alphabetically: put the columns people look for first.
     std::vector<std::string> keys;
-    for (const char* k : {"site", "proxy", "userAgent", "cookies", "expiresInSeconds"})
+    for (const char* k : {"site", "proxy", "userAgent", "solver", "cookies", "expiresInSeconds"})
         for (size_t i = 0; i < rows->size(); ++i)
             if (auto o = rows->getObject(static_cast<unsigned>(i)); o && o->has(k)) {
                 keys.push_back(k);
@@ -771,7 +773,7 @@ int cmd_cache(Context& c) {
         }
         Poco::JSON::Parser p;
         auto v = p.parse(r.body);
-        Array::Ptr rows;
+        Array::Ptr rows, solvers;
         if (v.type() == typeid(Array::Ptr)) {
             rows = v.extract<Array::Ptr>();
         } else if (auto o = v.extract<Object::Ptr>()) {
@@ -780,12 +782,19 @@ int cmd_cache(Context& c) {
                     rows = o->getArray(key);
                     break;
                 }
+            solvers = o->getArray("siteSolvers");
         }
-        if (!rows || rows->size() == 0) {
+        bool no_rows = !rows || rows->size() == 0, no_solvers = !solvers || solvers->size() == 0;
+        if (no_rows && no_solvers) {
             std::cout << "cache is empty\n";
             return kOk;
         }
-        print_object_rows(rows);
+        if (!no_rows) print_object_rows(rows);
+        if (!no_solvers) {
+            // The per-site engine memory: who goes first for a site next time.
+            std::cout << (no_rows ? "" : "\n") << "solver tried first, by site:\n";
+            print_object_rows(solvers);
+        }
         return kOk;
     }
     if (a[1] == "flush") {

@@ -122,6 +122,14 @@ TEST_F(Escalation, AnswersFromTheNextSolverThenGoesStraightToItAndNeverEscalates
     EXPECT_NE(out.find("engine-stuck"), std::string::npos) << out;
     EXPECT_NE(out.find("escalations:"), std::string::npos) << out;
     EXPECT_NE(out.find("engine-stuck  engine-pass  1"), std::string::npos) << out;
+
+    // byparrctl cache list shows which solver goes first for the site.
+    test::ChildProcess list(test::ByparrServer::bin_dir() + "/byparrctl", {"cache", "list"},
+                            {{"BYPARR_STATE_DIR", server_->state_dir()}});
+    ASSERT_TRUE(list.wait_exit(std::chrono::seconds(20)));
+    out = list.output();
+    EXPECT_NE(out.find("solver tried first, by site:"), std::string::npos) << out;
+    EXPECT_NE(out.find("escalation.test  engine-pass"), std::string::npos) << out;
 }
 
 }  // namespace
