@@ -360,15 +360,18 @@ bool Dispatcher::later_solver_can_take(const Chain& chain, size_t i, const Solve
     return false;
 }
 
+void Dispatcher::learn_applicability(const Component& c, const SolveRequest& r,
+                                     bool not_applicable) {
+    std::lock_guard<std::mutex> lock(passes_mu_);
+    if (not_applicable)
+        passes_.insert(passes_key(c, r));
+    else
+        passes_.erase(passes_key(c, r));
+}
+
 void Dispatcher::note_outcome(const Component& c, const SolveRequest& r, const SolveOutcome& o) {
     bool not_applicable = !o.ok && o.solver_id.empty();
-    {
-        std::lock_guard<std::mutex> lock(passes_mu_);
-        if (not_applicable)
-            passes_.insert(passes_key(c, r));
-        else
-            passes_.erase(passes_key(c, r));
-    }
+    learn_applicability(c, r, not_applicable);
     if (on_solver_outcome)
         on_solver_outcome(c.id(), not_applicable ? "not_applicable" : outcome_name(o));
 }
@@ -499,6 +502,9 @@ SolveOutcome Dispatcher::probe(const std::string& solver_id, const SolveRequest&
     r.flags |= BYPARR_REQ_NAMED_SOLVER;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(r.timeout_ms);
     out = call_solver(c, r, deadline);
+    // The self-test is a plain page request: what it says about applicability
+    // holds for the chain (not its outcome, which is no client's request).
+    learn_applicability(*c, r, !out.ok && out.solver_id.empty());
     if (!out.ok && out.solver_id.empty()) {
         out.solver_id = solver_id;
         out.error = "not applicable to a plain local page";

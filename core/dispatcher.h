@@ -112,6 +112,7 @@ class Dispatcher {
     /// Whether a solver after chain[i] may take r (it has not said "not
     /// applicable" to a request of r's kind).
     bool later_solver_can_take(const Chain& chain, size_t i, const SolveRequest& r) const;
+    void learn_applicability(const Component& c, const SolveRequest& r, bool not_applicable);
     void note_outcome(const Component& c, const SolveRequest& r, const SolveOutcome& o);
     void try_captcha_solvers(SolveOutcome& last, const SolveRequest& r, TimePoint deadline);
     std::shared_ptr<Component> session_solver(const std::string& solver, std::string* error);

@@ -240,6 +240,19 @@ TEST(Dispatcher, ASolverThatTakesNoPageRequestsIsNoEscalationTarget) {
     // (engine-na is asked only if a moment of the budget is left.)
 }
 
+TEST(Dispatcher, TheStartUpProbeTeachesWhichSolversTakeNoPageRequests) {
+    Engines e("engine-stuck,engine-na", "1");
+    SolveRequest plain;
+    plain.url = "http://127.0.0.1:9/";
+    plain.timeout_ms = 1000;
+    EXPECT_FALSE(e.dispatcher.probe("engine-na", plain).ok);
+    EXPECT_TRUE(e.calls.empty());  // the self-test is no client's request: not counted
+    auto o = e.solve("https://example.test/challenge", 2500);
+    EXPECT_EQ(o.error_kind, BYPARR_ERROR_TIMEOUT);
+    EXPECT_GE(e.elapsed_ms, 2500 - kRoundingMs);
+    EXPECT_EQ(calls_to(e.calls, "engine-stuck"), 1u);  // the whole budget at once
+}
+
 TEST(Dispatcher, ASessionRequestDoesNotEscalate) {
     Engines e("engine-stuck,engine-pass", "1");
     SolveRequest r;
