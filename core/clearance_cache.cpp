@@ -198,7 +198,7 @@ ClearanceKey make_clearance_key(std::string_view url, std::string_view user_agen
 // ---- SQLite persistence ----
 
 class ClearanceCache::SqliteStore {
-  public:
+public:
     /// nullptr (after a warning) when no writable database can be had; then
     /// `salvaged` holds the rows of a database that can only be read.
     static std::unique_ptr<SqliteStore> open(const std::string& dir, int64_t now,
@@ -338,7 +338,7 @@ class ClearanceCache::SqliteStore {
         });
     }
 
-  private:
+private:
     // Poco's `now` keyword clashes with our local variables' name; alias it.
     static constexpr auto& now_ = Poco::Data::Keywords::now;
 
@@ -474,7 +474,7 @@ class ClearanceCache::SqliteStore {
 // ---- Redis backend ----
 
 class ClearanceCache::RedisStore {
-  public:
+public:
     static std::unique_ptr<RedisStore> create(const std::string& url) {
         try {
             Poco::URI uri(url);
@@ -601,7 +601,7 @@ class ClearanceCache::RedisStore {
     }
     static std::string latest_key(const ClearanceKey& k) { return kLatestPrefix + k.site_proxy(); }
 
-  private:
+private:
     static constexpr const char* kEntryPrefix = "byparr:clearance:";
     static constexpr const char* kLatestPrefix = "byparr:clearance-latest:";
     static constexpr const char* kSiteSolverPrefix = "byparr:site-solver:";

@@ -8,6 +8,9 @@
 // start; Redis (CACHE_BACKEND) is written on every change and read on a memory
 // miss, so instances sharing it reuse each other's clearances.
 //
+// It also keeps the per-site engine memory (which solver passed a site), under
+// the site key, in the same three places and with the same failure rules.
+//
 // Thread-safe. Failures of SQLite or Redis never fail a call: the cache logs a
 // warning and carries on in memory.
 #pragma once
@@ -78,7 +81,7 @@ struct SiteSolver {
 };
 
 class ClearanceCache {
-  public:
+public:
     struct Options {
         int64_t duration_s = 0;   // CACHE_DURATION; <= 0 disables the cache entirely
         std::string state_dir;    // "" → no persistence; created (0700) if missing
@@ -152,7 +155,7 @@ class ClearanceCache {
     /// passes, escalation relearns), while a forgotten one costs ESCALATE_AFTER.
     int64_t site_solver_lifetime_s() const;
 
-  private:
+private:
     class SqliteStore;
     class RedisStore;
     struct Slot {  // all entries of one site + proxy, by user agent
@@ -165,9 +168,9 @@ class ClearanceCache {
     void purge_expired_locked(int64_t now);
 
     Options options_;
-    mutable std::shared_mutex mu_;                    // guards slots_
+    mutable std::shared_mutex mu_;                    // guards slots_ and site_solvers_
     std::unordered_map<std::string, Slot> slots_;     // by ClearanceKey::site_proxy()
-    std::map<std::string, SiteSolver> site_solvers_;  // by site; guarded by mu_
+    std::map<std::string, SiteSolver> site_solvers_;  // by site
     std::mutex write_mu_;  // orders writers, so memory, SQLite and Redis agree
     std::unique_ptr<SqliteStore> sqlite_;
     std::unique_ptr<RedisStore> redis_;
@@ -185,9 +188,9 @@ class ClearanceCache {
 class SingleFlight {
     struct Flight;
 
-  public:
+public:
     class Ticket {
-      public:
+    public:
         Ticket(Ticket&& other) noexcept;
         Ticket& operator=(Ticket&&) = delete;
         Ticket(const Ticket&) = delete;
@@ -202,7 +205,7 @@ class SingleFlight {
         /// Follower only: the leader's outcome, or nullopt at the deadline.
         std::optional<SolveOutcome> wait(std::chrono::steady_clock::time_point deadline) const;
 
-      private:
+    private:
         friend class SingleFlight;
         Ticket(SingleFlight* owner, std::string key, std::shared_ptr<Flight> f, bool leader);
         SingleFlight* owner_;
@@ -215,7 +218,7 @@ class SingleFlight {
     /// Keys being solved right now.
     size_t in_flight() const;
 
-  private:
+private:
     struct Flight {
         std::mutex mu;
         std::condition_variable cv;

@@ -8,14 +8,10 @@ namespace byparr {
 std::string escape_label(const std::string& v) {
     std::string o;
     for (char c : v) {
-        if (c == '\\')
-            o += "\\\\";
-        else if (c == '"')
-            o += "\\\"";
-        else if (c == '\n')
-            o += "\\n";
-        else
-            o += c;
+        if (c == '\\') o += "\\\\";
+        else if (c == '"') o += "\\\"";
+        else if (c == '\n') o += "\\n";
+        else o += c;
     }
     return o;
 }
@@ -31,8 +27,7 @@ std::string fmt_num(double v) {
     return buf;
 }
 
-std::string labels_str(const Labels& l, const std::string& extra_k = "",
-                       const std::string& extra_v = "") {
+std::string labels_str(const Labels& l, const std::string& extra_k = "", const std::string& extra_v = "") {
     if (l.empty() && extra_k.empty()) return "";
     std::string s = "{";
     bool first = true;
@@ -87,8 +82,7 @@ void Metrics::observe(const std::string& name, const Labels& labels, double valu
     auto& h = f.hists[labels];
     if (h.counts.empty()) h.counts.assign(f.bounds.size() + 1, 0);
     size_t i = 0;
-    while (i < f.bounds.size() && value > f.bounds[i])
-        ++i;
+    while (i < f.bounds.size() && value > f.bounds[i]) ++i;
     h.counts[i] += 1;
     h.sum += value;
     h.count += 1;
@@ -100,8 +94,7 @@ double Metrics::value(const std::string& name, const Labels& labels) const {
     if (it == families_.end()) return 0;
     if (labels.empty() && !it->second.values.count({})) {
         double sum = 0;  // no labels given: the sum over all series
-        for (const auto& [k, v] : it->second.values)
-            sum += v;
+        for (const auto& [k, v] : it->second.values) sum += v;
         return sum;
     }
     auto v = it->second.values.find(labels);
@@ -150,8 +143,7 @@ std::string Metrics::render() const {
     for (const auto& [name, f] : families_) {
         out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
         if (f.fn) {
-            for (const auto& [lab, v] : f.fn())
-                out += name + labels_str(lab) + " " + fmt_num(v) + "\n";
+            for (const auto& [lab, v] : f.fn()) out += name + labels_str(lab) + " " + fmt_num(v) + "\n";
             continue;
         }
         if (f.type == "histogram") {
@@ -167,8 +159,7 @@ std::string Metrics::render() const {
             }
             continue;
         }
-        for (const auto& [lab, v] : f.values)
-            out += name + labels_str(lab) + " " + fmt_num(v) + "\n";
+        for (const auto& [lab, v] : f.values) out += name + labels_str(lab) + " " + fmt_num(v) + "\n";
     }
     return out;
 }

@@ -16,7 +16,7 @@ namespace byparr {
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 class Metrics {
-  public:
+public:
     void counter(const std::string& name, const std::string& help);
     void gauge(const std::string& name, const std::string& help);
     void histogram(const std::string& name, const std::string& help, std::vector<double> bounds);
@@ -39,7 +39,7 @@ class Metrics {
 
     std::string render() const;
 
-  private:
+private:
     struct Hist {
         std::vector<double> counts;  // per bound, non-cumulative, plus +Inf
         double sum = 0;

@@ -558,7 +558,7 @@ bool can_connect(int port) {
 }
 
 class ClearanceCacheRedis : public ::testing::Test {
-  protected:
+protected:
     static constexpr const char* kServer = "/usr/bin/redis-server";
 
     void SetUp() override {
