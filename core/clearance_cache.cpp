@@ -131,6 +131,35 @@ std::optional<ClearanceRecord> parse_record_json(const std::string& json) {
     return std::nullopt;
 }
 
+std::string site_solver_json(const SiteSolver& m) {
+    JsonWriter w;
+    w.begin_object()
+        .field("site", m.site)
+        .field("solver", m.solver)
+        .field("created", m.created_s)
+        .field("expires", m.expires_s)
+        .end_object();
+    return w.take();
+}
+
+std::optional<SiteSolver> parse_site_solver_json(const std::string& json) {
+    try {
+        Poco::JSON::Parser parser;
+        auto o = parser.parse(json).extract<Poco::JSON::Object::Ptr>();
+        SiteSolver m;
+        m.site = o->getValue<std::string>("site");
+        m.solver = o->getValue<std::string>("solver");
+        m.created_s = o->getValue<Poco::Int64>("created");
+        m.expires_s = o->getValue<Poco::Int64>("expires");
+        return m;
+    } catch (const Poco::Exception& e) {
+        log::warning(kComponent, "ignoring a malformed site solver record: {}", e.displayText());
+    } catch (const std::exception& e) {
+        log::warning(kComponent, "ignoring a malformed site solver record: {}", e.what());
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 // ---- keys ----
@@ -258,6 +287,36 @@ public:
         });
     }
 
+    /// Fresh remembered solvers; expired ones are deleted first.
+    std::vector<SiteSolver> load_site_solvers(int64_t now) {
+        std::lock_guard<std::mutex> lock(mu_);
+        std::vector<SiteSolver> out;
+        try {
+            Poco::Int64 t = now;
+            session_ << "DELETE FROM site_solver WHERE expires_s <= ?", use(t), now_;
+            std::vector<std::string> sites, solvers;
+            std::vector<Poco::Int64> created, expires;
+            session_ << "SELECT site, solver, created_s, expires_s FROM site_solver", into(sites),
+                into(solvers), into(created), into(expires), now_;
+            for (size_t i = 0; i < sites.size(); ++i)
+                out.push_back(SiteSolver{sites[i], solvers[i], created[i], expires[i]});
+        } catch (const Poco::Exception& e) {
+            log::warning(kComponent, "cannot read the site solvers: {}", e.displayText());
+        }
+        return out;
+    }
+
+    void upsert_site_solver(const SiteSolver& m, int64_t now) {
+        write("store a site solver", [&] {
+            std::string site = m.site, solver = m.solver;
+            Poco::Int64 created = m.created_s, expires = m.expires_s, t = now;
+            session_ << "INSERT OR REPLACE INTO site_solver (site, solver, created_s, expires_s) "
+                        "VALUES (?, ?, ?, ?)",
+                use(site), use(solver), use(created), use(expires), now_;
+            session_ << "DELETE FROM site_solver WHERE expires_s <= ?", use(t), now_;
+        });
+    }
+
     void erase(const ClearanceKey& key) {
         write("delete", [&] {
             std::string site = key.site, ua = key.user_agent, proxy = key.proxy;
@@ -270,9 +329,11 @@ public:
         write("flush", [&] {
             if (site.empty()) {
                 session_ << "DELETE FROM clearance", now_;
+                session_ << "DELETE FROM site_solver", now_;
             } else {
                 std::string s = site;
                 session_ << "DELETE FROM clearance WHERE site = ?", use(s), now_;
+                session_ << "DELETE FROM site_solver WHERE site = ?", use(s), now_;
             }
         });
     }
@@ -353,6 +414,10 @@ private:
                  "site TEXT NOT NULL, user_agent TEXT NOT NULL, proxy TEXT NOT NULL, "
                  "cookies TEXT NOT NULL, created_s INTEGER NOT NULL, "
                  "expires_s INTEGER NOT NULL, PRIMARY KEY (site, user_agent, proxy))",
+                now_;
+            s << "CREATE TABLE IF NOT EXISTS site_solver ("
+                 "site TEXT PRIMARY KEY, solver TEXT NOT NULL, created_s INTEGER NOT NULL, "
+                 "expires_s INTEGER NOT NULL)",
                 now_;
             std::error_code ec;
             for (const char* ext : {"", "-wal", "-shm"}) {
@@ -466,6 +531,26 @@ public:
         });
     }
 
+    std::optional<SiteSolver> get_site_solver(const std::string& site) {
+        std::optional<SiteSolver> out;
+        run([&](Poco::Redis::Client& c) {
+            Poco::Redis::Array cmd;
+            cmd << "GET" << kSiteSolverPrefix + site;
+            auto v = c.execute<Poco::Redis::BulkString>(cmd);
+            if (!v.isNull()) out = parse_site_solver_json(v.value());
+        });
+        return out;
+    }
+
+    void set_site_solver(const SiteSolver& m, int64_t ttl_s) {
+        std::string json = site_solver_json(m);
+        run([&](Poco::Redis::Client& c) {
+            Poco::Redis::Array cmd;
+            cmd << "SET" << kSiteSolverPrefix + m.site << json << "EX" << std::to_string(ttl_s);
+            c.execute<std::string>(cmd);
+        });
+    }
+
     void erase(const ClearanceKey& key) {
         run([&](Poco::Redis::Client& c) {
             Poco::Redis::Array del;
@@ -487,11 +572,14 @@ public:
     void erase_site(const std::string& site) {
         run([&](Poco::Redis::Client& c) {
             std::string tail = site.empty() ? "*" : glob_escape(site) + "|*";
-            for (const char* prefix : {kEntryPrefix, kLatestPrefix}) {
+            // The site solver key is the bare site: no "|proxy|ua" tail.
+            std::string solver_tail = site.empty() ? "*" : glob_escape(site);
+            for (const std::string& pattern :
+                 {kEntryPrefix + tail, kLatestPrefix + tail, kSiteSolverPrefix + solver_tail}) {
                 std::string cursor = "0";
                 do {
                     Poco::Redis::Array scan;
-                    scan << "SCAN" << cursor << "MATCH" << std::string(prefix) + tail << "COUNT"
+                    scan << "SCAN" << cursor << "MATCH" << pattern << "COUNT"
                          << "500";
                     auto reply = c.execute<Poco::Redis::Array>(scan);
                     cursor = reply.get<Poco::Redis::BulkString>(0).value();
@@ -516,6 +604,7 @@ public:
 private:
     static constexpr const char* kEntryPrefix = "byparr:clearance:";
     static constexpr const char* kLatestPrefix = "byparr:clearance-latest:";
+    static constexpr const char* kSiteSolverPrefix = "byparr:site-solver:";
     // A dead backend costs at most this per attempt, and is retried only after
     // kRetryAfter, so it never slows requests down for long.
     static constexpr auto kTimeout = std::chrono::milliseconds(200);
@@ -614,6 +703,13 @@ ClearanceCache::ClearanceCache(Options options) : options_(std::move(options)) {
                 r.entry.expires_s =
                     std::min(r.entry.expires_s, r.entry.created_s + options_.duration_s);
                 if (r.entry.expires_s > now) insert_locked(r.key, std::move(r.entry));
+            }
+            if (sqlite_) {
+                for (SiteSolver& m : sqlite_->load_site_solvers(now)) {
+                    // A shorter lifetime than when the row was written applies.
+                    m.expires_s = std::min(m.expires_s, m.created_s + site_solver_lifetime_s());
+                    if (m.expires_s > now) site_solvers_[m.site] = std::move(m);
+                }
             }
         }
     }
@@ -766,6 +862,11 @@ size_t ClearanceCache::flush(std::string_view site_or_url) {
                 ++it;
             }
         }
+        // A flushed site starts afresh: the normal chain order too.
+        if (site.empty())
+            site_solvers_.clear();
+        else
+            site_solvers_.erase(site);
     }
     if (sqlite_) sqlite_->erase_site(site);
     if (redis_) redis_->erase_site(site);
@@ -797,6 +898,56 @@ size_t ClearanceCache::size() const {
         for (const auto& [ua, e] : slot.by_agent)
             n += e.expires_s > now ? 1 : 0;
     return n;
+}
+
+// ---- per-site engine memory ----
+
+int64_t ClearanceCache::site_solver_lifetime_s() const {
+    return std::max<int64_t>(86400, 2 * options_.duration_s);
+}
+
+std::optional<std::string> ClearanceCache::site_solver(const std::string& site) {
+    if (!enabled() || site.empty()) return std::nullopt;
+    int64_t now = now_s();
+    {
+        std::shared_lock lock(mu_);
+        auto it = site_solvers_.find(site);
+        if (it != site_solvers_.end() && it->second.expires_s > now) return it->second.solver;
+    }
+    if (!redis_) return std::nullopt;
+    auto m = redis_->get_site_solver(site);
+    if (m) m->expires_s = std::min(m->expires_s, m->created_s + site_solver_lifetime_s());
+    if (!m || m->site != site || m->solver.empty() || m->expires_s <= now) return std::nullopt;
+    std::unique_lock lock(mu_);
+    site_solvers_[site] = *m;
+    return m->solver;
+}
+
+void ClearanceCache::remember_site_solver(const std::string& site, const std::string& solver) {
+    if (!enabled() || site.empty() || solver.empty()) return;
+    int64_t now = now_s();
+    SiteSolver m{site, solver, now, now + site_solver_lifetime_s()};
+    std::lock_guard<std::mutex> writer(write_mu_);
+    {
+        std::unique_lock lock(mu_);
+        auto it = site_solvers_.find(site);
+        if (it != site_solvers_.end() && it->second.solver == solver &&
+            it->second.expires_s - now > site_solver_lifetime_s() / 2)
+            return;
+        std::erase_if(site_solvers_, [&](const auto& kv) { return kv.second.expires_s <= now; });
+        site_solvers_[site] = m;
+    }
+    if (sqlite_) sqlite_->upsert_site_solver(m, now);
+    if (redis_) redis_->set_site_solver(m, m.expires_s - now);
+}
+
+std::vector<SiteSolver> ClearanceCache::site_solvers() const {
+    std::vector<SiteSolver> out;
+    int64_t now = now_s();
+    std::shared_lock lock(mu_);
+    for (const auto& [site, m] : site_solvers_)
+        if (m.expires_s > now) out.push_back(m);
+    return out;  // std::map: sorted by site already
 }
 
 // ---- single flight ----

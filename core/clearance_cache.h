@@ -8,6 +8,9 @@
 // start; Redis (CACHE_BACKEND) is written on every change and read on a memory
 // miss, so instances sharing it reuse each other's clearances.
 //
+// It also keeps the per-site engine memory (which solver passed a site), under
+// the site key, in the same three places and with the same failure rules.
+//
 // Thread-safe. Failures of SQLite or Redis never fail a call: the cache logs a
 // warning and carries on in memory.
 #pragma once
@@ -67,6 +70,16 @@ struct ClearanceRecord {
     ClearanceEntry entry;
 };
 
+/// The solver that last passed a site (per-site engine memory): tried first for
+/// the site next time, so a site that only a later solver of the chain gets
+/// past does not cost every request an ESCALATE_AFTER on the first one.
+struct SiteSolver {
+    std::string site;    // registrable domain, as ClearanceKey::site
+    std::string solver;  // component id
+    int64_t created_s = 0;
+    int64_t expires_s = 0;
+};
+
 class ClearanceCache {
 public:
     struct Options {
@@ -124,6 +137,24 @@ public:
     /// Fresh entries in memory (a gauge; expired ones not yet purged excluded).
     size_t size() const;
 
+    /// The solver that passed `site` (a ClearanceKey::site) within
+    /// site_solver_lifetime_s(), from memory, else from Redis; nullopt when
+    /// none or when the cache is disabled.
+    std::optional<std::string> site_solver(const std::string& site);
+    /// Remembers that `solver` passed `site`, here, in SQLite and in Redis. A
+    /// repeat of what is remembered is written again only once half its
+    /// lifetime is gone, so a busy site does not cost a write per request.
+    void remember_site_solver(const std::string& site, const std::string& solver);
+    /// Sites with a remembered solver, sorted by site (byparrctl, tests).
+    std::vector<SiteSolver> site_solvers() const;
+    /// How long a remembered solver stays: max(1 day, 2 x CACHE_DURATION).
+    /// Longer than a clearance on purpose: the memory matters exactly when the
+    /// clearance has run out and the site must be solved again. A site's
+    /// protection level changes over days, not hours; a stale memory costs
+    /// little (the remembered solver is tried first and, if it no longer
+    /// passes, escalation relearns), while a forgotten one costs ESCALATE_AFTER.
+    int64_t site_solver_lifetime_s() const;
+
 private:
     class SqliteStore;
     class RedisStore;
@@ -137,8 +168,9 @@ private:
     void purge_expired_locked(int64_t now);
 
     Options options_;
-    mutable std::shared_mutex mu_;                 // guards slots_
-    std::unordered_map<std::string, Slot> slots_;  // by ClearanceKey::site_proxy()
+    mutable std::shared_mutex mu_;                    // guards slots_ and site_solvers_
+    std::unordered_map<std::string, Slot> slots_;     // by ClearanceKey::site_proxy()
+    std::map<std::string, SiteSolver> site_solvers_;  // by site
     std::mutex write_mu_;  // orders writers, so memory, SQLite and Redis agree
     std::unique_ptr<SqliteStore> sqlite_;
     std::unique_ptr<RedisStore> redis_;

@@ -117,6 +117,9 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
         return fail("MAX_QUEUE", *get("MAX_QUEUE"), "is not a number (0-100000)");
     if (!uint_var("CACHE_DURATION", 0, 365u * 86400u, &c.cache_duration_s))
         return fail("CACHE_DURATION", *get("CACHE_DURATION"), "is not a number of seconds");
+    if (!uint_var("ESCALATE_AFTER", 0, 3600, &c.escalate_after_s))
+        return fail("ESCALATE_AFTER", *get("ESCALATE_AFTER"),
+                    "is not a number of seconds (0-3600; 0: no escalation)");
     if (!uint_var("SHUTDOWN_GRACE", 0, 600, &c.shutdown_grace_s))
         return fail("SHUTDOWN_GRACE", *get("SHUTDOWN_GRACE"), "is not a number of seconds (0-600)");
     if (!uint_var("MAX_BODY_BYTES", 1024, 64u << 20, &c.max_body_bytes))

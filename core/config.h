@@ -22,6 +22,9 @@ struct Config {
     uint32_t max_concurrent = 5;
     uint32_t max_queue = 50;
     uint32_t cache_duration_s = 3600;
+    // ESCALATE_AFTER: seconds a solver gets on a challenge before the rest of the
+    // request's time goes to the next solver of the chain; 0: no escalation.
+    uint32_t escalate_after_s = 15;
     std::string cache_backend;  // CACHE_BACKEND: "" or redis://host:port[/db]
     std::string proxy_url, proxy_username, proxy_password;
     bool disable_media = false;

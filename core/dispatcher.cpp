@@ -1,5 +1,6 @@
 #include "core/dispatcher.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -134,39 +135,31 @@ bool component_fault(byparr_error_kind k) {
     return k == BYPARR_ERROR_INTERNAL || k == BYPARR_ERROR_UNSUPPORTED;
 }
 
-}  // namespace
-
-std::string Dispatcher::no_solver_message() const {
-    // Enabled solvers that are out of the chain for now (a failed create, an open
-    // circuit breaker) say why: "enable one" would send the operator the wrong way.
-    std::string paused;
-    for (const auto& st : registry_.status()) {
-        if (st.kind != Kind::kSolver || !st.enabled || !st.faulted) continue;
-        paused +=
-            (paused.empty() ? "" : "; ") + ("'" + st.id + "' is unavailable (" + st.reason + ")");
-    }
-    if (!paused.empty()) return "No solver is available: " + paused + ".";
-    return "No solver is enabled; enable one with 'byparrctl plugins enable'.";
+// A failed bot check: the engine worked, the site's check rejected it. Not the
+// component's fault, so it must not open its circuit breaker for every site.
+bool failed_bot_check(const SolveOutcome& o) {
+    return !o.ok && o.error_kind == BYPARR_ERROR_UNSUPPORTED && o.challenge_seen;
 }
 
-SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
-                                     std::chrono::steady_clock::time_point deadline) {
-    auto state = std::make_shared<CallState>();
-    auto now = std::chrono::steady_clock::now();
-    uint32_t budget_ms =
-        deadline > now
-            ? static_cast<uint32_t>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count())
-            : 0;
+std::string passes_key(const Component& c, const SolveRequest& r) {
+    return c.id() + ((r.flags & BYPARR_REQ_RETURN_ONLY_COOKIES) ? "|1" : "|0");
+}
 
-    // Everything the C structs point into is owned by this job, which the call
-    // thread keeps alive until the plugin returns, however late that is.
-    struct Job {
-        SolveRequest req;
-        std::vector<byparr_cookie> cookies;
-        byparr_request creq{};
-        byparr_result_writer writer{};
-    };
+std::chrono::milliseconds ms_between(std::chrono::steady_clock::time_point from,
+                                     std::chrono::steady_clock::time_point to) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
+}
+
+// Everything the C structs of one solve() call point into, owned together: the
+// call thread keeps it alive until the plugin returns, however late that is.
+struct Job {
+    SolveRequest req;
+    std::vector<byparr_cookie> cookies;
+    byparr_request creq{};
+    byparr_result_writer writer{};
+};
+
+std::shared_ptr<Job> make_job(const SolveRequest& r, uint32_t budget_ms, CallState* state) {
     auto job = std::make_shared<Job>();
     job->req = r;
     for (const auto& k : job->req.cookies) {
@@ -199,9 +192,38 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
     q.wait_after_ms = job->req.wait_ms;
     q.session_ttl_ms = job->req.session_ttl_ms;
     q.is_cancelled = &is_cancelled;
-    q.cancel_ctx = state.get();
+    q.cancel_ctx = state;
     q.timezone = view(job->req.proxy.timezone);
-    job->writer = result_writer(state.get());
+    job->writer = result_writer(state);
+    return job;
+}
+
+}  // namespace
+
+std::string Dispatcher::no_solver_message() const {
+    // Enabled solvers that are out of the chain for now (a failed create, an open
+    // circuit breaker) say why: "enable one" would send the operator the wrong way.
+    std::string paused;
+    for (const auto& st : registry_.status()) {
+        if (st.kind != Kind::kSolver || !st.enabled || !st.faulted) continue;
+        paused +=
+            (paused.empty() ? "" : "; ") + ("'" + st.id + "' is unavailable (" + st.reason + ")");
+    }
+    if (!paused.empty()) return "No solver is available: " + paused + ".";
+    return "No solver is enabled; enable one with 'byparrctl plugins enable'.";
+}
+
+SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
+                                     std::chrono::steady_clock::time_point deadline) {
+    auto state = std::make_shared<CallState>();
+    auto now = std::chrono::steady_clock::now();
+    uint32_t budget_ms =
+        deadline > now
+            ? static_cast<uint32_t>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count())
+            : 0;
+
+    auto job = make_job(r, budget_ms, state.get());
     c->note_call();
     std::thread([c, state, job] {
         byparr_outcome o = c->def.solver.solve(c->instance, &job->creq, &job->writer);
@@ -243,7 +265,8 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
             // access line and the captcha hook.
             out.solution.challenge_rule = state->solution.challenge_rule;
             out.solution.challenge_kind = state->solution.challenge_kind;
-            if (component_fault(out.error_kind)) {
+            out.challenge_seen = state->solution.challenge;
+            if (component_fault(out.error_kind) && !failed_bot_check(out)) {
                 lock.unlock();
                 c->record_fault(out.error, false);
             } else {
@@ -284,6 +307,160 @@ std::string Dispatcher::pick_proxy(const std::string& url, std::shared_ptr<Compo
     return "";
 }
 
+bool Dispatcher::cannot_get_past(const SolveOutcome& o) {
+    return !o.ok && (o.error_kind == BYPARR_ERROR_TIMEOUT || failed_bot_check(o));
+}
+
+Dispatcher::Chain Dispatcher::select_chain(SolveRequest& r, std::optional<SolveOutcome>* refusal) {
+    if (r.solver.empty()) {
+        Chain chain = registry_.solver_chain();
+        if (r.session.empty()) put_site_solver_first(chain, r);
+        return chain;
+    }
+    auto c = registry_.find(r.solver);
+    SolveOutcome out;
+    out.error_kind = BYPARR_ERROR_INVALID_REQUEST;
+    if (!c || c->kind() != Kind::kSolver) {
+        out.error = "Request parameter 'solver' = '" + r.solver + "' is not a known solver.";
+    } else if (!registry_.is_enabled(r.solver)) {
+        out.error = "Solver '" + r.solver + "' is disabled.";
+    } else if (!c->available(std::chrono::steady_clock::now())) {
+        out.error_kind = BYPARR_ERROR_INTERNAL;
+        out.error = "Solver '" + r.solver + "' is unavailable: " + c->health_reason();
+    } else {
+        r.flags |= BYPARR_REQ_NAMED_SOLVER;
+        return {c};
+    }
+    *refusal = std::move(out);
+    return {};
+}
+
+void Dispatcher::put_site_solver_first(Chain& chain, const SolveRequest& r) {
+    if (!site_memory_ || chain.size() < 2) return;
+    std::string site = site_of_url(r.url);
+    auto remembered = site_memory_->site_solver(site);
+    if (!remembered) return;
+    // Only while it is enabled and available: solver_chain() holds just those,
+    // so a remembered solver that is off or faulted leaves the order alone.
+    auto it = std::find_if(chain.begin(), chain.end(),
+                           [&](const auto& c) { return c->id() == *remembered; });
+    if (it == chain.end()) {
+        log::debug("dispatch", "request {}: '{}' passed {} last but is not in the chain now",
+                   r.request_id, *remembered, site);
+        return;
+    }
+    if (it == chain.begin()) return;
+    std::rotate(chain.begin(), it, it + 1);
+    log::debug("dispatch", "request {}: trying '{}' first for {} (it passed there last)",
+               r.request_id, *remembered, site);
+}
+
+bool Dispatcher::later_solver_can_take(const Chain& chain, size_t i, const SolveRequest& r) const {
+    std::lock_guard<std::mutex> lock(passes_mu_);
+    for (size_t j = i + 1; j < chain.size(); ++j)
+        if (!passes_.count(passes_key(*chain[j], r))) return true;
+    return false;
+}
+
+void Dispatcher::learn_applicability(const Component& c, const SolveRequest& r,
+                                     bool not_applicable) {
+    std::lock_guard<std::mutex> lock(passes_mu_);
+    if (not_applicable)
+        passes_.insert(passes_key(c, r));
+    else
+        passes_.erase(passes_key(c, r));
+}
+
+void Dispatcher::note_outcome(const Component& c, const SolveRequest& r, const SolveOutcome& o) {
+    bool not_applicable = !o.ok && o.solver_id.empty();
+    learn_applicability(c, r, not_applicable);
+    if (on_solver_outcome)
+        on_solver_outcome(c.id(), not_applicable ? "not_applicable" : outcome_name(o));
+}
+
+Dispatcher::ChainResult Dispatcher::run_chain(const Chain& chain, const SolveRequest& r,
+                                              TimePoint deadline, bool may_escalate) {
+    const auto escalate_after = std::chrono::seconds(registry_.config().escalate_after_s);
+    ChainResult res;
+    SolveOutcome& last = res.outcome;
+    last.error_kind = BYPARR_ERROR_UNSUPPORTED;
+    last.error = chain.empty() ? no_solver_message() : "No enabled solver can handle this request.";
+    std::string handed_from;               // the solver whose turn ended without an answer
+    std::shared_ptr<Component> cut_short;  // capped by us, and no later solver answered
+    bool on_challenge = false;
+    for (size_t i = 0; i < chain.size(); ++i) {
+        const auto& c = chain[i];
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) {
+            last.error_kind = BYPARR_ERROR_TIMEOUT;
+            last.error = "timeout";
+            break;
+        }
+        bool capped = may_escalate && escalate_after.count() > 0 &&
+                      now + escalate_after < deadline && later_solver_can_take(chain, i, r);
+        SolveOutcome o = call_solver(c, r, capped ? now + escalate_after : deadline);
+        note_outcome(*c, r, o);
+        if (!o.ok && o.solver_id.empty()) continue;  // not applicable: not handed to it
+        if (!handed_from.empty()) {
+            log::debug("dispatch", "request {}: escalated from '{}' to '{}' with {} ms left",
+                       r.request_id, handed_from, c->id(), ms_between(now, deadline).count());
+            if (on_escalation) on_escalation(handed_from, c->id());
+            handed_from.clear();
+        }
+        last = std::move(o);
+        cut_short.reset();
+        if (last.ok) {
+            res.escalated_on_challenge = on_challenge;
+            break;
+        }
+        if (capped && cannot_get_past(last)) {
+            log::debug("dispatch", "request {}: '{}' did not get past {} within {} s ({})",
+                       r.request_id, c->id(),
+                       last.challenge_seen ? "challenge '" + last.solution.challenge_rule + "'"
+                                           : std::string("the page"),
+                       escalate_after.count(), last.error);
+            on_challenge |= last.challenge_seen;
+            handed_from = c->id();
+            if (last.error_kind == BYPARR_ERROR_TIMEOUT) cut_short = c;
+            continue;
+        }
+        if (!component_fault(last.error_kind)) break;
+        log::warning("dispatch", "solver '{}' failed ({}); trying the next one", c->id(),
+                     last.error);
+        handed_from = c->id();
+    }
+    // Every solver after the one we cut short passed on the request: the time
+    // left is its own again, rather than ending the request early.
+    if (cut_short && std::chrono::steady_clock::now() < deadline) {
+        log::debug("dispatch", "request {}: no later solver took it; back to '{}'", r.request_id,
+                   cut_short->id());
+        last = call_solver(cut_short, r, deadline);
+        note_outcome(*cut_short, r, last);
+    }
+    return res;
+}
+
+void Dispatcher::try_captcha_solvers(SolveOutcome& last, const SolveRequest& r,
+                                     TimePoint deadline) {
+    for (const auto& cap : registry_.enabled(Kind::kCaptchaSolver)) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        CallState st;
+        byparr_result_writer w = result_writer(&st);
+        auto left = ms_between(now, deadline);
+        cap->note_call();
+        if (cap->def.captcha_solver.solve(cap->instance, view(last.solution.challenge_kind),
+                                          view(r.url), byparr_str{nullptr, 0},
+                                          static_cast<uint32_t>(left.count()),
+                                          &w) == BYPARR_OUTCOME_OK) {
+            last.ok = true;
+            last.solution = std::move(st.solution);
+            last.solver_id = cap->id();
+            return;
+        }
+    }
+}
+
 SolveOutcome Dispatcher::solve(const SolveRequest& request) {
     auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(request.timeout_ms);
@@ -303,85 +480,24 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
         if (!why.empty()) log::warning("dispatch", "proxy pool entry: {}; no zone for it", why);
     }
 
-    std::vector<std::shared_ptr<Component>> chain;
-    if (!r.solver.empty()) {
-        auto c = registry_.find(r.solver);
-        SolveOutcome out;
-        out.error_kind = BYPARR_ERROR_INVALID_REQUEST;
-        if (!c || c->kind() != Kind::kSolver) {
-            out.error = "Request parameter 'solver' = '" + r.solver + "' is not a known solver.";
-            return out;
-        }
-        if (!registry_.is_enabled(r.solver)) {
-            out.error = "Solver '" + r.solver + "' is disabled.";
-            return out;
-        }
-        if (!c->available(std::chrono::steady_clock::now())) {
-            out.error_kind = BYPARR_ERROR_INTERNAL;
-            out.error = "Solver '" + r.solver + "' is unavailable: " + c->health_reason();
-            return out;
-        }
-        chain.push_back(c);
-        r.flags |= BYPARR_REQ_NAMED_SOLVER;
-    } else {
-        chain = registry_.solver_chain();
-    }
-
-    std::string pending_escalation;  // the solver that failed on its own account
-    SolveOutcome last;
-    last.error_kind = BYPARR_ERROR_UNSUPPORTED;
-    last.error = chain.empty() ? no_solver_message() : "No enabled solver can handle this request.";
-    for (const auto& c : chain) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            last.error_kind = BYPARR_ERROR_TIMEOUT;
-            last.error = "timeout";
-            break;
-        }
-        if (!pending_escalation.empty()) {
-            log::debug("dispatch", "request {}: escalating from '{}' to '{}'", r.request_id,
-                       pending_escalation, c->id());
-            if (on_escalation) on_escalation(pending_escalation, c->id());
-            pending_escalation.clear();
-        }
-        SolveOutcome o = call_solver(c, r, deadline);
-        if (o.ok) {
-            last = std::move(o);
-            break;
-        }
-        if (o.solver_id.empty()) continue;  // not applicable
-        last = std::move(o);
-        if (!component_fault(last.error_kind)) break;
-        log::warning("dispatch", "solver '{}' failed ({}); trying the next one", c->id(),
-                     last.error);
-        pending_escalation = c->id();
-        continue;
-    }
+    std::optional<SolveOutcome> refusal;
+    Chain chain = select_chain(r, &refusal);
+    if (refusal) return std::move(*refusal);
+    // A named solver is the client's choice, and a session lives in one solver.
+    bool may_escalate = r.solver.empty() && r.session.empty();
+    ChainResult res = run_chain(chain, r, deadline, may_escalate);
+    SolveOutcome& last = res.outcome;
+    if (site_memory_ && may_escalate && last.ok &&
+        (last.solution.challenge || res.escalated_on_challenge))
+        site_memory_->remember_site_solver(site_of_url(r.url), last.solver_id);
     if (provider) {
         provider->def.proxy_provider.report(provider->instance, view(r.proxy.url), view(r.url),
                                             last.ok ? BYPARR_OUTCOME_OK : BYPARR_OUTCOME_FAILED,
                                             last.error_kind);
     }
     // The captcha hook: a captcha-solver plugin gets a chance before we give up.
-    if (!last.ok && last.error_kind == BYPARR_ERROR_CAPTCHA) {
-        for (const auto& cap : registry_.enabled(Kind::kCaptchaSolver)) {
-            auto now = std::chrono::steady_clock::now();
-            if (now >= deadline) break;
-            CallState st;
-            byparr_result_writer w = result_writer(&st);
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-            cap->note_call();
-            if (cap->def.captcha_solver.solve(cap->instance, view(last.solution.challenge_kind),
-                                              view(r.url), byparr_str{nullptr, 0},
-                                              static_cast<uint32_t>(left.count()),
-                                              &w) == BYPARR_OUTCOME_OK) {
-                last.ok = true;
-                last.solution = std::move(st.solution);
-                last.solver_id = cap->id();
-                break;
-            }
-        }
-    }
-    return last;
+    if (!last.ok && last.error_kind == BYPARR_ERROR_CAPTCHA) try_captcha_solvers(last, r, deadline);
+    return std::move(last);
 }
 
 SolveOutcome Dispatcher::probe(const std::string& solver_id, const SolveRequest& request) {
@@ -395,6 +511,9 @@ SolveOutcome Dispatcher::probe(const std::string& solver_id, const SolveRequest&
     r.flags |= BYPARR_REQ_NAMED_SOLVER;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(r.timeout_ms);
     out = call_solver(c, r, deadline);
+    // The self-test is a plain page request: what it says about applicability
+    // holds for the chain (not its outcome, which is no client's request).
+    learn_applicability(*c, r, !out.ok && out.solver_id.empty());
     if (!out.ok && out.solver_id.empty()) {
         out.solver_id = solver_id;
         out.error = "not applicable to a plain local page";

@@ -3,14 +3,31 @@
 // each call under the request's deadline. A solver that does not return in time
 // is abandoned (its thread keeps the component alive) and faulted; the client
 // still gets its answer on time.
+//
+// Escalation (ESCALATE_AFTER): while a later solver of the chain can take the
+// request, a solver gets min(ESCALATE_AFTER, time left). When it cannot get past
+// the page in that time (a timeout, usually with the challenge still on the
+// page, or a failed bot check: UNSUPPORTED naming the challenge), the rest of the
+// request's time goes to the next solver. The last solver that can take the
+// request gets all the time left. Blocks and captchas are the site's final word
+// and never escalate; nor do requests that name a solver or use a session (the
+// session lives in one solver).
+//
+// Per-site engine memory (with a ClearanceCache attached): the solver that
+// passed a site's challenge, or answered after an escalation, is tried first for
+// that site next time.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "core/clearance_cache.h"
 #include "core/registry.h"
 #include "core/solution.h"
 
@@ -57,18 +74,59 @@ class Dispatcher {
     static constexpr std::chrono::milliseconds kGrace{250};
 
     /// Called when a request moves on to the next solver after one failed on its
-    /// own account (metrics). Set before the first request; any thread.
+    /// own account or could not get past a challenge (metrics). Set before the
+    /// first request; any thread.
     std::function<void(const std::string& from, const std::string& to)> on_escalation;
 
+    /// Called after every solver call of solve() with the solver's id and its
+    /// outcome: outcome_name() or "not_applicable" (metrics). Set before the
+    /// first request; any thread.
+    std::function<void(const std::string& solver, const char* outcome)> on_solver_outcome;
+
+    /// Where the per-site engine memory lives; nullptr (the default): none.
+    /// Set before the first request; the cache must outlive the dispatcher's use.
+    void set_site_memory(ClearanceCache* cache) { site_memory_ = cache; }
+
+    /// A failure that another solver may get past: a timeout (the challenge
+    /// still there, or nothing at all, at the escalation deadline), or a failed
+    /// bot check (UNSUPPORTED naming the challenge on the page).
+    static bool cannot_get_past(const SolveOutcome& o);
+
   private:
+    using Chain = std::vector<std::shared_ptr<Component>>;
+    using TimePoint = std::chrono::steady_clock::time_point;
+    struct ChainResult {
+        SolveOutcome outcome;
+        bool escalated_on_challenge = false;  // the answer came after one
+    };
+
     std::string no_solver_message() const;
     SolveOutcome call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
                              std::chrono::steady_clock::time_point deadline);
+    /// The named solver alone, or the chain (remembered solver first); an error
+    /// in *refusal when a named solver cannot serve.
+    Chain select_chain(SolveRequest& r, std::optional<SolveOutcome>* refusal);
+    void put_site_solver_first(Chain& chain, const SolveRequest& r);
+    ChainResult run_chain(const Chain& chain, const SolveRequest& r, TimePoint deadline,
+                          bool may_escalate);
+    /// Whether a solver after chain[i] may take r (it has not said "not
+    /// applicable" to a request of r's kind).
+    bool later_solver_can_take(const Chain& chain, size_t i, const SolveRequest& r) const;
+    void learn_applicability(const Component& c, const SolveRequest& r, bool not_applicable);
+    void note_outcome(const Component& c, const SolveRequest& r, const SolveOutcome& o);
+    void try_captcha_solvers(SolveOutcome& last, const SolveRequest& r, TimePoint deadline);
     std::shared_ptr<Component> session_solver(const std::string& solver, std::string* error);
     void apply_cookie_sources(SolveRequest& r);
     std::string pick_proxy(const std::string& url, std::shared_ptr<Component>* provider);
 
     Registry& registry_;
+    ClearanceCache* site_memory_ = nullptr;
+    // "<solver>|<returnOnlyCookies>" for solvers whose last answer to such a
+    // request was "not applicable" (cookie-import to a page request, learned at
+    // the start-up self-test): they are no escalation target, so the solver
+    // before them keeps the whole budget.
+    mutable std::mutex passes_mu_;
+    std::set<std::string> passes_;
 };
 
 }  // namespace byparr

@@ -101,6 +101,13 @@ double Metrics::value(const std::string& name, const Labels& labels) const {
     return v == it->second.values.end() ? 0 : v->second;
 }
 
+std::vector<std::pair<Labels, double>> Metrics::series(const std::string& name) const {
+    std::lock_guard l(mu_);
+    auto it = families_.find(name);
+    if (it == families_.end()) return {};
+    return {it->second.values.begin(), it->second.values.end()};
+}
+
 double Metrics::quantile(const std::string& name, double q,
                          const std::function<bool(const Labels&)>& include) const {
     std::lock_guard l(mu_);

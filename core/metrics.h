@@ -29,6 +29,9 @@ public:
                   std::function<std::vector<std::pair<Labels, double>>()> fn);
 
     double value(const std::string& name, const Labels& labels = {}) const;
+    /// Every series of a counter or gauge family with its labels, in label order
+    /// (byparrctl stats lists them); empty for an unknown family.
+    std::vector<std::pair<Labels, double>> series(const std::string& name) const;
     /// Histogram quantile estimate (linear within a bucket), for byparrctl stats,
     /// over the series `include` accepts (all when unset).
     double quantile(const std::string& name, double q,

@@ -69,6 +69,31 @@ struct SolveOutcome {
     byparr_error_kind error_kind = BYPARR_ERROR_INTERNAL;
     std::string error;      // message without the "Error: " prefix
     std::string solver_id;  // who answered (or failed last)
+    // A failure on a page that still showed a challenge: the solver named it
+    // (set_challenge) with its error, e.g. a timeout's partial result. What the
+    // dispatcher escalates on; solution.challenge_rule/kind say which one.
+    bool challenge_seen = false;
 };
+
+/// The outcome vocabulary of metrics and access lines: solved, not_detected,
+/// timeout, blocked, captcha, proxy, invalid, error.
+inline const char* outcome_name(const SolveOutcome& o) {
+    if (o.ok) return o.solution.challenge ? "solved" : "not_detected";
+    switch (o.error_kind) {
+        case BYPARR_ERROR_TIMEOUT:
+            return "timeout";
+        case BYPARR_ERROR_BLOCKED:
+            return "blocked";
+        case BYPARR_ERROR_CAPTCHA:
+            return "captcha";
+        case BYPARR_ERROR_PROXY:
+            return "proxy";
+        case BYPARR_ERROR_INVALID_REQUEST:
+        case BYPARR_ERROR_UNKNOWN_SESSION:
+            return "invalid";
+        default:
+            return "error";
+    }
+}
 
 }  // namespace byparr

@@ -252,8 +252,19 @@ private:
             w.field("expiresInSeconds", std::max<int64_t>(0, rec.entry.expires_s - now));
             w.end_object();
         }
+        w.end_array().key("siteSolvers").begin_array();
+        for (const auto& m : cache_->site_solvers()) {
+            w.begin_object().field("site", m.site).field("solver", m.solver);
+            w.field("expiresInSeconds", std::max<int64_t>(0, m.expires_s - now)).end_object();
+        }
         w.end_array().end_object();
         return w.take();
+    }
+
+    static std::string label_of(const Labels& labels, const char* name) {
+        for (const auto& [k, v] : labels)
+            if (k == name) return v;
+        return "";
     }
 
     // The figures byparrctl stats shows, each defined once here (and in its --help).
@@ -309,6 +320,24 @@ private:
         w.field("hostResidentBytes", resident_bytes());
         w.field("inFlight", static_cast<int64_t>(s_.gate().in_flight()));
         w.field("queued", static_cast<int64_t>(s_.gate().queued()));
+        // Per solver: each outcome of its calls; escalations by source and target.
+        std::map<std::string, std::map<std::string, double>> outcomes;
+        for (const auto& [labels, v] : mx.series("byparr_solver_outcomes_total"))
+            outcomes[label_of(labels, "solver")][label_of(labels, "outcome")] = v;
+        w.key("solverOutcomes").begin_object();
+        for (const auto& [solver, by] : outcomes) {
+            w.key(solver).begin_object();
+            for (const auto& [outcome, v] : by)
+                w.field(outcome, v);
+            w.end_object();
+        }
+        w.end_object();
+        w.key("escalations").begin_array();
+        for (const auto& [labels, v] : mx.series("byparr_escalations_total")) {
+            w.begin_object().field("from", label_of(labels, "from"));
+            w.field("to", label_of(labels, "to")).field("count", v).end_object();
+        }
+        w.end_array();
         w.key("solver").begin_object();
         for (const auto& line : s_.dispatcher().solver_metrics()) {
             auto sp = line.rfind(' ');

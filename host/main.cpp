@@ -46,6 +46,8 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
   TZ                   time zone pages see, IANA name (e.g. Europe/Berlin; default: system's)
   SOLVERS              solver chain order and allow-list, comma-separated; an
                        unknown id refuses to start (exit 78) (default webengine,cookie-import)
+  ESCALATE_AFTER       seconds a solver gets on a challenge before the rest of the
+                       request's time goes to the next solver, 0 = never (default 15)
   BYPARR_STATE_DIR     state directory                       (default ~/.local/state/byparr,
                                                               /var/lib/byparr for root)
   BYPARR_PLUGIN_PATH   plugin directories, colon-separated   (default <exe>/../lib/byparr/plugins)

@@ -121,7 +121,12 @@ V1Service::V1Service(const Config& config, Registry& registry)
     metrics_.counter("byparr_cache_hits_total", "Requests that found a fresh clearance.");
     metrics_.counter("byparr_cache_misses_total", "Requests that found no clearance.");
     metrics_.counter("byparr_escalations_total",
-                     "Requests handed from one solver to the next after it failed.");
+                     "Requests handed from one solver to the next (from, to): it could not get "
+                     "past a challenge within ESCALATE_AFTER, or failed on its own account.");
+    metrics_.counter("byparr_solver_outcomes_total",
+                     "Solver calls by solver and outcome (solved, not_detected, timeout, blocked, "
+                     "captcha, proxy, invalid, error, not_applicable); a request that escalated "
+                     "counts once per solver it reached.");
     // Counters exist at 0 from the start, so rate() and absent() work before the
     // first failure and dashboards show 0 rather than "no data".
     for (const char* cmd : {"request.get", "request.post"})
@@ -139,6 +144,22 @@ V1Service::V1Service(const Config& config, Registry& registry)
     dispatcher_.on_escalation = [this](const std::string& from, const std::string& to) {
         metrics_.inc("byparr_escalations_total", {{"from", from}, {"to", to}});
     };
+    dispatcher_.on_solver_outcome = [this](const std::string& solver, const char* outcome) {
+        metrics_.inc("byparr_solver_outcomes_total", {{"solver", solver}, {"outcome", outcome}});
+    };
+    // The per-site engine memory lives with the clearances (same site key, same
+    // stores); sessions keep their own solver and are left out by the dispatcher.
+    dispatcher_.set_site_memory(&cache_);
+    // The chain's solvers and neighbours at 0, so a dashboard shows "none yet".
+    auto chain = registry_.solver_chain();
+    for (size_t i = 0; i < chain.size(); ++i) {
+        for (const char* o : {"solved", "not_detected", "timeout", "error"})
+            metrics_.inc("byparr_solver_outcomes_total",
+                         {{"solver", chain[i]->id()}, {"outcome", o}}, 0);
+        if (i + 1 < chain.size())
+            metrics_.inc("byparr_escalations_total",
+                         {{"from", chain[i]->id()}, {"to", chain[i + 1]->id()}}, 0);
+    }
     metrics_.gauge_fn("byparr_cache_entries", "Clearances in the cache.", [this] {
         return std::vector<std::pair<Labels, double>>{{{}, double(cache_.size())}};
     });
@@ -331,26 +352,6 @@ void V1Service::record(const AccessRecord& a, int http_status, double seconds,
 }
 
 namespace {
-
-// The outcome vocabulary of metrics and access lines.
-const char* outcome_of(const SolveOutcome& o) {
-    if (o.ok) return o.solution.challenge ? "solved" : "not_detected";
-    switch (o.error_kind) {
-        case BYPARR_ERROR_TIMEOUT:
-            return "timeout";
-        case BYPARR_ERROR_BLOCKED:
-            return "blocked";
-        case BYPARR_ERROR_CAPTCHA:
-            return "captcha";
-        case BYPARR_ERROR_PROXY:
-            return "proxy";
-        case BYPARR_ERROR_INVALID_REQUEST:
-        case BYPARR_ERROR_UNKNOWN_SESSION:
-            return "invalid";
-        default:
-            return "error";
-    }
-}
 
 // Compares without an early exit, so the time taken says nothing about how much
 // of the key was right.
@@ -599,7 +600,7 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
                     return envelope_error(timeout_message(timeout_ms, asked_ms), start_ms);
                 }
                 if (!leader->ok && leader->error_kind != BYPARR_ERROR_TIMEOUT) {
-                    a.outcome = outcome_of(*leader);
+                    a.outcome = outcome_name(*leader);
                     a.solver = leader->solver_id;
                     a.rule = leader->solution.challenge_rule;
                     a.kind = leader->solution.challenge_kind;
@@ -686,7 +687,7 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
         }
     }
     publish(o);  // after the cache is filled, so followers find it there
-    a.outcome = outcome_of(o);
+    a.outcome = outcome_name(o);
     a.solver = o.solver_id;
     a.rule = o.solution.challenge_rule;
     a.kind = o.solution.challenge_kind;

@@ -112,14 +112,23 @@ Counts since the server started. --json prints the same figures (JSON names in b
                     server alone, resident [hostResidentBytes]
   workers           browser worker processes running [solver.browser_workers]
   in flight, queued solves running now, and waiting for a slot [inFlight, queued]
+  solver outcomes   per solver, how its calls ended: solved, not_detected (no challenge),
+                    timeout, blocked, captcha, proxy, invalid, error, not_applicable; a
+                    request that escalated counts once for each solver it reached
+                    [solverOutcomes: {solver: {outcome: count}}]
+  escalations       requests handed from one solver to the next, by source and target:
+                    the first could not get past a challenge within ESCALATE_AFTER (or
+                    failed on its own account) [escalations: [{from, to, count}]]
   solver metrics    what each solver plugin reports [solver]
 )";
 
 constexpr const char* kCacheHelp = R"(Usage: byparrctl [--json] cache list
        byparrctl [--json] cache flush [SITE]
 
-  list      cached clearances (site, user agent, proxy, expiry).
-  flush     drop every cached clearance, or only SITE's (a host name).
+  list      cached clearances (site, user agent, proxy, expiry), and the solver
+            tried first for a site after it passed there (escalation memory).
+  flush     drop every cached clearance and remembered solver, or only SITE's
+            (a host name).
 )";
 
 constexpr const char* kSessionsHelp = R"(Usage: byparrctl [--json] sessions list
@@ -598,6 +607,49 @@ int cmd_plugins(Context& c) {
 
 // ---- stats ----------------------------------------------------------------------------------
 
+// Per-solver outcomes (one row per solver, one column per outcome seen) and the
+// escalations between solvers, from /stats.
+void print_solver_outcomes(const Object::Ptr& o) {
+    auto outcomes = o->getObject("solverOutcomes");
+    if (outcomes && outcomes->size() > 0) {
+        std::vector<std::string> columns;
+        for (const char* k : {"solved", "not_detected", "timeout", "blocked", "captcha", "proxy",
+                              "invalid", "error", "not_applicable"})
+            for (const auto& [solver, v] : *outcomes)
+                if (auto by = outcomes->getObject(solver); by && by->has(k)) {
+                    columns.push_back(k);
+                    break;
+                }
+        std::vector<std::string> headers{"SOLVER"};
+        for (const auto& k : columns) {
+            std::string h;
+            for (char ch : k)
+                h += ch == '_' ? ' '
+                               : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            headers.push_back(h);
+        }
+        TextTable t(headers);
+        for (const auto& [solver, v] : *outcomes) {
+            auto by = outcomes->getObject(solver);
+            std::vector<std::string> row{solver};
+            for (const auto& k : columns)
+                row.push_back(integer(num(by, k.c_str())));
+            t.add(row);
+        }
+        std::cout << "\nsolver outcomes:\n";
+        t.print(std::cout, "  ");
+    }
+    auto esc = o->getArray("escalations");
+    if (!esc || esc->size() == 0) return;
+    TextTable t({"FROM", "TO", "COUNT"});
+    for (size_t i = 0; i < esc->size(); ++i)
+        if (auto e = esc->getObject(static_cast<unsigned>(i)))
+            t.add({e->optValue<std::string>("from", ""), e->optValue<std::string>("to", ""),
+                   integer(num(e, "count"))});
+    std::cout << "\nescalations:\n";
+    t.print(std::cout, "  ");
+}
+
 int cmd_stats(Context& c) {
     if (c.opt.help) {
         std::cout << kStatsHelp;
@@ -651,6 +703,7 @@ int cmd_stats(Context& c) {
     t.print(buf);
     std::string text = buf.str();
     std::cout << text.substr(text.find('\n') + 1);
+    print_solver_outcomes(o);
     if (!extra.empty()) {
         std::cout << "\nsolver metrics:\n";
         TextTable m({"", ""});
@@ -670,7 +723,7 @@ int cmd_stats(Context& c) {
 void print_object_rows(const Array::Ptr& rows) {
     // Poco's objects iterate alphabetically: put the columns people look for first.
     std::vector<std::string> keys;
-    for (const char* k : {"site", "proxy", "userAgent", "cookies", "expiresInSeconds"})
+    for (const char* k : {"site", "proxy", "userAgent", "solver", "cookies", "expiresInSeconds"})
         for (size_t i = 0; i < rows->size(); ++i)
             if (auto o = rows->getObject(static_cast<unsigned>(i)); o && o->has(k)) {
                 keys.push_back(k);
@@ -731,7 +784,7 @@ int cmd_cache(Context& c) {
         }
         Poco::JSON::Parser p;
         auto v = p.parse(r.body);
-        Array::Ptr rows;
+        Array::Ptr rows, solvers;
         if (v.type() == typeid(Array::Ptr)) {
             rows = v.extract<Array::Ptr>();
         } else if (auto o = v.extract<Object::Ptr>()) {
@@ -740,12 +793,19 @@ int cmd_cache(Context& c) {
                     rows = o->getArray(key);
                     break;
                 }
+            solvers = o->getArray("siteSolvers");
         }
-        if (!rows || rows->size() == 0) {
+        bool no_rows = !rows || rows->size() == 0, no_solvers = !solvers || solvers->size() == 0;
+        if (no_rows && no_solvers) {
             std::cout << "cache is empty\n";
             return kOk;
         }
-        print_object_rows(rows);
+        if (!no_rows) print_object_rows(rows);
+        if (!no_solvers) {
+            // The per-site engine memory: who goes first for a site next time.
+            std::cout << (no_rows ? "" : "\n") << "solver tried first, by site:\n";
+            print_object_rows(solvers);
+        }
         return kOk;
     }
     if (a[1] == "flush") {

@@ -70,10 +70,16 @@ typedef enum byparr_outcome {
     BYPARR_OUTCOME_FAILED = 3
 } byparr_outcome;
 
-/** Why a call failed; decides the client message and whether the chain goes on. */
+/** Why a call failed; decides the client message and whether the chain goes on.
+ *  A solver that fails on a page still showing a challenge names it with
+ *  set_challenge() before returning: with TIMEOUT at a deadline the host cut short
+ *  (ESCALATE_AFTER), or with UNSUPPORTED (the page's bot check rejected this
+ *  engine), the host hands the rest of the request's time to the next solver of
+ *  the chain; UNSUPPORTED with a challenge does not count against the circuit
+ *  breaker. */
 typedef enum byparr_error_kind {
     BYPARR_ERROR_INTERNAL = 1,        /**< a bug or unexpected state; chain goes on */
-    BYPARR_ERROR_TIMEOUT = 2,         /**< the deadline passed; chain stops */
+    BYPARR_ERROR_TIMEOUT = 2,         /**< the deadline passed; chain stops (see above) */
     BYPARR_ERROR_BLOCKED = 3,         /**< the site blocks this client (e.g. Cloudflare 1020) */
     BYPARR_ERROR_CAPTCHA = 4,         /**< a captcha that needs a person or a captcha solver */
     BYPARR_ERROR_NETWORK = 5,         /**< DNS, connect, TLS failure */

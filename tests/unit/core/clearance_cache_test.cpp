@@ -440,6 +440,97 @@ TEST(ClearanceCache, GetIsMicroseconds) {
     RecordProperty("key_and_get_us", std::to_string(per.count()));
 }
 
+// ---- per-site engine memory ----
+
+TEST(ClearanceCacheSiteSolver, RemembersTheSolverThatPassedASiteAcrossRestarts) {
+    Clock clock;
+    TempDir dir;
+    {
+        ClearanceCache cache(opts(clock, 600, dir.path.string()));
+        EXPECT_FALSE(cache.site_solver("example.com"));
+        cache.remember_site_solver("example.com", "webengine");
+        cache.remember_site_solver("example.com", "chromium");  // the later one wins
+        cache.remember_site_solver("example.org", "webengine");
+        EXPECT_EQ(cache.site_solver("example.com"), "chromium");
+    }
+    clock.now += 10;
+    ClearanceCache cache(opts(clock, 600, dir.path.string()));
+    EXPECT_EQ(cache.site_solver("example.com"), "chromium");
+    EXPECT_EQ(cache.site_solver("example.org"), "webengine");
+    EXPECT_FALSE(cache.site_solver("example.net"));
+    auto all = cache.site_solvers();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].site, "example.com");
+    EXPECT_EQ(all[0].created_s, kT0);
+    EXPECT_EQ(all[0].expires_s, kT0 + cache.site_solver_lifetime_s());
+}
+
+TEST(ClearanceCacheSiteSolver, OutlivesTheClearanceThenExpires) {
+    Clock clock;
+    TempDir dir;
+    ClearanceCache cache(opts(clock, 600, dir.path.string()));
+    EXPECT_EQ(cache.site_solver_lifetime_s(), 86400);  // a day: more than 2 x 600 s
+    cache.put(key_for("https://example.com/"), {cookie("cf_clearance")});
+    cache.remember_site_solver("example.com", "chromium");
+    clock.now += 601;  // the clearance is gone; the next solve is when the memory counts
+    EXPECT_FALSE(cache.get(key_for("https://example.com/")));
+    EXPECT_EQ(cache.site_solver("example.com"), "chromium");
+    clock.now = kT0 + 86400;
+    EXPECT_FALSE(cache.site_solver("example.com"));
+    ClearanceCache restarted(opts(clock, 600, dir.path.string()));
+    EXPECT_FALSE(restarted.site_solver("example.com"));
+    EXPECT_TRUE(restarted.site_solvers().empty());
+}
+
+TEST(ClearanceCacheSiteSolver, ARepeatIsWrittenOnlyOnceHalfItsLifetimeIsGone) {
+    Clock clock;
+    TempDir dir;
+    ClearanceCache cache(opts(clock, 600, dir.path.string()));
+    cache.remember_site_solver("example.com", "chromium");
+    clock.now += 10;
+    cache.remember_site_solver("example.com", "chromium");  // a busy site: no write
+    EXPECT_EQ(cache.site_solvers().at(0).created_s, kT0);
+    clock.now = kT0 + cache.site_solver_lifetime_s() / 2 + 1;
+    cache.remember_site_solver("example.com", "chromium");  // refreshed
+    ClearanceCache restarted(opts(clock, 600, dir.path.string()));
+    EXPECT_EQ(restarted.site_solvers().at(0).created_s, clock.now.load());
+}
+
+TEST(ClearanceCacheSiteSolver, LifetimeIsTwiceALongCacheDuration) {
+    Clock clock;
+    ClearanceCache cache(opts(clock, 100000));
+    EXPECT_EQ(cache.site_solver_lifetime_s(), 200000);
+}
+
+TEST(ClearanceCacheSiteSolver, FlushForgetsItHereAndOnDisk) {
+    Clock clock;
+    TempDir dir;
+    {
+        ClearanceCache cache(opts(clock, 600, dir.path.string()));
+        cache.remember_site_solver("example.com", "chromium");
+        cache.remember_site_solver("example.org", "chromium");
+        cache.flush("www.example.com");
+        EXPECT_FALSE(cache.site_solver("example.com"));
+        EXPECT_TRUE(cache.site_solver("example.org"));
+    }
+    {
+        ClearanceCache cache(opts(clock, 600, dir.path.string()));
+        EXPECT_FALSE(cache.site_solver("example.com"));
+        EXPECT_TRUE(cache.site_solver("example.org"));
+        cache.flush();
+    }
+    ClearanceCache cache(opts(clock, 600, dir.path.string()));
+    EXPECT_TRUE(cache.site_solvers().empty());
+}
+
+TEST(ClearanceCacheSiteSolver, ADisabledCacheRemembersNothing) {
+    Clock clock;
+    TempDir dir;
+    ClearanceCache cache(opts(clock, 0, dir.path.string()));
+    cache.remember_site_solver("example.com", "chromium");
+    EXPECT_FALSE(cache.site_solver("example.com"));
+}
+
 // ---- Redis ----
 
 // Picks a port the kernel considers free right now.
@@ -589,6 +680,34 @@ TEST_F(ClearanceCacheRedis, EntriesExpireInRedis) {
     // Another instance whose clock has not moved still misses: Redis dropped it.
     ClearanceCache b(opts(clock, 600, "", url_));
     EXPECT_FALSE(b.get(key_for("https://example.com/")));
+}
+
+TEST_F(ClearanceCacheRedis, SiteSolverIsSharedBetweenInstances) {
+    Clock clock;
+    clock.now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    ClearanceCache a(opts(clock, 600, "", url_));
+    ASSERT_TRUE(a.shared());
+    a.remember_site_solver("example.com", "chromium");
+    a.remember_site_solver("example.org", "chromium");
+    // A second instance has nothing in memory: it reads the site's solver from Redis.
+    ClearanceCache b(opts(clock, 600, "", url_));
+    EXPECT_EQ(b.site_solver("example.com"), "chromium");
+    EXPECT_FALSE(b.site_solver("example.net"));
+    // An instance whose clock says the memory is past its lifetime ignores it.
+    Clock later;
+    later.now = clock.now + 86400;
+    ClearanceCache c(opts(later, 600, "", url_));
+    EXPECT_FALSE(c.site_solver("example.com"));
+    // A flush reaches the shared copy.
+    a.flush("example.com");
+    ClearanceCache d(opts(clock, 600, "", url_));
+    EXPECT_FALSE(d.site_solver("example.com"));
+    EXPECT_EQ(d.site_solver("example.org"), "chromium");
+    a.flush();
+    ClearanceCache e(opts(clock, 600, "", url_));
+    EXPECT_FALSE(e.site_solver("example.org"));
 }
 
 TEST_F(ClearanceCacheRedis, DeadServerFallsBackToMemory) {

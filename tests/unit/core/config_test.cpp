@@ -38,6 +38,21 @@ TEST(Config, BadOperabilitySettingsAreRefusedByName) {
               "");
 }
 
+TEST(Config, EscalateAfterDefaultsTo15AndZeroTurnsItOff) {
+    std::string err;
+    auto c = Config::from_map({}, &err);
+    ASSERT_TRUE(c) << err;
+    EXPECT_EQ(c->escalate_after_s, 15u);
+    c = Config::from_map({{"ESCALATE_AFTER", "0"}}, &err);
+    ASSERT_TRUE(c) << err;
+    EXPECT_EQ(c->escalate_after_s, 0u);
+    EXPECT_EQ(c->raw.at("ESCALATE_AFTER"), "0");
+    EXPECT_EQ(error_of({{"ESCALATE_AFTER", "-1"}}),
+              "ESCALATE_AFTER='-1' is not a number of seconds (0-3600; 0: no escalation)");
+    EXPECT_EQ(error_of({{"ESCALATE_AFTER", "15s"}}),
+              "ESCALATE_AFTER='15s' is not a number of seconds (0-3600; 0: no escalation)");
+}
+
 TEST(Config, SolversAreTrimmed) {
     std::string err;
     auto c = Config::from_map({{"SOLVERS", " webengine , cookie-import,,"}}, &err);

@@ -24,5 +24,18 @@ TEST(Metrics, RendersCountersGaugesAndCumulativeHistograms) {
     EXPECT_LE(m.quantile("d_seconds", 0.5), 1.0);
 }
 
+TEST(Metrics, SeriesListsEveryLabelSetOfAFamily) {
+    Metrics m;
+    m.counter("e_total", "escalations");
+    m.inc("e_total", {{"from", "b"}, {"to", "c"}}, 0);
+    m.inc("e_total", {{"from", "a"}, {"to", "b"}}, 3);
+    auto s = m.series("e_total");
+    ASSERT_EQ(s.size(), 2u);
+    EXPECT_EQ(s[0].first, (Labels{{"from", "a"}, {"to", "b"}}));
+    EXPECT_DOUBLE_EQ(s[0].second, 3);
+    EXPECT_DOUBLE_EQ(s[1].second, 0);
+    EXPECT_TRUE(m.series("nope").empty());
+}
+
 }  // namespace
 }  // namespace byparr
