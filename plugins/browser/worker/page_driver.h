@@ -82,6 +82,10 @@ class PageDriver : public QObject {
     virtual void cookies_for(const QUrl& url, std::function<void(const QJsonArray&)> cb) = 0;
     // False once the renderer has gone (crashed or killed): the page must not be reused.
     virtual bool renderer_alive() const = 0;
+    // True when load state reaches the solve loop later than the page changes (over a
+    // DevTools connection): each check then takes the document with its verdict, since a
+    // separate to_html() could already see the next one.
+    virtual bool lags_behind_page() const { return false; }
 
   signals:
     void ready();

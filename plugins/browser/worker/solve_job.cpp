@@ -439,8 +439,8 @@ void SolveJob::check() {
     // toHtml() would run. waitInSeconds answers later, so it takes the page then.
     const bool near_cap =
         live_clock_.isValid() && live_clock_.elapsed() >= kLiveMaxWaitMs - kLivePollMs;
-    const bool with_page =
-        (force_answer_ || near_cap) && request_.wait_ms == 0 && !request_.return_only_cookies;
+    const bool with_page = (force_answer_ || near_cap || page->lags_behind_page()) &&
+                           request_.wait_ms == 0 && !request_.return_only_cookies;
     page->run_isolated(
         facts_script(ctx_.detector->selectors(), ctx_.detector->html_markers(), with_page),
         [self](const QVariant& v) {
@@ -456,8 +456,12 @@ void SolveJob::on_facts(const QVariant& v) {
     const QVariantMap m = v.toMap();
     // Forced (the loop guard): a complete document seen by the script counts, even if the
     // next navigation has started since.
-    const bool usable = force_answer_ ? m.value("ready").toString() == QLatin1String("complete")
-                                      : !surface_->is_loading();
+    // A driver that learns of loads late may run the script in the next document already,
+    // before that has loaded: only a complete one counts.
+    const bool complete = m.value("ready").toString() == QLatin1String("complete");
+    const bool usable =
+        force_answer_ ? complete
+                      : !surface_->is_loading() && (complete || !surface_->lags_behind_page());
     if (check_again_ || !v.isValid() || !usable) {
         const int delay = check_again_ ? 0 : kEventCoalesceMs;
         check_again_ = false;

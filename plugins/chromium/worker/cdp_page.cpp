@@ -264,7 +264,7 @@ void CdpPage::send(const char* method, const QJsonObject& params, Reply cb, int 
 void CdpPage::on_event(const QString& method, const QJsonObject& p) {
     const QString main = QString::fromStdString(target_id_);  // the main frame's id
     if (method == "Page.frameStartedLoading") {
-        if (p.value("frameId").toString() != main) return;
+        if (p.value("frameId").toString() != main || !armed_) return;
         loading_ = true;
         LoadEvent e;
         e.state = LoadEvent::State::kStarted;
@@ -283,7 +283,7 @@ void CdpPage::on_event(const QString& method, const QJsonObject& p) {
         url_ = QUrl(p.value("url").toString());
         emit url_changed();
     } else if (method == "Page.frameStoppedLoading") {
-        if (p.value("frameId").toString() != main || !loading_) return;
+        if (p.value("frameId").toString() != main || !loading_ || !armed_) return;
         loading_ = false;
         LoadEvent e;
         e.url = url_;
@@ -302,6 +302,18 @@ void CdpPage::on_event(const QString& method, const QJsonObject& p) {
         if (p.value("type").toString() != "Document" || p.value("frameId").toString() != main)
             return;
         main_requests_.insert(p.value("requestId").toString());
+        if (!armed_) {
+            // Our navigation's first request: from here its load events are ours. A start
+            // that came before it (the frame starts loading as the request goes out) is
+            // reported now.
+            armed_ = true;
+            if (!loading_) {
+                loading_ = true;
+                LoadEvent e;
+                e.url = url_;
+                emit load_changed(e);
+            }
+        }
         // A new navigation (not a redirect hop of the last one) starts with no error.
         if (!p.contains("redirectResponse")) {
             load_error_.clear();
@@ -373,6 +385,8 @@ QString CdpPage::set_request_cookies(const QJsonArray& cookies, const QUrl& url)
 
 void CdpPage::navigate(const QUrl& url, bool post, const QByteArray& body) {
     url_ = url;
+    armed_ = false;
+    loading_ = false;
     load_error_.clear();
     doc_status_ = 0;
     post_pending_ = post;
@@ -416,11 +430,15 @@ void CdpPage::start_navigation() {
              const QString text = error.isEmpty() ? r.value("errorText").toString() : error;
              if (text.isEmpty() || text == "net::ERR_ABORTED") return;
              load_error_ = text;
-             if (loading_) return;  // the error page's load end reports it
-             // Failed before any load began: report the attempt and its end.
-             LoadEvent started;
-             started.url = url_;
-             emit load_changed(started);
+             // The navigation failed as a whole: report it now rather than wait for the
+             // error page's own load events. Its late ones are then ignored (not loading).
+             if (!loading_) {
+                 LoadEvent started;
+                 started.url = url_;
+                 emit load_changed(started);
+             }
+             loading_ = false;
+             armed_ = true;
              LoadEvent failed;
              failed.state = LoadEvent::State::kFailed;
              failed.url = url_;

@@ -68,6 +68,7 @@ class CdpPage : public PageDriver {
     bool reports_documents() const override { return true; }
     void cookies_for(const QUrl& url, std::function<void(const QJsonArray&)> cb) override;
     bool renderer_alive() const override { return alive_; }
+    bool lags_behind_page() const override { return true; }
 
     const std::string& target_id() const { return target_id_; }
     const QString& failure() const { return failure_; }
@@ -98,6 +99,9 @@ class CdpPage : public PageDriver {
 
     // Navigation state of the main frame.
     bool loading_ = false;
+    // Load events count only once our navigation has sent its first request: the tab's
+    // initial about:blank may still report its own load after navigate() was called.
+    bool armed_ = false;
     QUrl url_;
     QString load_error_;               // net::ERR_* of the main document request, this navigation
     int doc_status_ = 0;               // HTTP status of the main document, this navigation
