@@ -39,9 +39,8 @@ Settings read_settings(const Config& c, const BrowserEngine& engine) {
     std::string dir = c.plugin_dir();
     s.state_dir = c.state_dir();
     const std::string worker_name = engine.worker_name;
-    s.worker_path = worker_name == "byparr-webengine-worker"
-                        ? c.get("BYPARR_WORKER", dir + "/" + worker_name)
-                        : dir + "/" + worker_name;
+    // Tests and diagnostics point the plugin at another worker executable.
+    s.worker_path = c.get(engine.worker_setting, dir + "/" + worker_name);
     std::string rules = c.get("BYPARR_RULES", "");
     if (!rules.empty()) {
         std::stringstream in(rules);

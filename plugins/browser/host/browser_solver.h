@@ -15,6 +15,7 @@ namespace byparr::browser {
 
 struct BrowserEngine {
     const char* worker_name;  // executable beside the plugin module; its log-line prefix
+    const char* worker_setting = "BYPARR_WORKER";  // overrides the worker's path
     // The display setting and its default ("offscreen", "xvfb"; "headless" where allowed).
     const char* display_setting = "BROWSER_DISPLAY";
     const char* default_display = "offscreen";
