@@ -141,6 +141,33 @@ TEST_P(WebEngineSupervisorTest, ReportsTheRealStatusAndHttpOnlyCookies) {
     EXPECT_TRUE(found);
 }
 
+// request.post with the request's cookies, returnScreenshot and disableMedia: what the page
+// underneath must do the same on both engines (Qt's request API, DevTools' Fetch and Page).
+TEST_P(WebEngineSupervisorTest, PostsWithCookiesTakesScreenshotsAndLeavesMediaOut) {
+    TestSite site;
+    Server server;
+    Json r = server.v1(R"({"cmd":"request.post","maxTimeout":20000,"url":")" + site.url("/echo") +
+                       R"(","postData":"a=1&b=two","cookies":[{"name":"k","value":"v1"}],)"
+                       R"("returnScreenshot":true})");
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    Json s = solution_of(r);
+    const std::string html = s->getValue<std::string>("response");
+    EXPECT_NE(html.find("&quot;method&quot;:&quot;POST&quot;"), std::string::npos) << html;
+    EXPECT_NE(html.find("a=1&amp;b=two"), std::string::npos) << html;
+    EXPECT_NE(html.find("application/x-www-form-urlencoded"), std::string::npos) << html;
+    EXPECT_NE(html.find("k=v1"), std::string::npos) << "the request's cookie was not sent";
+    const std::string shot = s->optValue<std::string>("screenshot", "");
+    EXPECT_EQ(shot.rfind("iVBORw0KGgo", 0), 0u) << "not a base64 PNG: " << shot.substr(0, 20);
+    EXPECT_GT(shot.size(), 1000u);
+
+    http_request("GET", site.url("/counters/reset"));
+    r = server.v1(get_body(site.url("/media"), 20000, R"("disableMedia":true)"));
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    const std::string counters = http_request("GET", site.url("/counters")).body;
+    for (const char* kind : {"\"img\":0", "\"css\":0", "\"font\":0"})
+        EXPECT_NE(counters.find(kind), std::string::npos) << counters;
+}
+
 TEST_P(WebEngineSupervisorTest, SessionsCanBeCreatedListedUsedAndDestroyed) {
     TestSite site;
     Server server;

@@ -811,6 +811,7 @@ void SolveJob::send_reply(QJsonObject msg) {
     QPointer<SolveJob> self(this);
     surface_->cookies_for(url, [self, finish, msg](const QJsonArray& cookies) mutable {
         if (!self) return;
+        self->trace("cookies", QString::number(cookies.size()));
         QJsonObject r = msg.value("result").toObject();
         r["cookies"] = cookies;
         msg["result"] = r;

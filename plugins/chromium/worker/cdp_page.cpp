@@ -237,10 +237,29 @@ void CdpPage::attached(std::shared_ptr<DevToolsSession> session) {
     send("Inspector.enable", {});
     send("Page.enable", {}, [this](const QJsonObject&, const QString& error) {
         if (!error.isEmpty()) return fail_setup("Page.enable: " + error);
+        warm_up();
+    });
+}
+
+// A tab in a new context has no renderer to hand its first site: that navigation would
+// launch one (~90 ms here) on the request's path. A throwaway navigation first makes
+// Chromium keep a spare renderer ready for this context, which the request's navigation then
+// takes. Best effort: the page is ready either way.
+void CdpPage::warm_up() {
+    auto done = [this] {
+        if (ready_) return;
         setup_timer_.stop();
         ready_ = true;
         emit ready();
-    });
+    };
+    send("Page.navigate", {{"url", "data:text/html,<title></title>"}},
+         [this, done](const QJsonObject&, const QString&) {
+             // Ready once that document has loaded: its load events must not reach a solve.
+             warm_done_ = done;
+             QTimer::singleShot(kWarmUpMaxMs, this, [this] {
+                 if (warm_done_) std::exchange(warm_done_, nullptr)();
+             });
+         });
 }
 
 void CdpPage::send(const char* method, const QJsonObject& params, Reply cb, int timeout_ms) {
@@ -282,6 +301,9 @@ void CdpPage::on_event(const QString& method, const QJsonObject& p) {
         if (p.value("frameId").toString() != main) return;
         url_ = QUrl(p.value("url").toString());
         emit url_changed();
+    } else if (method == "Page.frameStoppedLoading" && !ready_) {
+        if (p.value("frameId").toString() == main && warm_done_)
+            std::exchange(warm_done_, nullptr)();
     } else if (method == "Page.frameStoppedLoading") {
         if (p.value("frameId").toString() != main || !loading_ || !armed_) return;
         loading_ = false;

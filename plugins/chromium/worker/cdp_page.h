@@ -82,6 +82,7 @@ class CdpPage : public PageDriver {
     void created(const std::string& target_id);
     void attached(std::shared_ptr<DevToolsSession> session);
     void fail_setup(const QString& why);
+    void warm_up();
     void on_event(const QString& method, const QJsonObject& params);
     void on_request_paused(const QJsonObject& params);
     void on_auth_required(const QJsonObject& params);
@@ -96,6 +97,8 @@ class CdpPage : public PageDriver {
     bool alive_ = true;
     QString failure_;
     QTimer setup_timer_;
+    static constexpr int kWarmUpMaxMs = 1000;
+    std::function<void()> warm_done_;  // set while the warm-up navigation loads
 
     // Navigation state of the main frame.
     bool loading_ = false;

@@ -327,7 +327,11 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         page = make_page({});
     }
     job->start(std::move(page));
-    QTimer::singleShot(0, this, &ChromiumWorker::prepare_spare);
+    // A tab made now would take the browser's UI thread and a core from this request (a
+    // context, a window and a renderer: ~100 ms of CPU); it is made when a solve ends, unless
+    // none is left for the next request at all.
+    if (spares_.empty() && running >= spare_target_)
+        QTimer::singleShot(0, this, &ChromiumWorker::prepare_spare);
 }
 
 void ChromiumWorker::on_job_done(quint64 serial) {
@@ -338,6 +342,7 @@ void ChromiumWorker::on_job_done(quint64 serial) {
     ++pages_served_;
     delete job;  // its tab and (sessionless) its context go with it
     job_contexts_.erase(serial);
+    prepare_spare();
 }
 
 void ChromiumWorker::browser_gone() {

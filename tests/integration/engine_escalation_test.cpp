@@ -63,7 +63,7 @@ Counts counts(const ByparrServer& server) {
     return c;
 }
 
-class Escalation : public ::testing::Test {
+class EngineEscalation : public ::testing::Test {
   protected:
     void SetUp() override {
         for (const char* e : {"webengine", "chromium"})
@@ -76,7 +76,7 @@ class Escalation : public ::testing::Test {
     std::unique_ptr<ByparrServer> server_;
 };
 
-TEST_F(Escalation, AChallengeOnlyACurrentEnginePassesIsHandedToChromiumAndRemembered) {
+TEST_F(EngineEscalation, AChallengeOnlyACurrentEnginePassesIsHandedToChromiumAndRemembered) {
     const Counts before = counts(*server_);
     const auto t0 = Clock::now();
     auto o = server_->v1_json(get_body(site_.url("/modern/?delay_ms=200"), kBudgetMs), 60000);
@@ -105,7 +105,7 @@ TEST_F(Escalation, AChallengeOnlyACurrentEnginePassesIsHandedToChromiumAndRememb
     EXPECT_EQ(second.chromium_calls - after.chromium_calls, 1);
 }
 
-TEST_F(Escalation, ABlockPageIsFinalAndDoesNotEscalate) {
+TEST_F(EngineEscalation, ABlockPageIsFinalAndDoesNotEscalate) {
     const Counts before = counts(*server_);
     auto o = server_->v1_json(get_body(site_.url("/block1020"), kBudgetMs), 60000);
     EXPECT_EQ(o->getValue<std::string>("status"), "error");
