@@ -1,16 +1,19 @@
-// End-to-end benchmark: the real byparr with the real webengine plugin against
-// local test sites, through POST /v1 over loopback. Prints numbers; asserts
-// nothing (targets are judged by a person reading them, and in the closing note).
+// End-to-end benchmark: the real byparr with a real browser solver against local test
+// sites, through POST /v1 over loopback. Prints numbers; asserts nothing (targets are judged
+// by a person reading them, and in the closing note). Each engine runs in turn in the same
+// run, so the two can be compared (a missing Chromium is reported and skipped).
 //
-//   byparr-bench-e2e [--warm N] [--skip-idle]
+//   byparr-bench-e2e [--warm N] [--skip-idle] [--engine webengine|chromium|both]
 //   byparr-bench-e2e --at-rest [--rest S]   after a burst: CPU per 10 s and the PSS curve
 //                                           for S seconds (60), then the next request's cost
 #include <Poco/JSON/Parser.h>
 #include <dirent.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -191,37 +194,65 @@ int at_rest(int rest_s) {
     return 0;
 }
 
+std::string chromium_path() {
+    const char* p = std::getenv("CHROMIUM_PATH");
+    return p && *p ? p : "/usr/bin/chromium";
+}
+
+int run(const std::string& engine, int warm, bool skip_idle);
+
 }  // namespace
 
 int main(int argc, char** argv) {
     int warm = 50;
     bool skip_idle = false;
     int rest_s = 0;
+    std::string engine = "both";
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--warm" && i + 1 < argc)
             warm = std::atoi(argv[++i]);
         else if (a == "--skip-idle")
             skip_idle = true;
+        else if (a == "--engine" && i + 1 < argc)
+            engine = argv[++i];
         else if (a == "--at-rest")
             rest_s = std::max(rest_s, 60);
         else if (a == "--rest" && i + 1 < argc)
             rest_s = std::max(20, std::atoi(argv[++i]));
         else {
-            std::fprintf(stderr, "usage: %s [--warm N] [--skip-idle] | --at-rest [--rest S]\n",
+            std::fprintf(stderr,
+                         "usage: %s [--warm N] [--skip-idle] [--engine webengine|chromium|both] "
+                         "| --at-rest [--rest S]\n",
                          argv[0]);
             return 2;
         }
     }
     if (rest_s > 0) return at_rest(rest_s);
+    int rc = 0;
+    for (const std::string& e : {std::string("webengine"), std::string("chromium")}) {
+        if (engine != "both" && engine != e) continue;
+        if (e == "chromium" && ::access(chromium_path().c_str(), X_OK) != 0) {
+            std::printf("chromium: skipped (%s is not installed)\n\n", chromium_path().c_str());
+            continue;
+        }
+        rc |= run(e, warm, skip_idle);
+    }
+    return rc;
+}
+
+namespace {
+
+int run(const std::string& engine, int warm, bool skip_idle) {
     const int idle_timeout_s = 5;
     TestSite site;
     ChildProcess server;
     std::filesystem::path state;
     const std::string base = start_server(
-        server, state, "run", {{"BROWSER_IDLE_TIMEOUT", std::to_string(idle_timeout_s)}});
+        server, state, "run-" + engine,
+        {{"BROWSER_IDLE_TIMEOUT", std::to_string(idle_timeout_s)}, {"SOLVERS", engine}});
     if (base.empty()) return 1;
-    std::printf("Byparr end-to-end benchmark (plain local page: %s)\n\n",
+    std::printf("Byparr end-to-end benchmark, engine %s (plain local page: %s)\n\n", engine.c_str(),
                 site.url("/plain").c_str());
     std::printf("%-46s %12s\n", "measure", "value");
     auto row = [](const char* name, double v, const char* unit) {
@@ -363,3 +394,5 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(state);
     return 0;
 }
+
+}  // namespace

@@ -70,8 +70,10 @@ constexpr const char* kEnvHelp = R"(Configuration (environment variables):
                        warm page                             (default 30)
   BROWSER_DISPLAY      offscreen, or xvfb for WebGL (one Xvfb per worker, more memory)
                                                              (default offscreen)
+  CHROMIUM_PATH        the chromium solver's browser         (default /usr/bin/chromium)
+  CHROMIUM_DISPLAY     xvfb (a window under its own Xvfb) or headless  (default xvfb)
   BROWSER_IDLE_TIMEOUT, BROWSER_MEMORY_LIMIT, BROWSER_MAX_PAGES, MAX_SESSIONS:
-                       see README (webengine plugin)
+                       see README (webengine and chromium plugins)
 
 GET /health answers 200 when at least one solver passed its start-up self-test (a
 local page loaded through it) and can serve; 503 with the reasons otherwise.

@@ -58,15 +58,18 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_NAME byparr)
 set(CPACK_DEBIAN_SERVER_DESCRIPTION "${PROJECT_DESCRIPTION}
 Byparr serves the FlareSolverr v1 HTTP API (POST /v1) that Prowlarr, Jackett and
 other clients use to get past Cloudflare and DDoS-Guard challenges. Pages are
-loaded in Qt WebEngine (Chromium) worker processes; solvers, cookie sources and
+loaded in Qt WebEngine (Chromium) worker processes, or in the system's current
+Chromium (the chromium solver); solvers, cookie sources and
 proxy providers are plugins, managed at run time with byparrctl.
 
 The systemd unit byparr.service is installed but not enabled; settings are read
 from /etc/default/byparr.")
 set(CPACK_DEBIAN_SERVER_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libqt6webenginecore6-bin, fonts-liberation | fonts-dejavu-core, ca-certificates")
-# BROWSER_DISPLAY=xvfb (WebGL) needs an X server and Mesa; the default offscreen mode does not.
-set(CPACK_DEBIAN_SERVER_PACKAGE_SUGGESTS "xvfb, libgl1-mesa-dri")
+# The chromium solver drives Debian's Chromium in a window under Xvfb; without them it loads
+# as unavailable and webengine serves alone. BROWSER_DISPLAY=xvfb (WebGL) for webengine needs
+# the X server and Mesa too; the default offscreen mode does not.
+set(CPACK_DEBIAN_SERVER_PACKAGE_RECOMMENDS "chromium, xvfb, libgl1-mesa-dri")
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     "${CMAKE_CURRENT_LIST_DIR}/deb/conffiles;${CMAKE_CURRENT_LIST_DIR}/deb/postinst;${CMAKE_CURRENT_LIST_DIR}/deb/prerm;${CMAKE_CURRENT_LIST_DIR}/deb/postrm")
 

@@ -40,6 +40,8 @@ runtime_pkgs=(
     tini curl
     # BROWSER_DISPLAY=xvfb: a private X server per worker, and Mesa's llvmpipe for WebGL.
     xvfb libgl1-mesa-dri
+    # The chromium solver: Debian's current Chromium, headful under that Xvfb.
+    chromium
 )
 build_pkgs=(
     build-essential cmake make pkg-config git

@@ -67,6 +67,9 @@ check_runtime() {
     [[ -s /etc/ssl/certs/ca-certificates.crt ]] || die "no CA bundle (ca-certificates)"
     out="$(fc-list 2>/dev/null || true)"
     [[ -n "$out" ]] || die "no fonts (fonts-liberation)"
+    # The chromium solver's browser and its display (it loads as unavailable without them).
+    [[ -x /usr/bin/chromium ]] || die "Chromium is missing (chromium: the chromium solver)"
+    command -v Xvfb >/dev/null || die "Xvfb is missing (xvfb: the chromium solver's display)"
     command -v tini >/dev/null || die "tini (PID 1) is missing"
     command -v curl >/dev/null || die "curl (HEALTHCHECK) is missing"
     "$prefix/bin/byparr" --version >/dev/null || die "$prefix/bin/byparr does not start"

@@ -183,15 +183,14 @@ FamilyCounts cf_status(TestSite& site, const std::string& family) {
     return out;
 }
 
-class ChallengeTest : public ::testing::Test {
+// Every case runs on both browser engines (the parameter is the SOLVERS value): the solve loop
+// and the rules are shared, the pages underneath are not.
+class ChallengeTest : public ::testing::TestWithParam<std::string> {
   protected:
     void SetUp() override {
-        if (::access(
-                (std::string(BYPARR_PLUGIN_DIR) + "/webengine/byparr-webengine-worker").c_str(),
-                X_OK) != 0)
-            GTEST_SKIP() << "byparr-webengine-worker is not built";
+        if (!engine_available(GetParam())) GTEST_SKIP() << GetParam() << " is not available here";
         site_ = std::make_unique<TestSite>();
-        server_ = std::make_unique<Server>();
+        server_ = std::make_unique<Server>(ServerOptions{.env = {{"SOLVERS", GetParam()}}});
         warm_up(*server_, *site_);
     }
     void TearDown() override {
@@ -203,7 +202,10 @@ class ChallengeTest : public ::testing::Test {
     std::unique_ptr<Server> server_;
 };
 
-TEST_F(ChallengeTest, APlainPageIsNotAChallenge) {
+INSTANTIATE_TEST_SUITE_P(Engines, ChallengeTest, ::testing::ValuesIn(browser_engines()),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(ChallengeTest, APlainPageIsNotAChallenge) {
     V1Answer a = v1_get(*server_, site_->url("/plain"));
     print_elapsed("/plain", a);
     ASSERT_EQ(a.status(), "ok") << a.message();
@@ -214,7 +216,7 @@ TEST_F(ChallengeTest, APlainPageIsNotAChallenge) {
     EXPECT_LT(a.elapsed, 5s);
 }
 
-TEST_F(ChallengeTest, CloudflareInterstitialIsSolvedThenServedFromTheClearanceCache) {
+TEST_P(ChallengeTest, CloudflareInterstitialIsSolvedThenServedFromTheClearanceCache) {
     const std::string url = site_->url("/cf/?delay_ms=500");
     V1Answer a = v1_get(*server_, url);
     print_elapsed("/cf/ (delay 500 ms)", a);
@@ -274,7 +276,7 @@ TEST_F(ChallengeTest, CloudflareInterstitialIsSolvedThenServedFromTheClearanceCa
     EXPECT_EQ(after_full.protected_, after_cached.protected_ + 1);
 }
 
-TEST_F(ChallengeTest, ManagedChallengeSeesNoAutomationTells) {
+TEST_P(ChallengeTest, ManagedChallengeSeesNoAutomationTells) {
     const std::string url = site_->url("/managed/?delay_ms=500");
     V1Answer a = v1_get(*server_, url);
     print_elapsed("/managed/ (delay 500 ms)", a);
@@ -295,7 +297,7 @@ TEST_F(ChallengeTest, ManagedChallengeSeesNoAutomationTells) {
     EXPECT_EQ(c.failed, 0) << "the site refused a fingerprint";
 }
 
-TEST_F(ChallengeTest, TurnstileCheckboxIsPassedWithATrustedClick) {
+TEST_P(ChallengeTest, TurnstileCheckboxIsPassedWithATrustedClick) {
     const std::string url = site_->url("/turnstile/?delay_ms=500");
     V1Answer a = v1_get(*server_, url);
     print_elapsed("/turnstile/ (delay 500 ms)", a);
@@ -305,14 +307,14 @@ TEST_F(ChallengeTest, TurnstileCheckboxIsPassedWithATrustedClick) {
     expect_solved(a, url, "cf_clearance", 500ms + 5s);
 }
 
-TEST_F(ChallengeTest, DdosGuardIsSolved) {
+TEST_P(ChallengeTest, DdosGuardIsSolved) {
     const std::string url = site_->url("/ddg/?delay_ms=500");
     V1Answer a = v1_get(*server_, url);
     print_elapsed("/ddg/ (delay 500 ms)", a);
     expect_solved(a, url, "__ddg2_", 500ms + 5s);
 }
 
-TEST_F(ChallengeTest, TwoStageChallengeIsSolvedThroughBothStages) {
+TEST_P(ChallengeTest, TwoStageChallengeIsSolvedThroughBothStages) {
     const std::string url = site_->url("/two-stage/?delay_ms=500");
     V1Answer a = v1_get(*server_, url);
     print_elapsed("/two-stage/ (delay 2 x 500 ms)", a);
@@ -331,7 +333,7 @@ TEST_F(ChallengeTest, TwoStageChallengeIsSolvedThroughBothStages) {
     }
 }
 
-TEST_F(ChallengeTest, Block1020IsReportedFastWithTheContractMessage) {
+TEST_P(ChallengeTest, Block1020IsReportedFastWithTheContractMessage) {
     V1Answer a = v1_get(*server_, site_->url("/block1020"));
     print_elapsed("/block1020", a);
     EXPECT_EQ(a.status(), "error");
@@ -341,7 +343,7 @@ TEST_F(ChallengeTest, Block1020IsReportedFastWithTheContractMessage) {
     EXPECT_LT(a.elapsed, 5s);
 }
 
-TEST_F(ChallengeTest, HCaptchaIsReportedAsSoonAsItIsSeen) {
+TEST_P(ChallengeTest, HCaptchaIsReportedAsSoonAsItIsSeen) {
     // The interstitial turns into the captcha after the default 300 ms.
     V1Answer a = v1_get(*server_, site_->url("/hcaptcha/"));
     print_elapsed("/hcaptcha/", a);
@@ -356,7 +358,7 @@ TEST_F(ChallengeTest, HCaptchaIsReportedAsSoonAsItIsSeen) {
 
 // A page that is no challenge but never goes quiet (its title ticks every 200 ms, it keeps a
 // request open) is answered about 1.5 s after it loaded, not at the deadline.
-TEST_F(ChallengeTest, APageThatNeverSettlesIsAnsweredSoonAfterItLoads) {
+TEST_P(ChallengeTest, APageThatNeverSettlesIsAnsweredSoonAfterItLoads) {
     constexpr int kTimeoutMs = 8000;
     V1Answer a = v1_get(*server_, site_->url("/unsettled/"), kTimeoutMs);
     print_elapsed("/unsettled/ (maxTimeout 8000)", a);
@@ -376,7 +378,7 @@ TEST_F(ChallengeTest, APageThatNeverSettlesIsAnsweredSoonAfterItLoads) {
 
 // A challenge that never passes (its proof of work would take a minute) ends by the
 // deadline with the contract's exact timeout message, within 0.5 s of it.
-TEST_F(ChallengeTest, AChallengeThatNeverPassesTimesOutOnTime) {
+TEST_P(ChallengeTest, AChallengeThatNeverPassesTimesOutOnTime) {
     constexpr int kTimeoutMs = 3000;
     V1Answer a = v1_get(*server_, site_->url("/cf/?delay_ms=60000"), kTimeoutMs);
     print_elapsed("/cf/?delay_ms=60000 (maxTimeout 3000)", a);
@@ -394,7 +396,7 @@ TEST_F(ChallengeTest, AChallengeThatNeverPassesTimesOutOnTime) {
 // and an iframe without any of Cloudflare's class names. Each page is a challenge (403,
 // "Just a moment...") that only a trusted click on its widget passes; Byparr finds the widget
 // and clicks it like a person would.
-TEST_F(ChallengeTest, WidgetsNoRuleNamesArePassedWithATrustedClick) {
+TEST_P(ChallengeTest, WidgetsNoRuleNamesArePassedWithATrustedClick) {
     for (const char* variant : {"label", "button", "iframe"}) {
         SCOPED_TRACE(variant);
         const std::string url = site_->url("/widget/" + std::string(variant) + "/");
@@ -409,7 +411,7 @@ TEST_F(ChallengeTest, WidgetsNoRuleNamesArePassedWithATrustedClick) {
 
 // What a page shows after its load event is part of the answer: content a timer or a fetch
 // adds 300 ms after load, and a location.replace() scheduled then.
-TEST_F(ChallengeTest, ContentThatArrivesAfterLoadIsInTheAnswer) {
+TEST_P(ChallengeTest, ContentThatArrivesAfterLoadIsInTheAnswer) {
     for (const char* path : {"/late/timer", "/late/fetch"}) {
         SCOPED_TRACE(path);
         V1Answer a = v1_get(*server_, site_->url(path));
@@ -433,7 +435,7 @@ TEST_F(ChallengeTest, ContentThatArrivesAfterLoadIsInTheAnswer) {
 // Cloudflare's 5xx origin errors refresh themselves (meta refresh 0); a replay, or an origin
 // that stays down, answers the same page again without end. That is no challenge: the page is
 // answered with its real status after a bounded wait, not with a timeout.
-TEST_F(ChallengeTest, AnOriginErrorThatRefreshesItselfIsAnsweredWithItsStatus) {
+TEST_P(ChallengeTest, AnOriginErrorThatRefreshesItselfIsAnsweredWithItsStatus) {
     V1Answer a = v1_get(*server_, site_->url("/loop521"), 20000);
     print_elapsed("/loop521 (maxTimeout 20000)", a);
     ASSERT_EQ(a.status(), "ok") << a.message();
@@ -450,7 +452,7 @@ TEST_F(ChallengeTest, AnOriginErrorThatRefreshesItselfIsAnsweredWithItsStatus) {
 // An element id alone is no proof of a captcha while a check is still running: a DDoS-Guard page
 // with #ddg-captcha that moves on within the rule's grace period is followed, one that stays is
 // answered as the captcha once the grace period is over.
-TEST_F(ChallengeTest, AnAmbiguousCaptchaMarkerGetsAGracePeriod) {
+TEST_P(ChallengeTest, AnAmbiguousCaptchaMarkerGetsAGracePeriod) {
     V1Answer moves = v1_get(*server_, site_->url("/ddg-element/moves-on"), 10000);
     print_elapsed("/ddg-element/moves-on", moves);
     ASSERT_EQ(moves.status(), "ok") << moves.message();

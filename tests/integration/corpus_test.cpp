@@ -132,7 +132,15 @@ void print_confusion(const std::vector<Outcome>& outcomes) {
     std::fflush(stdout);
 }
 
-TEST(RealPages, EveryCaptureIsAnsweredAsItsVerdict) {
+// On each browser engine (the parameter is the SOLVERS value): the rules and the solve loop
+// are shared, and both must classify the same captures the same way.
+class RealPages : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Engines, RealPages, ::testing::ValuesIn(browser_engines()),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(RealPages, EveryCaptureIsAnsweredAsItsVerdict) {
+    if (!engine_available(GetParam())) GTEST_SKIP() << GetParam() << " is not available here";
     const std::string dir = corpus_dir();
     if (!std::filesystem::is_directory(dir)) {
         if (std::getenv("BYPARR_REQUIRE_CORPUS")) FAIL() << "corpus not found at " << dir;
@@ -148,8 +156,9 @@ TEST(RealPages, EveryCaptureIsAnsweredAsItsVerdict) {
     };
     ServerOptions options;
     options.env["MAX_CONCURRENT"] = std::to_string(kParallel);
-    // BYPARR_TEST_LOG_LEVEL=debug shows each solve step (the worker's "debug: req=" lines) when a capture
-    // is answered wrong.
+    options.env["SOLVERS"] = GetParam();
+    // BYPARR_TEST_LOG_LEVEL=debug shows each solve step (the worker's "debug: req=" lines) when a
+    // capture is answered wrong.
     if (const char* level = std::getenv("BYPARR_TEST_LOG_LEVEL")) options.env["LOG_LEVEL"] = level;
     ByparrServer server(options);
 

@@ -1,5 +1,6 @@
-// The webengine plugin's supervisor, end to end: the real server, the real
-// worker process (Qt WebEngine) and the test site, over HTTP.
+// The browser solvers' supervisor, end to end, for each engine: the real server, the real
+// worker process (Qt WebEngine, or Debian's Chromium under its own Xvfb) and the test site,
+// over HTTP.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -49,21 +50,38 @@ bool alive(pid_t pid) {
     return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
 
+// The engine under test (set by the fixture): its SOLVERS value and worker executable.
+std::string g_engine = "webengine";
+
+std::string worker_comm() {  // /proc comm is cut at 15 characters
+    return ("byparr-" + g_engine + "-worker").substr(0, 15);
+}
+std::string worker_env() {  // the setting that points the plugin at another worker
+    return g_engine == "webengine" ? "BYPARR_WORKER" : "BYPARR_CHROMIUM_WORKER";
+}
+
+Env with_engine(Env env) {
+    env.emplace("SOLVERS", g_engine);
+    return env;
+}
+
 // The byparr server with the in-tree plugins and a private state dir, answering in JSON.
 class Server : public ByparrServer {
   public:
-    explicit Server(const Env& extra_env = {}) : ByparrServer({.env = extra_env}) {}
+    explicit Server(const Env& extra_env = {}) : ByparrServer({.env = with_engine(extra_env)}) {}
 
     Json v1(const std::string& body, int timeout_ms = 40000) { return v1_json(body, timeout_ms); }
     Json get(const std::string& url, int max_timeout_ms = 20000) {
         return v1(get_body(url, max_timeout_ms));
     }
 
-    // Worker processes: descendants named byparr-webengine-worker (comm is truncated).
-    std::vector<pid_t> workers() {
+    // Worker processes of the engine under test.
+    std::vector<pid_t> workers() { return named(worker_comm()); }
+    // Live descendants with this comm (Xvfb, chromium, ...).
+    std::vector<pid_t> named(const std::string& comm) {
         std::vector<pid_t> out;
         for (pid_t p : descendants(process().pid()))
-            if (comm_of(p).rfind("byparr-webengin", 0) == 0) out.push_back(p);
+            if (comm_of(p) == comm && alive(p)) out.push_back(p);
         return out;
     }
 };
@@ -75,16 +93,18 @@ Json solution_of(const Json& j) {
     return j->getObject("solution");
 }
 
-class WebEngineSupervisorTest : public ::testing::Test {
+class WebEngineSupervisorTest : public ::testing::TestWithParam<std::string> {
   protected:
     void SetUp() override {
-        if (::access((ByparrServer::plugin_dir() + "/webengine/byparr-webengine-worker").c_str(),
-                     X_OK) != 0)
-            GTEST_SKIP() << "byparr-webengine-worker is not built";
+        if (!engine_available(GetParam())) GTEST_SKIP() << GetParam() << " is not available here";
+        g_engine = GetParam();
     }
 };
 
-TEST_F(WebEngineSupervisorTest, LoadsAPlainPageWithABrowserUserAgent) {
+INSTANTIATE_TEST_SUITE_P(Engines, WebEngineSupervisorTest, ::testing::ValuesIn(browser_engines()),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(WebEngineSupervisorTest, LoadsAPlainPageWithABrowserUserAgent) {
     TestSite site;
     Server server;
     Json r = server.get(site.url("/plain"));
@@ -99,7 +119,7 @@ TEST_F(WebEngineSupervisorTest, LoadsAPlainPageWithABrowserUserAgent) {
     EXPECT_EQ(server.workers().size(), 1u);
 }
 
-TEST_F(WebEngineSupervisorTest, ReportsTheRealStatusAndHttpOnlyCookies) {
+TEST_P(WebEngineSupervisorTest, ReportsTheRealStatusAndHttpOnlyCookies) {
     TestSite site;
     Server server;
     Json r = server.get(site.url("/status/404"));
@@ -121,7 +141,34 @@ TEST_F(WebEngineSupervisorTest, ReportsTheRealStatusAndHttpOnlyCookies) {
     EXPECT_TRUE(found);
 }
 
-TEST_F(WebEngineSupervisorTest, SessionsCanBeCreatedListedUsedAndDestroyed) {
+// request.post with the request's cookies, returnScreenshot and disableMedia: what the page
+// underneath must do the same on both engines (Qt's request API, DevTools' Fetch and Page).
+TEST_P(WebEngineSupervisorTest, PostsWithCookiesTakesScreenshotsAndLeavesMediaOut) {
+    TestSite site;
+    Server server;
+    Json r = server.v1(R"({"cmd":"request.post","maxTimeout":20000,"url":")" + site.url("/echo") +
+                       R"(","postData":"a=1&b=two","cookies":[{"name":"k","value":"v1"}],)"
+                       R"("returnScreenshot":true})");
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    Json s = solution_of(r);
+    const std::string html = s->getValue<std::string>("response");
+    EXPECT_NE(html.find("&quot;method&quot;:&quot;POST&quot;"), std::string::npos) << html;
+    EXPECT_NE(html.find("a=1&amp;b=two"), std::string::npos) << html;
+    EXPECT_NE(html.find("application/x-www-form-urlencoded"), std::string::npos) << html;
+    EXPECT_NE(html.find("k=v1"), std::string::npos) << "the request's cookie was not sent";
+    const std::string shot = s->optValue<std::string>("screenshot", "");
+    EXPECT_EQ(shot.rfind("iVBORw0KGgo", 0), 0u) << "not a base64 PNG: " << shot.substr(0, 20);
+    EXPECT_GT(shot.size(), 1000u);
+
+    http_request("GET", site.url("/counters/reset"));
+    r = server.v1(get_body(site.url("/media"), 20000, R"("disableMedia":true)"));
+    ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
+    const std::string counters = http_request("GET", site.url("/counters")).body;
+    for (const char* kind : {"\"img\":0", "\"css\":0", "\"font\":0"})
+        EXPECT_NE(counters.find(kind), std::string::npos) << counters;
+}
+
+TEST_P(WebEngineSupervisorTest, SessionsCanBeCreatedListedUsedAndDestroyed) {
     TestSite site;
     Server server;
     Json r = server.v1(R"({"cmd":"sessions.create","session":"s1"})");
@@ -145,7 +192,7 @@ TEST_F(WebEngineSupervisorTest, SessionsCanBeCreatedListedUsedAndDestroyed) {
     EXPECT_EQ(r->getArray("sessions")->size(), 0u);
 }
 
-TEST_F(WebEngineSupervisorTest, ARequestThatNeverAnswersEndsAtItsDeadline) {
+TEST_P(WebEngineSupervisorTest, ARequestThatNeverAnswersEndsAtItsDeadline) {
     TestSite site;
     Server server;
     auto started = std::chrono::steady_clock::now();
@@ -159,7 +206,7 @@ TEST_F(WebEngineSupervisorTest, ARequestThatNeverAnswersEndsAtItsDeadline) {
     EXPECT_EQ(status_of(server.get(site.url("/plain"))), "ok");
 }
 
-TEST_F(WebEngineSupervisorTest, OneWorkerServesConcurrentRequests) {
+TEST_P(WebEngineSupervisorTest, OneWorkerServesConcurrentRequests) {
     TestSite site;
     Server server;
     std::vector<std::future<Json>> calls;
@@ -173,7 +220,7 @@ TEST_F(WebEngineSupervisorTest, OneWorkerServesConcurrentRequests) {
     EXPECT_EQ(server.workers().size(), 1u);
 }
 
-TEST_F(WebEngineSupervisorTest, AWorkerCrashFailsItsRequestFastAndTheNextOneGetsANewWorker) {
+TEST_P(WebEngineSupervisorTest, AWorkerCrashFailsItsRequestFastAndTheNextOneGetsANewWorker) {
     TestSite site;
     Server server;
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
@@ -216,12 +263,12 @@ std::string write_silent_worker(const std::string& dir) {
     return path;
 }
 
-TEST_F(WebEngineSupervisorTest, AWorkerThatNeverRepliesIsCutOffAtTheDeadlineAndKilledAtStop) {
+TEST_P(WebEngineSupervisorTest, AWorkerThatNeverRepliesIsCutOffAtTheDeadlineAndKilledAtStop) {
     TestSite site;
     char tmpl[] = "/tmp/byparr-we-fake-XXXXXX";
     std::string dir = ::mkdtemp(tmpl);
     auto server = std::make_unique<Server>(
-        Env{{"BYPARR_WORKER", write_silent_worker(dir)}, {"SHUTDOWN_GRACE", "2"}});
+        Env{{worker_env(), write_silent_worker(dir)}, {"SHUTDOWN_GRACE", "2"}});
     auto started = std::chrono::steady_clock::now();
     Json r = server->get(site.url("/plain"), 2000);
     EXPECT_EQ(status_of(r), "error");
@@ -239,10 +286,10 @@ TEST_F(WebEngineSupervisorTest, AWorkerThatNeverRepliesIsCutOffAtTheDeadlineAndK
     std::filesystem::remove_all(dir);
 }
 
-TEST_F(WebEngineSupervisorTest, AMissingOrFailingWorkerIsAClearErrorNotAHang) {
+TEST_P(WebEngineSupervisorTest, AMissingOrFailingWorkerIsAClearErrorNotAHang) {
     TestSite site;
-    for (const char* worker : {"/nonexistent/byparr-webengine-worker", "/bin/false"}) {
-        Server server(Env{{"BYPARR_WORKER", worker}});
+    for (const char* worker : {"/nonexistent/byparr-browser-worker", "/bin/false"}) {
+        Server server(Env{{worker_env(), worker}});
         auto started = std::chrono::steady_clock::now();
         Json r = server.get(site.url("/plain"), 10000);
         EXPECT_EQ(status_of(r), "error");
@@ -252,7 +299,7 @@ TEST_F(WebEngineSupervisorTest, AMissingOrFailingWorkerIsAClearErrorNotAHang) {
     }
 }
 
-TEST_F(WebEngineSupervisorTest, NoProcessOutlivesTheServer) {
+TEST_P(WebEngineSupervisorTest, NoProcessOutlivesTheServer) {
     TestSite site;
     Server server;
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
@@ -269,17 +316,18 @@ TEST_F(WebEngineSupervisorTest, NoProcessOutlivesTheServer) {
         3s));
 }
 
-TEST_F(WebEngineSupervisorTest, AnIdleWorkerIsStopped) {
+TEST_P(WebEngineSupervisorTest, AnIdleWorkerIsStopped) {
     TestSite site;
     Server server(Env{{"BROWSER_IDLE_TIMEOUT", "2"}});
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
     ASSERT_EQ(server.workers().size(), 1u);
-    EXPECT_TRUE(wait_until([&] { return server.workers().empty(); }, 5s));
+    // Nothing at all is left: no worker, browser, renderer or X server.
+    EXPECT_TRUE(wait_until([&] { return descendants(server.process().pid()).empty(); }, 5s));
     // And a new one comes on demand.
     EXPECT_EQ(status_of(server.get(site.url("/plain"))), "ok");
 }
 
-TEST_F(WebEngineSupervisorTest, AWorkerIsRecycledAfterMaxPages) {
+TEST_P(WebEngineSupervisorTest, AWorkerIsRecycledAfterMaxPages) {
     TestSite site;
     // The start-up self-test loads the first page: this worker's third is its last.
     Server server(Env{{"BROWSER_MAX_PAGES", "3"}});
@@ -300,7 +348,7 @@ TEST_F(WebEngineSupervisorTest, AWorkerIsRecycledAfterMaxPages) {
         << m.body;
 }
 
-TEST_F(WebEngineSupervisorTest, AWorkerAboveTheMemoryLimitIsRecycledBetweenRequests) {
+TEST_P(WebEngineSupervisorTest, AWorkerAboveTheMemoryLimitIsRecycledBetweenRequests) {
     TestSite site;
     Server server(Env{{"BROWSER_MEMORY_LIMIT", "1"}});  // MiB: every worker is above it
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
@@ -312,7 +360,7 @@ TEST_F(WebEngineSupervisorTest, AWorkerAboveTheMemoryLimitIsRecycledBetweenReque
         << m.body;
 }
 
-TEST_F(WebEngineSupervisorTest, SessionsAreCappedAndExpireWhenIdle) {
+TEST_P(WebEngineSupervisorTest, SessionsAreCappedAndExpireWhenIdle) {
     Server server(Env{{"MAX_SESSIONS", "1"}, {"SESSION_IDLE_TIMEOUT", "2"}});
     ASSERT_EQ(status_of(server.v1(R"({"cmd":"sessions.create","session":"a"})")), "ok");
     Json r = server.v1(R"({"cmd":"sessions.create","session":"b"})");
@@ -324,7 +372,7 @@ TEST_F(WebEngineSupervisorTest, SessionsAreCappedAndExpireWhenIdle) {
         5s));
 }
 
-TEST_F(WebEngineSupervisorTest, EachProxyGetsItsOwnWorker) {
+TEST_P(WebEngineSupervisorTest, EachProxyGetsItsOwnWorker) {
     TestSite site;
     TestProxy proxy;
     Server server;
@@ -332,6 +380,50 @@ TEST_F(WebEngineSupervisorTest, EachProxyGetsItsOwnWorker) {
     server.v1(R"({"cmd":"request.get","maxTimeout":10000,"proxy":{"url":")" + proxy.url() +
               R"("},"url":")" + site.url("/plain") + "\"}");
     EXPECT_EQ(server.workers().size(), 2u);
+}
+
+}  // namespace
+}  // namespace byparr::test
+
+namespace byparr::test {
+namespace {
+
+// Chromium itself (not its worker) killed in the middle of a solve: the request gets a clean
+// error at once, nothing of that browser is left, and the next request gets a new one.
+TEST(ChromiumBrowser, KilledMidSolveIsACleanErrorAndTheNextRequestWorks) {
+    if (!engine_available("chromium")) GTEST_SKIP() << "chromium is not available here";
+    g_engine = "chromium";
+    TestSite site;
+    Server server;
+    ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    const auto browsers = server.named("chromium");
+    ASSERT_FALSE(browsers.empty());
+    const auto xservers = server.named("Xvfb");
+    ASSERT_EQ(xservers.size(), 1u);
+    // The browser process is the one whose parent is the worker.
+    pid_t browser = 0;
+    for (pid_t p : browsers) {
+        std::ifstream f("/proc/" + std::to_string(p) + "/stat");
+        std::string line;
+        std::getline(f, line);
+        const auto close = line.rfind(')');
+        const pid_t ppid = std::stoi(line.substr(close + 4));
+        if (comm_of(ppid) == worker_comm()) browser = p;
+    }
+    ASSERT_GT(browser, 0);
+
+    auto started = std::chrono::steady_clock::now();
+    auto slow =
+        std::async(std::launch::async, [&] { return server.get(site.url("/slow?ms=5000")); });
+    std::this_thread::sleep_for(700ms);
+    ASSERT_EQ(::kill(browser, SIGKILL), 0);
+    Json r = slow.get();
+    EXPECT_EQ(status_of(r), "error");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+    EXPECT_TRUE(wait_until([&] { return !alive(xservers[0]); }, 5s)) << "Xvfb outlived its worker";
+
+    r = server.get(site.url("/plain"));
+    EXPECT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Test client for byparr-webengine-worker: spawns it over a socketpair exactly as
 // the supervisor does (own process group, --fd) and speaks the framed JSON protocol
-// of plugins/webengine/PROTOCOL.md.
+// of plugins/browser/PROTOCOL.md.
 #pragma once
 
 #include <sys/types.h>

@@ -1,6 +1,7 @@
 #include "tests/support/byparr_server.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -20,6 +21,22 @@ std::string ByparrServer::plugin_dir() {
 }
 std::string ByparrServer::fixture_plugin_dir() {
     return BYPARR_SERVER_FIXTURE_PLUGIN_DIR;
+}
+
+std::vector<std::string> browser_engines() {
+    return {"webengine", "chromium"};
+}
+
+bool engine_available(const std::string& engine) {
+    const std::string worker =
+        ByparrServer::plugin_dir() + "/" + engine + "/byparr-" + engine + "-worker";
+    if (::access(worker.c_str(), X_OK) != 0) return false;
+    if (engine != "chromium") return true;
+    if (const char* req = std::getenv("BYPARR_REQUIRE_CHROMIUM"); req && std::string(req) == "1")
+        return true;
+    const char* path = std::getenv("CHROMIUM_PATH");
+    return ::access(path && *path ? path : "/usr/bin/chromium", X_OK) == 0 &&
+           ::access("/usr/bin/Xvfb", X_OK) == 0;
 }
 
 ByparrServer::ByparrServer(ServerOptions options) {

@@ -72,6 +72,13 @@ class ByparrServer {
     int port_ = 0;
 };
 
+// The browser solvers, for tests that run on each: "webengine" and "chromium". The list is
+// fixed so test names are too; engine_available() says whether one can run here (built, and
+// for chromium Debian's Chromium and Xvfb installed). BYPARR_REQUIRE_CHROMIUM=1 (CI) makes a
+// missing Chromium count as available, so its tests fail instead of skipping.
+std::vector<std::string> browser_engines();
+bool engine_available(const std::string& engine);
+
 // {"cmd":"request.get","url":url,"maxTimeout":max_timeout_ms} plus extra members
 // given as raw JSON (e.g. R"("returnOnlyCookies":true)").
 std::string get_body(const std::string& url, int max_timeout_ms = 60000,

@@ -74,12 +74,15 @@ inline std::map<pid_t, long> tree_cpu_ticks(pid_t root) {
     return out;
 }
 
-// Descendants that are browser processes: workers and Chromium's QtWebEngineProcess.
+// Descendants that are browser processes: the workers of both engines, Chromium's processes
+// (QtWebEngineProcess, chromium) and their X servers.
 inline std::size_t browser_processes(pid_t root) {
     std::size_t n = 0;
     for (pid_t p : descendants(root)) {
         std::string comm = comm_of(p);
-        if (comm.find("QtWebEngine") != std::string::npos || comm.find("byparr-webengin") == 0) ++n;
+        if (comm.find("QtWebEngine") != std::string::npos || comm.rfind("byparr-", 0) == 0 ||
+            comm.rfind("chromium", 0) == 0 || comm == "Xvfb")
+            ++n;
     }
     return n;
 }

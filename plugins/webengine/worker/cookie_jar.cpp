@@ -5,7 +5,7 @@
 #include <QJsonObject>
 #include <QWebEngineCookieStore>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 CookieJar::CookieJar(QWebEngineCookieStore* store, QObject* parent)
     : QObject(parent), store_(store) {
@@ -136,4 +136,4 @@ QJsonObject CookieJar::to_contract(const QNetworkCookie& c) {
     return o;
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

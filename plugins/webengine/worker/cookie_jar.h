@@ -14,7 +14,7 @@
 
 class QWebEngineCookieStore;
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 class CookieJar : public QObject {
     Q_OBJECT
@@ -50,4 +50,4 @@ class CookieJar : public QObject {
     bool clearing_ = false;
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -20,12 +20,12 @@
 #include "worker_options.h"
 #include "xvfb_display.h"
 
-using byparr::webengine::DisplayMode;
-using byparr::webengine::FrameChannel;
-using byparr::webengine::ProxyKind;
-using byparr::webengine::Worker;
-using byparr::webengine::WorkerOptions;
-using byparr::webengine::XvfbDisplay;
+using byparr::browser::DisplayMode;
+using byparr::browser::FrameChannel;
+using byparr::browser::ProxyKind;
+using byparr::browser::Worker;
+using byparr::browser::WorkerOptions;
+using byparr::browser::XvfbDisplay;
 
 namespace {
 
@@ -123,7 +123,7 @@ void log_filter(QtMsgType type, const QMessageLogContext& ctx, const QString& ms
 int main(int argc, char** argv) {
     WorkerOptions options;
     std::string error;
-    if (!byparr::webengine::parse_worker_options(argc, argv, &options, &error)) {
+    if (!byparr::browser::parse_worker_options(argc, argv, &options, &error)) {
         std::fprintf(stderr, "byparr-webengine-worker: %s\n", error.c_str());
         return 2;
     }
@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
     if (::geteuid() == 0) qputenv("QTWEBENGINE_DISABLE_SANDBOX", "1");
     // BYPARR_WORKER_NO_DEVTOOLS: tests/diagnostics of the path without headers.
     if (!qEnvironmentVariableIsSet("BYPARR_WORKER_NO_DEVTOOLS")) {
-        options.devtools_port = byparr::webengine::pick_free_loopback_port();
+        options.devtools_port = byparr::browser::pick_free_loopback_port();
     }
     if (options.devtools_port > 0) {
         qputenv("QTWEBENGINE_REMOTE_DEBUGGING",

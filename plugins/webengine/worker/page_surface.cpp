@@ -1,24 +1,31 @@
 #include "page_surface.h"
 
 #include "cookie_jar.h"
+#include "request_interceptor.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 
+#include <QAuthenticator>
+#include <QBuffer>
 #include <QCoreApplication>
 #include <QFocusEvent>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QPixmap>
 #include <QPointer>
 #include <QRandomGenerator>
+#include <QTest>
 #include <QWebEngineHistory>
+#include <QWebEngineHttpRequest>
 #include <QWebEngineLoadingInfo>
 #include <QWebEngineProfile>
+#include <QWebEngineScript>
 #include <QWebEngineView>
 #include <QWidget>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 quint64 PageSurface::wipes_done_ = 0;
 
@@ -41,6 +48,54 @@ class FocusKeeper : public QObject {
   private:
     QWidget* view_;
 };
+
+QString domain_name(QWebEngineLoadingInfo::ErrorDomain d) {
+    switch (d) {
+        case QWebEngineLoadingInfo::InternalErrorDomain:
+            return "internal";
+        case QWebEngineLoadingInfo::ConnectionErrorDomain:
+            return "connection";
+        case QWebEngineLoadingInfo::CertificateErrorDomain:
+            return "certificate";
+        case QWebEngineLoadingInfo::HttpErrorDomain:
+            return "http";
+        case QWebEngineLoadingInfo::FtpErrorDomain:
+            return "ftp";
+        case QWebEngineLoadingInfo::DnsErrorDomain:
+            return "dns";
+        default:
+            return "unknown";
+    }
+}
+
+LoadEvent to_load_event(const QWebEngineLoadingInfo& info) {
+    LoadEvent e;
+    switch (info.status()) {
+        case QWebEngineLoadingInfo::LoadStartedStatus:
+            e.state = LoadEvent::State::kStarted;
+            break;
+        case QWebEngineLoadingInfo::LoadSucceededStatus:
+            e.state = LoadEvent::State::kSucceeded;
+            break;
+        case QWebEngineLoadingInfo::LoadFailedStatus:
+            e.state = LoadEvent::State::kFailed;
+            break;
+        case QWebEngineLoadingInfo::LoadStoppedStatus:
+            e.state = LoadEvent::State::kStopped;
+            break;
+    }
+    e.url = info.url();
+    e.error_code = info.errorCode();
+    e.error_string = info.errorString();
+    // Qt reports an HTTP error status as an error of its own domain; it is no load failure.
+    if (info.errorDomain() == QWebEngineLoadingInfo::HttpStatusCodeDomain) {
+        e.http_status = info.errorCode();
+        e.error_code = 0;
+    } else if (info.errorDomain() != QWebEngineLoadingInfo::NoErrorDomain) {
+        e.error_domain = domain_name(info.errorDomain());
+    }
+    return e;
+}
 
 }  // namespace
 
@@ -86,15 +141,112 @@ PageSurface::PageSurface(QWebEngineProfile* profile, bool owns_profile, CookieJa
         // Not from inside the marker's loadFinished: its loadingChanged is still to come.
         QTimer::singleShot(0, this, &PageSurface::on_shown);
     });
+    forward_page_signals();
     page_->load(QUrl(marker_));
 }
 
+// The engine's signals in PageDriver's terms. They are emitted in every phase (marker,
+// wipe); a solve listens only while it owns the page.
+void PageSurface::forward_page_signals() {
+    connect(page_, &QWebEnginePage::loadingChanged, this,
+            [this](const QWebEngineLoadingInfo& i) { emit load_changed(to_load_event(i)); });
+    connect(page_, &QWebEnginePage::loadFinished, this, [this](bool) { emit load_finished(); });
+    connect(page_, &QWebEnginePage::urlChanged, this, [this](const QUrl&) { emit url_changed(); });
+    connect(page_, &QWebEnginePage::titleChanged, this, &PageSurface::title_changed);
+    connect(jar_, &CookieJar::cookie_added, this, [this](const QNetworkCookie& c) {
+        emit cookie_added(QString::fromUtf8(c.name()), c.domain());
+    });
+    connect(
+        page_, &QWebEnginePage::renderProcessTerminated, this,
+        [this](QWebEnginePage::RenderProcessTerminationStatus, int code) {
+            emit renderer_gone(QStringLiteral("Renderer process ended (exit code %1)").arg(code));
+        });
+    connect(page_, &QWebEnginePage::proxyAuthenticationRequired, this,
+            [this](const QUrl&, QAuthenticator* auth, const QString&) {
+                if (deps_.proxy_username.empty()) return;  // -> 407, reported by the solve
+                auth->setUser(QString::fromStdString(deps_.proxy_username));
+                auth->setPassword(QString::fromStdString(deps_.proxy_password));
+            });
+}
+
+QString PageSurface::set_request_cookies(const QJsonArray& cookies, const QUrl& url) {
+    return jar_->set_request_cookies(cookies, url);
+}
+
+void PageSurface::block_media() {
+    auto* blocker = new MediaBlocker();
+    media_blocker_.reset(blocker);
+    page_->setUrlRequestInterceptor(blocker);
+}
+
+void PageSurface::navigate(const QUrl& url, bool post, const QByteArray& body) {
+    QWebEngineHttpRequest req(url);
+    if (post) {
+        req.setMethod(QWebEngineHttpRequest::Post);
+        req.setHeader("Content-Type", "application/x-www-form-urlencoded");
+        req.setPostData(body);
+    }
+    page_->load(req);
+}
+
+void PageSurface::stop() {
+    page_->triggerAction(QWebEnginePage::Stop);
+}
+
+bool PageSurface::is_loading() const {
+    return page_->isLoading();
+}
+
+QUrl PageSurface::url() const {
+    return page_->url();
+}
+
+void PageSurface::run_isolated(const QString& script, ScriptCallback cb) {
+    page_->runJavaScript(script, QWebEngineScript::ApplicationWorld, std::move(cb));
+}
+
+void PageSurface::to_html(std::function<void(const QString& html)> cb) {
+    page_->toHtml(std::move(cb));
+}
+
+void PageSurface::screenshot(std::function<void(const QByteArray& png)> cb) {
+    QPixmap shot = view_->grab();
+    QByteArray png;
+    QBuffer buf(&png);
+    buf.open(QIODevice::WriteOnly);
+    shot.save(&buf, "PNG");
+    cb(png);
+}
+
+void PageSurface::click(QPoint from, QPoint at, int hold_ms) {
+    // Trusted input: events must go to the focus proxy, not the view.
+    QWidget* target = view_->focusProxy();
+    if (!target) return;
+    QTest::mouseMove(target, from);
+    QTest::mouseMove(target, at);
+    QTest::mouseClick(target, Qt::LeftButton, {}, at, hold_ms);
+}
+
+void PageSurface::tab_space() {
+    QWidget* target = view_->focusProxy();
+    if (!target) return;
+    QTest::keyClick(target, Qt::Key_Tab, {}, 40);
+    QTest::keyClick(target, Qt::Key_Space, {}, 60);
+}
+
+void PageSurface::cookies_for(const QUrl& url, std::function<void(const QJsonArray&)> cb) {
+    cb(jar_->cookies_for(url));
+}
+
+bool PageSurface::renderer_alive() const {
+    return page_->renderProcessPid() > 0;
+}
+
 PageSurface::~PageSurface() {
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     if (devtools_session_) devtools_session_->detach();
     devtools_session_.reset();
-#endif
     disconnect(page_, nullptr, this, nullptr);
+    page_->setUrlRequestInterceptor(nullptr);
     delete window_;  // and the view with it, before its page
     delete page_;
     if (owns_profile_) {
@@ -124,17 +276,11 @@ void PageSurface::keep_focus() {
 }
 
 bool PageSurface::has_devtools() const {
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     return devtools_session_ != nullptr;
-#else
-    return false;
-#endif
 }
 
 int PageSurface::inflight_requests() const {
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     if (devtools_session_) return devtools_session_->inflight_requests();
-#endif
     return -1;
 }
 
@@ -147,7 +293,6 @@ void PageSurface::on_shown() {
         "document.body.innerHTML='<h1>w</h1><p style=\"font:14px sans-serif\">w <b>w</b> "
         "<i>w</i> <code>w</code></p><input><button>w</button>';document.body.offsetHeight;"
         "document.body.textContent='';"));
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     if (deps_.devtools) {
         guard_ = std::make_shared<QPointer<PageSurface>>(this);
         auto guard = guard_;
@@ -186,12 +331,10 @@ void PageSurface::on_shown() {
             });
         return;
     }
-#endif
     set_ready();
 }
 
 void PageSurface::set_timezone(const QString& zone, std::function<void(QString error)> done) {
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     const std::string want = zone.isEmpty() ? deps_.ua.timezone : zone.toStdString();
     // DevTools re-applies a session's override to the new renderer when a cross-site
     // navigation swaps it, so once per change is enough. Chromium holds the zone per
@@ -222,11 +365,9 @@ void PageSurface::set_timezone(const QString& zone, std::function<void(QString e
             });
         return;
     }
-#endif
     done(QString());
 }
 
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
 void PageSurface::adopt_session(std::shared_ptr<DevToolsSession> session) {
     devtools_session_ = session;
     zone_ = deps_.ua.timezone;  // attach() applied it
@@ -256,7 +397,6 @@ void PageSurface::adopt_session(std::shared_ptr<DevToolsSession> session) {
             Qt::QueuedConnection);
     });
 }
-#endif
 
 void PageSurface::hurry() {
     attach_wait_ms_ = std::min(attach_wait_ms_, kAttachTimeoutMs);  // for an attach not begun yet
@@ -266,6 +406,8 @@ void PageSurface::hurry() {
 }
 
 void PageSurface::recycle() {
+    page_->setUrlRequestInterceptor(nullptr);
+    media_blocker_.reset();
     ready_ = false;
     recycling_ = true;
     age_.restart();
@@ -275,7 +417,6 @@ void PageSurface::recycle() {
     marker_ = QStringLiteral("about:blank#byparr-%1")
                   .arg(QRandomGenerator::global()->generate64(), 16, 16, QLatin1Char('0'));
     wipe_timer_.start(kWipeTimeoutMs);
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     // sessionStorage belongs to the tab and outlives the document, and DevTools can
     // only clear it while a frame of its origin is there: before leaving the page.
     // An origin without a frame now (an earlier redirect hop, an error page) fails
@@ -290,7 +431,6 @@ void PageSurface::recycle() {
         }
         return;
     }
-#endif
     leave_page();
 }
 
@@ -306,7 +446,6 @@ void PageSurface::wipe() {
     wipe_stage_ = WipeStage::kStores;
     wipes_pending_ = 1;
     page_->history()->clear();
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     if (devtools_session_) {
         // The HTTP cache through DevTools, which confirms it: QWebEngineProfile::
         // clearHttpCache() (Qt 6.4) left the next navigation of the profile hanging.
@@ -316,12 +455,10 @@ void PageSurface::wipe() {
                       QJsonObject{{"origin", origin}, {"storageTypes", "all"}}, true);
         }
     }
-#endif
     origins_.clear();
     jar_->clear();  // -> emptied -> wiped_one()
 }
 
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
 void PageSurface::send_wipe(const char* method, const QJsonObject& params, bool must_succeed) {
     ++wipes_pending_;
     auto guard = guard_;
@@ -342,7 +479,6 @@ void PageSurface::send_wipe(const char* method, const QJsonObject& params, bool 
                 Qt::QueuedConnection);
         });
 }
-#endif
 
 void PageSurface::wipe_failed() {
     if (!recycling_) return;
@@ -376,4 +512,4 @@ void PageSurface::set_ready() {
     emit ready();
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -16,15 +16,14 @@
 #include <QTimer>
 #include <QWebEnginePage>
 
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
 #include "devtools_client.h"
-#endif
+#include "page_driver.h"
 
 class QWebEngineProfile;
 class QWebEngineView;
 class QWidget;
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 class CookieJar;
 
@@ -43,14 +42,15 @@ class WorkerPage : public QWebEnginePage {
 // What every surface needs besides its profile; owned by the Worker.
 struct SurfaceDeps {
     QObject* router = nullptr;  // context for callbacks from the DevTools thread
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     DevToolsClient* devtools = nullptr;
     UaOverride ua;
     std::shared_ptr<int> attach_failures = std::make_shared<int>(0);  // consecutive
-#endif
+    // The worker's HTTP proxy credentials, for the engine's authentication prompt.
+    std::string proxy_username;
+    std::string proxy_password;
 };
 
-class PageSurface : public QObject {
+class PageSurface : public PageDriver {
     Q_OBJECT
   public:
     // The viewport (innerWidth x innerHeight, and what a screenshot shows).
@@ -81,7 +81,7 @@ class PageSurface : public QObject {
                 const SurfaceDeps& deps, int attach_wait_ms = kAttachTimeoutMs);
     ~PageSurface() override;
 
-    bool is_ready() const { return ready_; }
+    bool is_ready() const override { return ready_; }
     // Makes a used page fit for the next sessionless request instead of paying a new
     // profile and renderer (~150 ms of CPU): the page goes to a fresh about:blank
     // marker, then cookies, HTTP cache, history and the storage of every origin its
@@ -96,44 +96,51 @@ class PageSurface : public QObject {
     // serves that site (a cross-site navigation launches a new renderer).
     const QString& last_host() const { return last_host_; }
     // A request is waiting: stop waiting for DevTools after kAttachTimeoutMs at most.
-    void hurry();
+    void hurry() override;
     // Gives the page keyboard focus for good: several views are shown at once on one
     // screen and only one window can be active, but challenge scripts check
     // document.hasFocus(). Focus-out events to the page are swallowed from now on.
-    Q_INVOKABLE void keep_focus();
+    Q_INVOKABLE void keep_focus() override;
     bool has_devtools() const;
     // The zone the page presents from the next document on (Emulation.setTimezoneOverride
     // on its DevTools session): `zone`, or --timezone's when empty, so a reused page drops
     // an earlier request's. Calls done("") once it is in effect (at once when it already
     // is, or when the page has no DevTools session), done(reason) when the browser refuses
     // the zone; on the Qt thread, never after the surface is gone.
-    void set_timezone(const QString& zone, std::function<void(QString error)> done);
+    void set_timezone(const QString& zone, std::function<void(QString error)> done) override;
     // Requests of the current document still in flight, as DevTools sees them; -1 without
     // DevTools (the caller cannot know).
-    int inflight_requests() const;
+    int inflight_requests() const override;
+
+    // PageDriver
+    QString set_request_cookies(const QJsonArray& cookies, const QUrl& url) override;
+    void block_media() override;
+    void navigate(const QUrl& url, bool post, const QByteArray& body) override;
+    void stop() override;
+    bool is_loading() const override;
+    QUrl url() const override;
+    void run_isolated(const QString& script, ScriptCallback cb) override;
+    void to_html(std::function<void(const QString& html)> cb) override;
+    void screenshot(std::function<void(const QByteArray& png)> cb) override;
+    void click(QPoint from, QPoint at, int hold_ms) override;
+    void tab_space() override;
+    bool reports_documents() const override { return has_devtools(); }
+    void cookies_for(const QUrl& url, std::function<void(const QJsonArray&)> cb) override;
+    bool renderer_alive() const override;
     const QString& marker_url() const { return marker_; }
     QWebEngineProfile* profile() const { return profile_; }
     CookieJar* jar() const { return jar_; }
     WorkerPage* page() const { return page_; }
     QWebEngineView* view() const { return view_; }
 
-  signals:
-    void ready();
-    void broken();
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
-    // Main-frame document responses (redirect hops included), on the Qt thread.
-    void document_response(const DocumentResponse& doc);
-#endif
-
   private:
+    void forward_page_signals();
     void on_shown();
     void set_ready();
     void leave_page();
     void wipe();
     void wiped_one();
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     void send_wipe(const char* method, const QJsonObject& params, bool must_succeed);
-#endif
     void wipe_failed();
 
     QWebEngineProfile* profile_;
@@ -161,12 +168,11 @@ class PageSurface : public QObject {
     QString last_host_;
     QStringList origins_;  // of this use's documents, for Storage.clearDataForOrigin
     std::string zone_;     // in effect on the DevTools session (attach applies --timezone's)
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    std::unique_ptr<QObject> media_blocker_;  // disableMedia, for one use
     void adopt_session(std::shared_ptr<DevToolsSession> session);
     std::shared_ptr<DevToolsSession> devtools_session_;
     // Lets DevTools-thread callbacks find us only while we exist.
     std::shared_ptr<QPointer<PageSurface>> guard_;
-#endif
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

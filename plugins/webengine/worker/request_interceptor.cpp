@@ -3,7 +3,7 @@
 #include <QHostAddress>
 #include <QUrl>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 void SecurityInterceptor::interceptRequest(QWebEngineUrlRequestInfo& info) {
     const QUrl url = info.requestUrl();
@@ -38,4 +38,4 @@ void MediaBlocker::interceptRequest(QWebEngineUrlRequestInfo& info) {
     }
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -5,7 +5,7 @@
 
 #include <QWebEngineUrlRequestInterceptor>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 class SecurityInterceptor : public QWebEngineUrlRequestInterceptor {
     Q_OBJECT
@@ -25,4 +25,4 @@ class MediaBlocker : public QWebEngineUrlRequestInterceptor {
     void interceptRequest(QWebEngineUrlRequestInfo& info) override;
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -17,7 +17,7 @@
 #include "page_surface.h"
 #include "request_interceptor.h"
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 namespace {
 
@@ -64,9 +64,7 @@ Worker::~Worker() {
     sessions_.clear();
     spares_.clear();
     if (security_) QWebEngineProfile::defaultProfile()->setUrlRequestInterceptor(nullptr);
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     devtools_.reset();  // no DevTools callback runs after this
-#endif
 }
 
 bool Worker::start(std::string* error) {
@@ -82,7 +80,8 @@ bool Worker::start(std::string* error) {
     def->setUrlRequestInterceptor(security_);
 
     surface_deps_.router = this;
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
+    surface_deps_.proxy_username = options_.proxy_username;
+    surface_deps_.proxy_password = options_.proxy_password;
     if (options_.devtools_port > 0) {
         devtools_ = std::make_unique<DevToolsClient>(options_.devtools_port);
         devtools_->start();
@@ -99,7 +98,6 @@ bool Worker::start(std::string* error) {
         ua.timezone = options_.timezone;
         ua.locale = options_.lang;
     }
-#endif
     ctx_.options = &options_;
     ctx_.detector = &detector_;
     ctx_.user_agent = user_agent_;
@@ -268,48 +266,12 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         return;
     }
     SolveRequest req;
-    const QString url = r.value("url").toString();
-    req.url = QUrl(url, QUrl::StrictMode);
+    QString invalid;
+    if (!parse_solve_request(r, &req, &invalid)) {
+        reply_error(id, "invalid", invalid);
+        return;
+    }
     const QString req_host = req.url.host().toLower();
-    const QString scheme = req.url.scheme().toLower();
-    if (url.isEmpty() || !req.url.isValid() || (scheme != "http" && scheme != "https") ||
-        req.url.host().isEmpty()) {
-        reply_error(id, "invalid", QStringLiteral("'url' must be an http(s) URL: '%1'").arg(url));
-        return;
-    }
-    const QString method = r.value("method").toString("GET").toUpper();
-    if (method != "GET" && method != "POST") {
-        reply_error(id, "invalid", QStringLiteral("unsupported method '%1'").arg(method));
-        return;
-    }
-    req.post = method == "POST";
-    req.post_data = r.value("postData").toString().toUtf8();
-    const double timeout = r.value("timeoutMs").toDouble(60000);
-    req.timeout_ms = timeout >= 1 ? static_cast<qint64>(timeout) : 60000;
-    req.session = r.value("session").toString();
-    if (r.contains("cookies") && !r.value("cookies").isArray() && !r.value("cookies").isNull()) {
-        reply_error(id, "invalid", "'cookies' must be an array");
-        return;
-    }
-    req.cookies = r.value("cookies").toArray();
-    req.return_only_cookies = r.value("returnOnlyCookies").toBool(false);
-    req.return_screenshot = r.value("returnScreenshot").toBool(false);
-    req.disable_media = r.value("disableMedia").toBool(false);
-    req.wait_ms = std::max<qint64>(0, static_cast<qint64>(r.value("waitMs").toDouble(0)));
-    req.max_response_bytes =
-        std::max<qint64>(0, static_cast<qint64>(r.value("maxResponseBytes").toDouble(0)));
-    req.request_id = r.value("requestId").toString();
-    const QString zone = r.value("timezone").toString();
-    req.timezone = QString::fromStdString(normalize_timezone(zone.toStdString()));
-    // Checked here because Chromium 102 ignores an unknown zone without a word once the page
-    // has an override (TZ's), and would present the old zone. The system's zone database
-    // stands in for the browser's (both are the IANA list). Not isTimeZoneIdAvailable(): it
-    // lists only zone.tab's names, and refused links the browser knows (Europe/Kiev).
-    if (!zone.isEmpty() &&
-        (req.timezone.isEmpty() || !QTimeZone(req.timezone.toUtf8()).isValid())) {
-        reply_error(id, "invalid", QStringLiteral("Unknown time zone '%1'").arg(zone));
-        return;
-    }
 
     std::shared_ptr<Session> session;
     if (!req.session.isEmpty()) {
@@ -357,8 +319,9 @@ void Worker::on_job_done(quint64 serial) {
     ++pages_served_;
     const bool sessionless = job_sessions_.count(serial) == 0;
     if (sessionless && returning_ > 0) --returning_;
-    std::unique_ptr<PageSurface> used =
-        sessionless && !shutting_down_ ? job->release_reusable_surface() : nullptr;
+    // Every page this worker hands to a job is a PageSurface.
+    std::unique_ptr<PageSurface> used(static_cast<PageSurface*>(
+        sessionless && !shutting_down_ ? job->release_reusable_surface().release() : nullptr));
     delete job;  // queued: never inside one of its page's signals
     if (used && used->has_devtools() && used->uses() + 1 < kMaxPageUses &&
         spares_.size() < spare_target_) {
@@ -416,4 +379,4 @@ void Worker::shutdown(bool reply_to_solves) {
     QCoreApplication::exit(0);
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -17,7 +17,7 @@
 
 class QWebEngineProfile;
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 class CookieJar;
 class FrameChannel;
@@ -86,9 +86,7 @@ class Worker : public QObject {
     bool shutting_down_ = false;
     QString fatal_kind_;
     QString fatal_message_;
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     std::unique_ptr<DevToolsClient> devtools_;
-#endif
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -46,10 +46,10 @@
 
 namespace {
 
-using byparr::webengine::DevToolsClient;
-using byparr::webengine::DevToolsSession;
-using byparr::webengine::DocumentResponse;
-using byparr::webengine::UaOverride;
+using byparr::browser::DevToolsClient;
+using byparr::browser::DevToolsSession;
+using byparr::browser::DocumentResponse;
+using byparr::browser::UaOverride;
 using Clock = std::chrono::steady_clock;
 
 int g_debug_port = 0;

@@ -1,7 +1,7 @@
 // The webengine plugin's egress guard (BLOCK_PRIVATE_TARGETS at connect time), over
 // real loopback sockets with a scripted resolver: refusals, forwarding, tunnels,
 // DNS rebinding between the host's pre-check and the connection, and chaining.
-#include "plugins/webengine/egress_guard.h"
+#include "plugins/browser/host/egress_guard.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 namespace {
 
 IpAddress ip(const char* text) {
@@ -306,4 +306,4 @@ TEST(EgressGuardLifecycle, StopEndsOpenTunnelsPromptly) {
 }
 
 }  // namespace
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

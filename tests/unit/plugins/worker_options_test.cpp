@@ -1,9 +1,9 @@
 // The webengine worker's identity strings (issue #13): what Chrome itself would send.
 #include <gtest/gtest.h>
 
-#include "plugins/webengine/worker/worker_options.h"
+#include "plugins/browser/worker/worker_options.h"
 
-namespace byparr::webengine {
+namespace byparr::browser {
 namespace {
 
 TEST(WorkerOptions, UserAgentIsReducedPlainChrome) {
@@ -54,4 +54,4 @@ TEST(WorkerOptions, DisplayAndTimezoneArguments) {
 }
 
 }  // namespace
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -1,4 +1,5 @@
-// DevTools protocol client for the Qt WebEngine worker.
+// DevTools protocol client for the browser workers (Qt WebEngine over its WebSocket endpoint,
+// Chromium over --remote-debugging-pipe; the transport is in devtools_transport.h).
 //
 // Qt WebEngine 6.4 has no API for the main document's real status and response headers, nor for a
 // user agent that is consistent across navigator.userAgent, navigator.platform, userAgentData
@@ -41,7 +42,7 @@
 #include <utility>
 #include <vector>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 // Identity applied to an attached page with Emulation.setUserAgentOverride, plus the sec-ch-ua*
 // headers via Network.setExtraHTTPHeaders (the override alone omits them on top navigations).
@@ -68,6 +69,9 @@ struct UaOverride {
     // so keep client callbacks short. Off: the worker's request interceptor must add them
     // (see DevToolsClient::client_hint_headers).
     bool intercept_documents = true;
+    // False: no UA, client-hint or header override at all (a current Chromium already is
+    // what it claims); the time zone and locale still apply.
+    bool emulate = true;
 };
 
 // The main frame's document response (one per redirect hop too).
@@ -91,8 +95,15 @@ class DevToolsClient {
     using AttachCallback =
         std::function<void(std::shared_ptr<DevToolsSession> session, std::string error)>;
 
-    // Does nothing until start().
+    using ResultCallback = std::function<void(std::string json, std::string error)>;
+
+    // Does nothing until start(). Over the WebSocket of Chromium's DevTools HTTP server on
+    // 127.0.0.1:port (Qt WebEngine's QTWEBENGINE_REMOTE_DEBUGGING).
     explicit DevToolsClient(int port);
+    // Over `chromium --remote-debugging-pipe`: read_fd is ours of Chromium's fd 4, write_fd
+    // ours of its fd 3. The client owns both. When the pipe closes (the browser is gone),
+    // every session ends and every later call fails: there is no reconnect.
+    DevToolsClient(int read_fd, int write_fd);
     // Stops the I/O thread and closes the socket. Takes a few ms even when the thread is blocked
     // on Chromium (the socket is shut down under it). No callback runs after this begins.
     ~DevToolsClient();
@@ -114,7 +125,16 @@ class DevToolsClient {
     // the override lives as long as it does.
     void attach(std::string marker_url, UaOverride ua, int timeout_ms, AttachCallback cb);
 
-    // True while the browser WebSocket is open.
+    // Attaches to a target by id (one this client created with Target.createTarget), as
+    // attach() does after finding one by URL.
+    void attach_target(std::string target_id, UaOverride ua, int timeout_ms, AttachCallback cb);
+
+    // A browser-level command (Target.*, Browser.*): params_json is a JSON object ("" = {});
+    // `json` is the result object. Called back on the I/O thread.
+    void command(std::string method, std::string params_json, ResultCallback cb,
+                 int timeout_ms = 10000);
+
+    // True while the browser connection is open.
     bool connected() const;
     int port() const { return port_; }
 
@@ -147,6 +167,13 @@ class DevToolsSession {
     // it is set, so there is no race between attach and the first navigation. Replaces any
     // previous callback; an empty function clears it.
     void on_document_response(std::function<void(const DocumentResponse&)> cb);
+
+    // Every event of this session (method, params as JSON text), before the client's own
+    // handling; the session's end (target closed or crashed, browser gone) arrives as
+    // "Target.detachedFromTarget". Events before a callback is set are not kept. Replaces any
+    // previous callback.
+    using EventCallback = std::function<void(const std::string& method, const std::string& json)>;
+    void on_event(EventCallback cb);
 
     // Network.getCookies: `json` is the JSON array of cookie objects (HttpOnly included).
     // Empty urls: the cookies of the page's current URL.
@@ -186,4 +213,4 @@ class DevToolsSession {
     std::shared_ptr<const std::atomic<int>> inflight_;
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

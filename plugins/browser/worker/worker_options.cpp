@@ -12,7 +12,7 @@
 #include <cstring>
 #include <regex>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 namespace {
 
@@ -86,9 +86,11 @@ bool parse_worker_options(int argc, char** argv, WorkerOptions* out, std::string
             // see the system's zone, as they did before the setting existed.
             out->timezone = normalize_timezone(v);
             if (!v.empty() && out->timezone.empty()) {
+                const char* self = argc > 0 && argv[0] ? std::strrchr(argv[0], '/') : nullptr;
                 std::fprintf(stderr,
-                             "byparr-webengine-worker: TZ '%s' is not an IANA zone name "
+                             "%s: TZ '%s' is not an IANA zone name "
                              "(e.g. Europe/Berlin); pages keep the system's zone\n",
+                             self ? self + 1 : (argc > 0 && argv[0] ? argv[0] : "worker"),
                              v.c_str());
             }
         } else if (arg == "--browser-display") {
@@ -97,8 +99,11 @@ bool parse_worker_options(int argc, char** argv, WorkerOptions* out, std::string
                 out->display = DisplayMode::kOffscreen;
             } else if (v == "xvfb") {
                 out->display = DisplayMode::kXvfb;
+            } else if (v == "headless") {
+                out->display = DisplayMode::kHeadless;
             } else {
-                *error = "invalid --browser-display '" + v + "' (expected offscreen or xvfb)";
+                *error =
+                    "invalid --browser-display '" + v + "' (expected offscreen, xvfb or headless)";
                 return false;
             }
         } else {
@@ -210,4 +215,4 @@ int pick_free_loopback_port() {
     return port;
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -1,4 +1,4 @@
-#include "plugins/webengine/worker_process.h"
+#include "plugins/browser/host/worker_process.h"
 
 #include "core/proc_tree.h"
 
@@ -21,7 +21,7 @@
 
 extern char** environ;
 
-namespace byparr::webengine {
+namespace byparr::browser {
 namespace {
 
 constexpr uint32_t kMaxFrame = 64u << 20;
@@ -518,4 +518,4 @@ std::string sandbox_unavailable_reason() {
            "profile, or kernel.unprivileged_userns_clone=0)";
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -7,7 +7,7 @@
 #include <QObject>
 #include <QSocketNotifier>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 class FrameChannel : public QObject {
     Q_OBJECT
@@ -40,4 +40,4 @@ class FrameChannel : public QObject {
     qsizetype out_offset_ = 0;
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

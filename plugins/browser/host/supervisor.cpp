@@ -1,4 +1,4 @@
-#include "plugins/webengine/supervisor.h"
+#include "plugins/browser/host/supervisor.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <exception>
 #include <fstream>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 namespace {
 
 constexpr auto kCallMargin = std::chrono::milliseconds(50);
@@ -645,4 +645,4 @@ bool Supervisor::sandbox_disabled() {
     return sandbox_disabled_;
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

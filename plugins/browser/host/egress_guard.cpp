@@ -1,4 +1,4 @@
-#include "plugins/webengine/egress_guard.h"
+#include "plugins/browser/host/egress_guard.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 
 #include <sstream>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 namespace {
 
 constexpr int kHeadTimeoutMs = 30'000;
@@ -497,4 +497,4 @@ void EgressGuard::serve(int client_fd) {
     copy_until_eof(server.fd, client.fd);
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -19,9 +19,9 @@
 
 #include <Poco/JSON/Object.h>
 
-#include "plugins/webengine/worker_process.h"
+#include "plugins/browser/host/worker_process.h"
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 struct ProxySpec {
     std::string url, username, password;
@@ -144,4 +144,4 @@ class Supervisor {
     std::string user_agent_;
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -18,9 +18,9 @@
 
 #include <Poco/JSON/Object.h>
 
-#include "plugins/webengine/egress_guard.h"
+#include "plugins/browser/host/egress_guard.h"
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 using Clock = std::chrono::steady_clock;
 
@@ -147,4 +147,4 @@ std::string sandbox_unavailable_reason();
 // The same for several roots with one /proc walk.
 uint64_t tree_pss_bytes(const std::vector<pid_t>& roots);
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

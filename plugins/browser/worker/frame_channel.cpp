@@ -8,11 +8,12 @@
 #include <cerrno>
 #include <cstdio>
 
+#include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonParseError>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 FrameChannel::FrameChannel(int fd, QObject* parent) : QObject(parent), fd_(fd) {
     ::fcntl(fd_, F_SETFD, FD_CLOEXEC);  // Chromium's children must not inherit it
@@ -117,7 +118,8 @@ void FrameChannel::on_readable() {
         QJsonDocument doc = QJsonDocument::fromJson(in_.mid(pos + 4, len), &err);
         pos += 4 + len;
         if (err.error != QJsonParseError::NoError || !doc.isObject()) {
-            std::fprintf(stderr, "byparr-webengine-worker: bad frame: %s\n",
+            std::fprintf(stderr, "%s: bad frame: %s\n",
+                         qPrintable(QCoreApplication::applicationName()),
                          qPrintable(err.errorString()));
             continue;  // not fatal: the supervisor gets no reply and times out that id
         }
@@ -129,7 +131,9 @@ void FrameChannel::on_readable() {
 
 void FrameChannel::close_with(const char* why) {
     if (fd_ < 0) return;
-    if (why) std::fprintf(stderr, "byparr-webengine-worker: channel closed: %s\n", why);
+    if (why)
+        std::fprintf(stderr, "%s: channel closed: %s\n",
+                     qPrintable(QCoreApplication::applicationName()), why);
     read_notifier_->setEnabled(false);
     write_notifier_->setEnabled(false);
     ::close(fd_);
@@ -137,4 +141,4 @@ void FrameChannel::close_with(const char* why) {
     emit closed();
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -1,23 +1,17 @@
 #include "devtools_client.h"
 
+#include "devtools_transport.h"
+
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <Poco/Buffer.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/SocketAddress.h>
-#include <Poco/Net/StreamSocket.h>
-#include <Poco/Net/WebSocket.h>
-#include <Poco/StreamCopier.h>
 
 #include <algorithm>
 #include <atomic>
@@ -33,7 +27,7 @@
 #include <thread>
 #include <utility>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 namespace {
 
@@ -41,13 +35,8 @@ using Clock = std::chrono::steady_clock;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-// Timeouts for the connect phase. They only matter if Chromium's UI thread (== the Qt thread)
-// is busy; the destructor shuts registered sockets down so it never waits for them.
-constexpr Poco::Timespan::TimeDiff kConnectTimeoutUs = 500 * 1000;
-constexpr Poco::Timespan::TimeDiff kIoTimeoutUs = 5 * 1000 * 1000;
 constexpr auto kConnectRetry = std::chrono::milliseconds(50);
 constexpr auto kTargetRetry = std::chrono::milliseconds(20);
-constexpr int kMaxFrameBytes = 512 * 1024 * 1024;  // screenshots/cookie dumps can be large
 constexpr size_t kMaxBufferedResponses = 64;
 constexpr size_t kMaxExtraInfo = 256;
 // A page that opens thousands of requests at once is busy whatever the exact number.
@@ -167,13 +156,18 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
     using CommandCallback = std::function<void(Object::Ptr result, std::string error)>;
 
     // The eventfd exists from the start so post() never races with start() over it.
-    explicit Impl(int p) : port(p), wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+    Impl(int p, std::unique_ptr<DevToolsTransport> pipe_conn)
+        : port(p), pipe(std::move(pipe_conn)), wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
     ~Impl() {
         if (wake_fd >= 0) ::close(wake_fd);
     }
 
     // ---- shared between threads -------------------------------------------------------------
-    const int port;
+    const int port;  // WebSocket mode; 0 over a pipe
+    // Pipe mode: the connection handed in, taken by the first connect. There is no second
+    // one: a closed pipe means the browser is gone.
+    std::unique_ptr<DevToolsTransport> pipe;
+    const bool pipe_mode = pipe != nullptr;
     const int wake_fd;
     std::mutex mu;                            // guards tasks, started
     std::deque<std::function<void()>> tasks;  // run on the I/O thread
@@ -225,6 +219,7 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         std::string target_id;
         std::string main_frame_id;  // until Page.getFrameTree answers: target id (same in Chromium)
         std::function<void(const DocumentResponse&)> doc_cb;
+        DevToolsSession::EventCallback event_cb;
         std::deque<DocumentResponse> buffered;                      // until a callback is set
         std::deque<Outgoing> outq;                                  // in order, awaiting ExtraInfo
         std::map<std::string, std::deque<Object::Ptr>> extra_info;  // requestId -> ExtraInfo
@@ -237,6 +232,7 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
     };
     struct AttachOp {
         std::string marker_url;
+        std::string target_id;  // known already (a target we created): no search by URL
         UaOverride ua;
         AttachCallback cb;
         uint64_t timer = 0;
@@ -246,8 +242,7 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         std::string last_error;
     };
 
-    std::unique_ptr<Poco::Net::WebSocket> ws;
-    Poco::Buffer<char> rx{0};
+    std::unique_ptr<DevToolsTransport> conn;
     std::string browser_user_agent;
     std::string last_connect_error;
     Clock::time_point next_connect_at{};
@@ -291,94 +286,31 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
 
     // ---- connection -------------------------------------------------------------------------
 
-    Poco::Net::StreamSocket open_socket() {
-        Poco::Net::StreamSocket s;
-        s.connect(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)),
-                  Poco::Timespan(kConnectTimeoutUs));
-        s.setNoDelay(true);
-        s.setReceiveTimeout(Poco::Timespan(kIoTimeoutUs));
-        s.setSendTimeout(Poco::Timespan(kIoTimeoutUs));
-        set_blocking_fd(s.impl()->sockfd());
-        return s;
-    }
-
-    // Clears the registration before the socket it names is closed, so the destructor can never
-    // shut down an fd number that was meanwhile reused.
-    struct FdGuard {
-        Impl* impl;
-        ~FdGuard() { impl->set_blocking_fd(-1); }
-    };
-
     // Blocking, but on our own thread and bounded; never on the Qt thread.
     bool try_connect() {
-        try {
-            std::string ws_path;
-            {
-                auto sock = open_socket();
-                FdGuard guard{this};
-                Poco::Net::HTTPClientSession cs(sock);
-                Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, "/json/version",
-                                           Poco::Net::HTTPMessage::HTTP_1_1);
-                // Chromium rejects DevTools HTTP requests whose Host is not an IP or localhost.
-                req.setHost("127.0.0.1", static_cast<Poco::UInt16>(port));
-                cs.sendRequest(req);
-                Poco::Net::HTTPResponse resp;
-                std::istream& is = cs.receiveResponse(resp);
-                std::string body;
-                Poco::StreamCopier::copyToString(is, body);
-                if (resp.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) {
-                    throw std::runtime_error("/json/version: HTTP " +
-                                             std::to_string(static_cast<int>(resp.getStatus())));
-                }
-                Poco::JSON::Parser parser;
-                auto info = parser.parse(body).extract<Object::Ptr>();
-                const std::string url = str_field(info, "webSocketDebuggerUrl");
-                browser_user_agent = str_field(info, "User-Agent");
-                const auto pos = url.find("/devtools/");
-                if (pos == std::string::npos) {
-                    throw std::runtime_error("/json/version has no browser webSocketDebuggerUrl");
-                }
-                ws_path = url.substr(pos);
+        if (pipe_mode) {
+            if (!pipe) {
+                last_connect_error = "the browser's DevTools pipe is closed";
+                return false;
             }
-            std::unique_ptr<Poco::Net::WebSocket> socket;
-            {
-                auto sock = open_socket();
-                FdGuard guard{this};
-                Poco::Net::HTTPClientSession cs(sock);
-                Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, ws_path,
-                                           Poco::Net::HTTPMessage::HTTP_1_1);
-                req.setHost("127.0.0.1", static_cast<Poco::UInt16>(port));
-                Poco::Net::HTTPResponse resp;
-                socket = std::make_unique<Poco::Net::WebSocket>(cs, req, resp);
-            }
-            socket->setMaxPayloadSize(kMaxFrameBytes);
-            socket->setReceiveTimeout(Poco::Timespan(kIoTimeoutUs));
-            socket->setSendTimeout(Poco::Timespan(kIoTimeoutUs));
-            socket->setNoDelay(true);
-            set_blocking_fd(socket->impl()->sockfd());
-            ws = std::move(socket);
-            is_connected = true;
-            last_connect_error.clear();
-            return true;
-        } catch (const Poco::Exception& e) {
-            last_connect_error = e.displayText();
-        } catch (const std::exception& e) {
-            last_connect_error = e.what();
+            conn = std::move(pipe);
+        } else {
+            conn = connect_devtools_websocket(port, &browser_user_agent, &last_connect_error,
+                                              [this](int fd) { set_blocking_fd(fd); });
+            if (!conn) return false;
         }
-        return false;
+        is_connected = true;
+        last_connect_error.clear();
+        return true;
     }
 
     void disconnect(const std::string& reason) {
-        if (ws) {
+        if (conn) {
             set_blocking_fd(-1);
-            try {
-                ws->close();  // not shutdown(): its close frame could block on a busy peer
-            } catch (...) {
-            }
-            ws.reset();
+            conn->close();
+            conn.reset();
         }
         is_connected = false;
-        rx.resize(0);
         // Everything tied to the socket is gone with it, including every page's UA override.
         sessions.clear();
         auto failed = std::move(pending);
@@ -393,7 +325,7 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
 
     void send_command(const std::string& session_id, const std::string& method, Object::Ptr params,
                       int timeout_ms, CommandCallback cb) {
-        if (!ws) {
+        if (!conn) {
             post([this, cb = std::move(cb)]() mutable { invoke(cb, nullptr, "not connected"); });
             return;
         }
@@ -419,16 +351,41 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         });
         pending.emplace(id, std::move(p));
         try {
-            ws->sendFrame(text.data(), static_cast<int>(text.size()),
-                          Poco::Net::WebSocket::FRAME_TEXT);
-        } catch (const Poco::Exception& e) {
-            disconnect(e.displayText());
+            conn->send(text);
+        } catch (const std::exception& e) {
+            disconnect(e.what());
         }
+    }
+
+    // A command given as JSON text by a caller outside this file; answers with JSON text.
+    void send_raw(const std::string& session_id, const std::string& method,
+                  const std::string& params_json, int timeout_ms,
+                  std::function<void(std::string json, std::string error)> cb) {
+        Object::Ptr params;
+        if (!params_json.empty()) {
+            try {
+                Poco::JSON::Parser parser;
+                params = parser.parse(params_json).extract<Object::Ptr>();
+            } catch (const Poco::Exception& e) {
+                return invoke(cb, std::string(), "bad params: " + e.displayText());
+            }
+        }
+        send_command(session_id, method, params, timeout_ms,
+                     [this, cb = std::move(cb)](Object::Ptr result, std::string error) mutable {
+                         if (!error.empty()) return invoke(cb, std::string(), error);
+                         invoke(cb, stringify(result), std::string());
+                     });
     }
 
     // Fails the session's pending requests; used on detach and when Chromium drops the target.
     void drop_session(const std::string& session_id, const std::string& reason) {
+        DevToolsSession::EventCallback told;
+        if (auto it = sessions.find(session_id); it != sessions.end())
+            told = std::move(it->second.event_cb);
         sessions.erase(session_id);
+        // The page's owner learns that its session is gone (the target closed or crashed, or
+        // the browser went away), as the event Chromium sends for a detach.
+        if (reason != "session detached") invoke(told, "Target.detachedFromTarget", "{}");
         std::vector<CommandCallback> failed;
         for (auto it = pending.begin(); it != pending.end();) {
             if (it->second.session_id == session_id) {
@@ -472,12 +429,17 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             }
             finish_attach(op, nullptr, why);
         });
-        if (ws) {
-            find_target(op);
+        if (conn) {
+            begin_attach(op);
         } else {
             op->waiting_connect = true;
             connect_waiters.push_back(op);
         }
+    }
+
+    void begin_attach(const std::shared_ptr<AttachOp>& op) {
+        if (op->target_id.empty()) return find_target(op);
+        attach_target(op, op->target_id);
     }
 
     void find_target(const std::shared_ptr<AttachOp>& op) {
@@ -570,7 +532,8 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         const std::string user_agent = ua.user_agent.empty() ? browser_user_agent : ua.user_agent;
         const std::string major = major_of(ua.full_version);
 
-        join->outstanding = (user_agent.empty()       ? 2
+        const bool emulate = ua.emulate && !user_agent.empty();
+        join->outstanding = (!emulate                 ? 2
                              : ua.intercept_documents ? 5
                                                       : 4) +
                             (ua.timezone.empty() ? 0 : 1) + (ua.locale.empty() ? 0 : 1);
@@ -598,7 +561,7 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             send_command(session_id, "Emulation.setLocaleOverride", lo, 5000,
                          simple("Emulation.setLocaleOverride"));
         }
-        if (user_agent.empty()) return;
+        if (!emulate) return;
 
         auto brand_list = Array::Ptr(new Array);
         auto full_list = Array::Ptr(new Array);
@@ -772,9 +735,17 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         auto it = sessions.find(session_id);
         if (it == sessions.end()) return;
         SessionState& s = it->second;
+        if (s.event_cb) {
+            // A copy: the callback may detach the session (and so destroy s's callback).
+            auto cb = s.event_cb;
+            invoke(cb, method, params ? stringify(params) : std::string("{}"));
+            it = sessions.find(session_id);
+            if (it == sessions.end()) return;
+        }
         const std::string request_id = str_field(params, "requestId");
         if (method == "Fetch.requestPaused") {
-            on_request_paused(session_id, s, params);
+            // Only our own interception (intercept_documents); the owner answers the rest.
+            if (!s.hint_headers.empty()) on_request_paused(session_id, s, params);
         } else if (method == "Network.responseReceivedExtraInfo") {
             // Kept for every request (the type is unknown here and it often precedes
             // requestWillBeSent); dropped on loadingFinished/Failed, and bounded.
@@ -848,43 +819,24 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         on_event(str_field(msg, "method"), str_field(msg, "sessionId"), obj_field(msg, "params"));
     }
 
-    // Reads one frame; Chromium does not fragment, but continuation frames are joined anyway.
-    void read_frame() {
-        int flags = 0;
-        int n = 0;
-        try {
-            n = ws->receiveFrame(rx, flags);
-        } catch (const Poco::Exception& e) {
-            return disconnect(e.displayText());
+    void read_message() {
+        std::string text, error;
+        switch (conn->read(&text, &error)) {
+            case DevToolsTransport::Read::kClosed:
+                return disconnect(error);
+            case DevToolsTransport::Read::kAgain:
+                return;
+            case DevToolsTransport::Read::kMessage:
+                guarded([&] { on_message(text); });
         }
-        const int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
-        if (n == 0 && flags == 0) return disconnect("closed by peer");
-        if (opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) return disconnect("close frame");
-        if (opcode == Poco::Net::WebSocket::FRAME_OP_PING) {
-            try {
-                ws->sendFrame(rx.begin(), static_cast<int>(rx.size()),
-                              static_cast<int>(Poco::Net::WebSocket::FRAME_FLAG_FIN) |
-                                  static_cast<int>(Poco::Net::WebSocket::FRAME_OP_PONG));
-            } catch (const Poco::Exception& e) {
-                return disconnect(e.displayText());
-            }
-            rx.resize(0);
-            return;
-        }
-        if (opcode == Poco::Net::WebSocket::FRAME_OP_PONG) {
-            rx.resize(0);
-            return;
-        }
-        if (!(flags & Poco::Net::WebSocket::FRAME_FLAG_FIN)) return;  // more to come
-        std::string text(rx.begin(), rx.size());
-        rx.resize(0);
-        guarded([&] { on_message(text); });
     }
 
     // ---- loop -------------------------------------------------------------------------------
 
     void run() {
         pthread_setname_np(pthread_self(), "byparr-devtools");
+        // A pipe is there from the start (and there is no other): no lazy connect.
+        if (pipe_mode) try_connect();
         while (!stop) {
             // 1. Work handed in from other threads (and deferred by ourselves).
             for (;;) {
@@ -915,13 +867,13 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
 
             // 3. Connect when an attach waits for it.
             std::erase_if(connect_waiters, [](const auto& op) { return op->done; });
-            if (!ws && !connect_waiters.empty() && Clock::now() >= next_connect_at) {
+            if (!conn && !connect_waiters.empty() && Clock::now() >= next_connect_at) {
                 if (try_connect()) {
                     auto waiters = std::move(connect_waiters);
                     connect_waiters.clear();
                     for (auto& op : waiters) {
                         op->waiting_connect = false;
-                        find_target(op);
+                        begin_attach(op);
                     }
                 } else {
                     next_connect_at = Clock::now() + kConnectRetry;
@@ -936,39 +888,30 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             auto deadline = Clock::time_point::max();
             for (const auto& [id, t] : timers)
                 deadline = std::min(deadline, t.at);
-            if (!ws && !connect_waiters.empty()) deadline = std::min(deadline, next_connect_at);
+            if (!conn && !connect_waiters.empty()) deadline = std::min(deadline, next_connect_at);
             if (deadline != Clock::time_point::max()) {
                 const auto left =
                     std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
                 timeout_ms = static_cast<int>(std::max<int64_t>(left.count() + 1, 0));
             }
-            bool ws_ready = false;
-            try {
-                ws_ready = ws && ws->available() > 0;  // bytes Poco buffered during handshake
-            } catch (...) {
-            }
-            if (ws_ready) timeout_ms = 0;
+            const bool buffered = conn && conn->buffered();
+            if (buffered) timeout_ms = 0;
 
-            pollfd fds[2] = {{wake_fd, POLLIN, 0}, {ws ? ws->impl()->sockfd() : -1, POLLIN, 0}};
-            const int rc = ::poll(fds, ws ? 2 : 1, timeout_ms);
+            pollfd fds[2] = {{wake_fd, POLLIN, 0}, {conn ? conn->fd() : -1, POLLIN, 0}};
+            const int rc = ::poll(fds, conn ? 2 : 1, timeout_ms);
             if (stop) return;
             if (rc < 0) continue;  // EINTR
             if (fds[0].revents & POLLIN) {
                 uint64_t v;
                 [[maybe_unused]] auto n = ::read(wake_fd, &v, sizeof v);
             }
-            if (ws && (ws_ready || (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
-                read_frame();
+            if (conn && (buffered || (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
+                read_message();
                 // Drain whatever else is already here before going back to sleep.
-                for (int i = 0; ws && i < 256; ++i) {
-                    pollfd p{ws->impl()->sockfd(), POLLIN, 0};
-                    bool more = false;
-                    try {
-                        more = ws->available() > 0 || ::poll(&p, 1, 0) > 0;
-                    } catch (...) {
-                    }
-                    if (!more) break;
-                    read_frame();
+                for (int i = 0; conn && i < 256; ++i) {
+                    pollfd p{conn->fd(), POLLIN, 0};
+                    if (!conn->buffered() && ::poll(&p, 1, 0) <= 0) break;
+                    read_message();
                 }
             }
         }
@@ -997,20 +940,20 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         pending.clear();
         sessions.clear();
         connect_waiters.clear();
-        if (ws) {
-            try {
-                ws->close();
-            } catch (...) {
-            }
-            ws.reset();
-        }
+        if (conn) conn->close();
+        conn.reset();
+        pipe.reset();
         is_connected = false;
     }
 };
 
 // ---- DevToolsClient -----------------------------------------------------------------------------
 
-DevToolsClient::DevToolsClient(int port) : port_(port), impl_(std::make_shared<Impl>(port)) {}
+DevToolsClient::DevToolsClient(int port)
+    : port_(port), impl_(std::make_shared<Impl>(port, nullptr)) {}
+
+DevToolsClient::DevToolsClient(int read_fd, int write_fd)
+    : port_(0), impl_(std::make_shared<Impl>(0, make_devtools_pipe(read_fd, write_fd))) {}
 
 DevToolsClient::~DevToolsClient() {
     impl_->shutdown_thread();
@@ -1033,6 +976,25 @@ void DevToolsClient::attach(std::string marker_url, UaOverride ua, int timeout_m
     op->cb = std::move(cb);
     Impl* impl = impl_.get();
     impl_->post([impl, op, timeout_ms] { impl->start_attach(op, timeout_ms); });
+}
+
+void DevToolsClient::attach_target(std::string target_id, UaOverride ua, int timeout_ms,
+                                   AttachCallback cb) {
+    auto op = std::make_shared<Impl::AttachOp>();
+    op->target_id = std::move(target_id);
+    op->ua = std::move(ua);
+    op->cb = std::move(cb);
+    Impl* impl = impl_.get();
+    impl_->post([impl, op, timeout_ms] { impl->start_attach(op, timeout_ms); });
+}
+
+void DevToolsClient::command(std::string method, std::string params_json, ResultCallback cb,
+                             int timeout_ms) {
+    Impl* p = impl_.get();
+    impl_->post([p, method = std::move(method), params_json = std::move(params_json),
+                 cb = std::move(cb), timeout_ms]() mutable {
+        p->send_raw("", method, params_json, timeout_ms, std::move(cb));
+    });
 }
 
 bool DevToolsClient::connected() const {
@@ -1098,20 +1060,17 @@ void DevToolsSession::send(std::string method, std::string params_json, ResultCa
     impl->post([p, sid = session_id_, method = std::move(method),
                 params_json = std::move(params_json), cb = std::move(cb), timeout_ms]() mutable {
         if (!p->sessions.count(sid)) return p->invoke(cb, std::string(), "session detached");
-        Object::Ptr params;
-        if (!params_json.empty()) {
-            try {
-                Poco::JSON::Parser parser;
-                params = parser.parse(params_json).extract<Object::Ptr>();
-            } catch (const Poco::Exception& e) {
-                return p->invoke(cb, std::string(), "bad params: " + e.displayText());
-            }
-        }
-        p->send_command(sid, method, params, timeout_ms,
-                        [p, cb = std::move(cb)](Object::Ptr result, std::string error) mutable {
-                            if (!error.empty()) return p->invoke(cb, std::string(), error);
-                            p->invoke(cb, stringify(result), std::string());
-                        });
+        p->send_raw(sid, method, params_json, timeout_ms, std::move(cb));
+    });
+}
+
+void DevToolsSession::on_event(EventCallback cb) {
+    auto impl = impl_.lock();
+    if (!impl) return;
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_, cb = std::move(cb)]() mutable {
+        auto it = p->sessions.find(sid);
+        if (it != p->sessions.end()) it->second.event_cb = std::move(cb);
     });
 }
 
@@ -1178,4 +1137,4 @@ void DevToolsSession::detach() {
     impl->post([p, sid = session_id_] { p->detach_session(sid); });
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

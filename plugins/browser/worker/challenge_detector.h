@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 enum class PageVerdict { kNone, kChallenge, kBlocked, kCaptcha };
 
@@ -48,4 +48,4 @@ class ChallengeDetector {
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -1,15 +1,11 @@
 #include "challenge_detector.h"
 
-#ifdef BYPARR_HAVE_CHALLENGE_RULES
 #include "core/challenge_rules.h"
-#endif
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 struct ChallengeDetector::Impl {
-#ifdef BYPARR_HAVE_CHALLENGE_RULES
     byparr::challenge::RuleSet rules;
-#endif
     std::vector<std::string> selectors;
     std::vector<std::string> html_markers;
     bool enabled = false;
@@ -20,7 +16,6 @@ ChallengeDetector::~ChallengeDetector() = default;
 
 bool ChallengeDetector::load(const std::vector<std::string>& files, std::string* error) {
     if (files.empty()) return true;
-#ifdef BYPARR_HAVE_CHALLENGE_RULES
     auto rules = byparr::challenge::RuleSet::load_files(files, error);
     if (!rules) return false;
     impl_->rules = std::move(*rules);
@@ -28,10 +23,6 @@ bool ChallengeDetector::load(const std::vector<std::string>& files, std::string*
     impl_->html_markers = impl_->rules.html_markers();
     impl_->enabled = impl_->rules.size() > 0;
     return true;
-#else
-    *error = "challenge rules are not compiled into this worker";
-    return false;
-#endif
 }
 
 bool ChallengeDetector::enabled() const {
@@ -47,17 +38,11 @@ const std::vector<std::string>& ChallengeDetector::html_markers() const {
 }
 
 bool ChallengeDetector::is_clearance_cookie(const std::string& name) const {
-#ifdef BYPARR_HAVE_CHALLENGE_RULES
     return impl_->enabled && impl_->rules.is_clearance_cookie(name);
-#else
-    (void)name;
-    return false;
-#endif
 }
 
 PageMatch ChallengeDetector::classify(const PageFactsIn& facts) const {
     PageMatch out;
-#ifdef BYPARR_HAVE_CHALLENGE_RULES
     if (!impl_->enabled) return out;
     byparr::challenge::PageFacts f;
     f.url = facts.url;
@@ -86,10 +71,7 @@ PageMatch ChallengeDetector::classify(const PageFactsIn& facts) const {
     out.kind = m.kind;
     out.click_selector = m.click_selector;
     out.grace_ms = m.grace_ms;
-#else
-    (void)facts;
-#endif
     return out;
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

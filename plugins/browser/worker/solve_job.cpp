@@ -4,23 +4,14 @@
 #include <climits>
 #include <cstdio>
 
-#include <QAuthenticator>
-#include <QBuffer>
+#include <QCoreApplication>
 #include <QJsonDocument>
-#include <QPixmap>
 #include <QPointer>
-#include <QTest>
-#include <QWebEngineHttpRequest>
-#include <QWebEngineProfile>
-#include <QWebEngineScript>
-#include <QWebEngineView>
+#include <QTimeZone>
 
-#include "cookie_jar.h"
-#include "page_surface.h"
-#include "request_interceptor.h"
 #include "worker_options.h"
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 namespace {
 
@@ -60,6 +51,9 @@ constexpr int kDocWaitMs = 300;   // see collect()
 constexpr int kClickPollMs = 50;  // widget not visible yet: look again this soon
 constexpr int kClickPolls = 40;
 constexpr int kCheckLostMs = 1000;  // a facts script unanswered this long is presumed lost
+// The reply waits this long at most for the page's cookies (an engine that reads them over
+// DevTools); past it the answer goes out without them rather than late.
+constexpr int kCookieWaitMs = 200;
 // The first click goes as soon as the widget is seen; retries back off (a widget may
 // stay disabled for a while and clicking it early does no harm).
 constexpr int kClickBackoffMs[] = {0, 500, 1000, 2000};
@@ -160,25 +154,6 @@ bool is_proxy_error(int code, const QString& text) {
            text.contains(QLatin1String("TUNNEL"), Qt::CaseInsensitive);
 }
 
-QString domain_name(QWebEngineLoadingInfo::ErrorDomain d) {
-    switch (d) {
-        case QWebEngineLoadingInfo::InternalErrorDomain:
-            return "internal";
-        case QWebEngineLoadingInfo::ConnectionErrorDomain:
-            return "connection";
-        case QWebEngineLoadingInfo::CertificateErrorDomain:
-            return "certificate";
-        case QWebEngineLoadingInfo::HttpErrorDomain:
-            return "http";
-        case QWebEngineLoadingInfo::FtpErrorDomain:
-            return "ftp";
-        case QWebEngineLoadingInfo::DnsErrorDomain:
-            return "dns";
-        default:
-            return "unknown";
-    }
-}
-
 bool trace_enabled() {
     static const bool on = qEnvironmentVariableIsSet("BYPARR_WORKER_TRACE");
     return on;
@@ -192,10 +167,56 @@ bool steps_enabled() {
 
 }  // namespace
 
+bool parse_solve_request(const QJsonObject& r, SolveRequest* out, QString* error) {
+    SolveRequest& req = *out;
+    const QString url = r.value("url").toString();
+    req.url = QUrl(url, QUrl::StrictMode);
+    const QString scheme = req.url.scheme().toLower();
+    if (url.isEmpty() || !req.url.isValid() || (scheme != "http" && scheme != "https") ||
+        req.url.host().isEmpty()) {
+        *error = QStringLiteral("'url' must be an http(s) URL: '%1'").arg(url);
+        return false;
+    }
+    const QString method = r.value("method").toString("GET").toUpper();
+    if (method != "GET" && method != "POST") {
+        *error = QStringLiteral("unsupported method '%1'").arg(method);
+        return false;
+    }
+    req.post = method == "POST";
+    req.post_data = r.value("postData").toString().toUtf8();
+    const double timeout = r.value("timeoutMs").toDouble(60000);
+    req.timeout_ms = timeout >= 1 ? static_cast<qint64>(timeout) : 60000;
+    req.session = r.value("session").toString();
+    if (r.contains("cookies") && !r.value("cookies").isArray() && !r.value("cookies").isNull()) {
+        *error = "'cookies' must be an array";
+        return false;
+    }
+    req.cookies = r.value("cookies").toArray();
+    req.return_only_cookies = r.value("returnOnlyCookies").toBool(false);
+    req.return_screenshot = r.value("returnScreenshot").toBool(false);
+    req.disable_media = r.value("disableMedia").toBool(false);
+    req.wait_ms = std::max<qint64>(0, static_cast<qint64>(r.value("waitMs").toDouble(0)));
+    req.max_response_bytes =
+        std::max<qint64>(0, static_cast<qint64>(r.value("maxResponseBytes").toDouble(0)));
+    req.request_id = r.value("requestId").toString();
+    const QString zone = r.value("timezone").toString();
+    req.timezone = QString::fromStdString(normalize_timezone(zone.toStdString()));
+    // Checked here because Chromium 102 ignores an unknown zone without a word once the page
+    // has an override (TZ's), and would present the old zone. The system's zone database
+    // stands in for the browser's (both are the IANA list). Not isTimeZoneIdAvailable(): it
+    // lists only zone.tab's names, and refused links the browser knows (Europe/Kiev).
+    if (!zone.isEmpty() &&
+        (req.timezone.isEmpty() || !QTimeZone(req.timezone.toUtf8()).isValid())) {
+        *error = QStringLiteral("Unknown time zone '%1'").arg(zone);
+        return false;
+    }
+    return true;
+}
+
 void SolveJob::step(const QString& what) const {
     if (!steps_enabled()) return;
     std::fprintf(
-        stderr, "byparr-webengine-worker: debug: req=%s +%lldms %s\n",
+        stderr, "%s: debug: req=%s +%lldms %s\n", qPrintable(QCoreApplication::applicationName()),
         qPrintable(request_.request_id.isEmpty() ? QString::number(serial_) : request_.request_id),
         static_cast<long long>(clock_.elapsed()), qPrintable(what));
 }
@@ -210,7 +231,7 @@ SolveJob::SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const So
     : serial_(serial), id_(std::move(id)), request_(std::move(request)), ctx_(ctx) {
     clock_.start();
     for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_,
-                      &doc_wait_timer_, &generic_timer_, &loop_guard_timer_}) {
+                      &doc_wait_timer_, &generic_timer_, &loop_guard_timer_, &cookie_timer_}) {
         t->setSingleShot(true);
         t->setTimerType(Qt::PreciseTimer);
     }
@@ -225,24 +246,18 @@ SolveJob::SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const So
 }
 
 SolveJob::~SolveJob() {
-    if (surface_) {
-        disconnect(surface_->page(), nullptr, this, nullptr);
-        surface_->page()->setUrlRequestInterceptor(nullptr);
-    }
+    if (surface_) disconnect(surface_.get(), nullptr, this, nullptr);
     surface_.reset();
 }
 
-std::unique_ptr<PageSurface> SolveJob::release_reusable_surface() {
-    if (!finished_ || !surface_ || phase_ == Phase::kPreparing) return nullptr;
+std::unique_ptr<PageDriver> SolveJob::release_reusable_surface() {
+    if (!finished_ || !replied_ || !surface_ || phase_ == Phase::kPreparing) return nullptr;
     if (failure_kind_ == QLatin1String("timeout") || failure_kind_ == QLatin1String("internal") ||
         failure_kind_ == QLatin1String("cancelled")) {
         return nullptr;
     }
-    if (surface_->page()->renderProcessPid() <= 0) return nullptr;
-    disconnect(surface_->page(), nullptr, this, nullptr);
+    if (!surface_->renderer_alive()) return nullptr;
     disconnect(surface_.get(), nullptr, this, nullptr);
-    disconnect(surface_->jar(), nullptr, this, nullptr);
-    surface_->page()->setUrlRequestInterceptor(nullptr);
     return std::move(surface_);
 }
 
@@ -250,13 +265,13 @@ int SolveJob::remaining_ms() const {
     return static_cast<int>(std::max<qint64>(0, request_.timeout_ms - clock_.elapsed()));
 }
 
-void SolveJob::start(std::unique_ptr<PageSurface> surface) {
+void SolveJob::start(std::unique_ptr<PageDriver> surface) {
     surface_ = std::move(surface);
     if (surface_->is_ready()) {
         begin();
     } else {
-        connect(surface_.get(), &PageSurface::ready, this, &SolveJob::begin);
-        connect(surface_.get(), &PageSurface::broken, this, [this] {
+        connect(surface_.get(), &PageDriver::ready, this, &SolveJob::begin);
+        connect(surface_.get(), &PageDriver::broken, this, [this] {
             surface_.release()->deleteLater();  // inside its own signal
             if (!finished_) emit surface_lost(serial_);
         });
@@ -266,60 +281,43 @@ void SolveJob::start(std::unique_ptr<PageSurface> surface) {
 
 void SolveJob::begin() {
     if (finished_) return;
-    trace("begin", surface_->marker_url() + (surface_->has_devtools() ? " devtools" : "") +
-                       QStringLiteral(" renderer=%1").arg(surface_->page()->renderProcessPid()));
-    QWebEnginePage* page = surface_->page();
-    QString err = surface_->jar()->set_request_cookies(request_.cookies, request_.url);
+    trace("begin", {});
+    PageDriver* page = surface_.get();
+    disconnect(page, &PageDriver::ready, this, nullptr);
+    QString err = page->set_request_cookies(request_.cookies, request_.url);
     if (!err.isEmpty()) {
         fail("invalid", err);
         return;
     }
-    if (request_.disable_media) {
-        auto* blocker = new MediaBlocker();
-        media_blocker_.reset(blocker);
-        page->setUrlRequestInterceptor(blocker);
-    }
-    connect(page, &QWebEnginePage::loadingChanged, this, &SolveJob::on_loading_changed);
-    connect(page, &QWebEnginePage::loadFinished, this, [this](bool ok) {
-        trace("loadFinished", QStringLiteral("%1 renderer=%2")
-                                  .arg(ok ? "ok" : "failed")
-                                  .arg(surface_->page()->renderProcessPid()));
+    if (request_.disable_media) page->block_media();
+    connect(page, &PageDriver::load_changed, this, &SolveJob::on_loading_changed);
+    connect(page, &PageDriver::load_finished, this, [this] {
+        trace("loadFinished", {});
         activity_clock_.start();
         surface_->keep_focus();
         schedule_check(kSettleMs);
     });
-    connect(page, &QWebEnginePage::urlChanged, this, [this](const QUrl&) {
+    connect(page, &PageDriver::url_changed, this, [this] {
         surface_->keep_focus();
         activity_clock_.start();
         if (phase_ == Phase::kLoading) schedule_check(kEventCoalesceMs);
     });
-    connect(page, &QWebEnginePage::titleChanged, this, [this](const QString& title) {
+    connect(page, &PageDriver::title_changed, this, [this](const QString& title) {
         trace("title", title);
         activity_clock_.start();
         if (phase_ == Phase::kLoading) schedule_check(kEventCoalesceMs);
     });
-    connect(surface_->jar(), &CookieJar::cookie_added, this, [this](const QNetworkCookie& c) {
-        if (phase_ == Phase::kLoading && challenge_seen_ &&
-            ctx_.detector->is_clearance_cookie(c.name().toStdString())) {
-            step(QStringLiteral("clearance cookie %1 set for %2")
-                     .arg(QString::fromUtf8(c.name()), c.domain()));
-            schedule_check(kEventCoalesceMs);
-        }
-    });
-    connect(page, &QWebEnginePage::renderProcessTerminated, this,
-            [this](QWebEnginePage::RenderProcessTerminationStatus, int code) {
-                fail("internal", QStringLiteral("Renderer process ended (exit code %1)").arg(code));
+    connect(page, &PageDriver::cookie_added, this,
+            [this](const QString& name, const QString& domain) {
+                if (phase_ == Phase::kLoading && challenge_seen_ &&
+                    ctx_.detector->is_clearance_cookie(name.toStdString())) {
+                    step(QStringLiteral("clearance cookie %1 set for %2").arg(name, domain));
+                    schedule_check(kEventCoalesceMs);
+                }
             });
-    connect(page, &QWebEnginePage::proxyAuthenticationRequired, this,
-            [this](const QUrl&, QAuthenticator* auth, const QString&) {
-                if (ctx_.options->proxy_username.empty()) return;  // -> 407, reported below
-                auth->setUser(QString::fromStdString(ctx_.options->proxy_username));
-                auth->setPassword(QString::fromStdString(ctx_.options->proxy_password));
-            });
-
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
-    connect(surface_.get(), &PageSurface::document_response, this, &SolveJob::on_document);
-#endif
+    connect(page, &PageDriver::renderer_gone, this,
+            [this](const QString& why) { fail("internal", why); });
+    connect(page, &PageDriver::document_response, this, &SolveJob::on_document);
     // The request's zone is in effect before its first document exists.
     surface_->set_timezone(request_.timezone, [self = QPointer<SolveJob>(this)](QString error) {
         if (!self || self->finished_) return;
@@ -328,7 +326,6 @@ void SolveJob::begin() {
     });
 }
 
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
 void SolveJob::on_document(const DocumentResponse& doc) {
     trace("document", QStringLiteral("%1 %2").arg(doc.status).arg(QString::fromStdString(doc.url)));
     if (doc.redirect) return;  // a hop: the final document follows
@@ -340,34 +337,29 @@ void SolveJob::on_document(const DocumentResponse& doc) {
         collect();
     }
 }
-#endif
 
 void SolveJob::navigate() {
     if (finished_) return;
     phase_ = Phase::kLoading;
     trace("navigate", request_.url.toString());
     surface_->keep_focus();
-    QWebEngineHttpRequest req(request_.url);
-    if (request_.post) {
-        req.setMethod(QWebEngineHttpRequest::Post);
-        req.setHeader("Content-Type", "application/x-www-form-urlencoded");
-        req.setPostData(request_.post_data);
-    }
-    surface_->page()->load(req);
+    surface_->navigate(request_.url, request_.post, request_.post_data);
 }
 
-void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
+void SolveJob::on_loading_changed(const LoadEvent& info) {
+    using State = LoadEvent::State;
     if (phase_ != Phase::kLoading && phase_ != Phase::kWaiting) return;
     // The surface's about:blank marker may report after we took over; never settle on it.
-    if (info.url().scheme() == QLatin1String("about")) return;
+    if (info.url.scheme() == QLatin1String("about")) return;
     surface_->keep_focus();
-    load_status_ = info.status();
-    trace("loading", QStringLiteral("status=%1 domain=%2 code=%3 %4 %5")
-                         .arg(info.status())
-                         .arg(info.errorDomain())
-                         .arg(info.errorCode())
-                         .arg(info.errorString(), info.url().toString()));
-    if (info.status() == QWebEngineLoadingInfo::LoadStartedStatus) {
+    load_status_ = info.state;
+    trace("loading", QStringLiteral("status=%1 domain=%2 code=%3 http=%4 %5 %6")
+                         .arg(static_cast<int>(info.state))
+                         .arg(info.error_domain)
+                         .arg(info.error_code)
+                         .arg(info.http_status)
+                         .arg(info.error_string, info.url.toString()));
+    if (info.state == State::kStarted) {
         quiet_timer_.stop();
         net_busy_clock_.invalidate();  // its requests belong to the old document
         if (challenge_current_)
@@ -384,7 +376,7 @@ void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
     }
     load_seen_ = true;
     activity_clock_.start();
-    if (self_stopped_ && info.status() == QWebEngineLoadingInfo::LoadStoppedStatus) {
+    if (self_stopped_ && info.state == State::kStopped) {
         // Our own stop (the loop guard): what is on screen is the answer, not a failure.
         schedule_check(kSettleMs);
         return;
@@ -396,12 +388,12 @@ void SolveJob::on_loading_changed(const QWebEngineLoadingInfo& info) {
         live_clock_.start();
         loop_guard_timer_.start(kLiveMaxWaitMs + kLoopGuardSlackMs);
     }
-    error_domain_ = info.errorDomain();
-    error_code_ = info.errorCode();
-    error_string_ = info.errorString();
-    if (info.errorDomain() == QWebEngineLoadingInfo::HttpStatusCodeDomain) {
-        http_status_ = info.errorCode();
-    } else if (info.status() == QWebEngineLoadingInfo::LoadSucceededStatus) {
+    error_domain_ = info.error_domain;
+    error_code_ = info.error_code;
+    error_string_ = info.error_string;
+    if (info.http_status > 0) {
+        http_status_ = info.http_status;
+    } else if (info.state == State::kSucceeded) {
         // Successful loads without an HTTP status (data:, about:) or pre-6.x behaviour.
         if (http_status_ == 0) http_status_ = 200;
     }
@@ -415,22 +407,20 @@ void SolveJob::schedule_check(int delay_ms) {
 
 void SolveJob::check() {
     if (finished_ || phase_ != Phase::kLoading) return;
-    QWebEnginePage* page = surface_->page();
+    PageDriver* page = surface_.get();
     // loadFinished/loadingChanged re-arms us. A page that keeps navigating is checked even
     // while loading: the facts say whether the script ran in a complete document.
-    if ((page->isLoading() && !force_answer_) || !load_seen_) return;
+    if ((page->is_loading() && !force_answer_) || !load_seen_) return;
     if (check_running_ && check_clock_.elapsed() < kCheckLostMs) {
         check_again_ = true;
         quiet_timer_.start(kCheckLostMs);  // in case that answer never comes
         return;
     }
-    if (load_status_ == QWebEngineLoadingInfo::LoadFailedStatus ||
-        load_status_ == QWebEngineLoadingInfo::LoadStoppedStatus) {
-        if (error_domain_ != QWebEngineLoadingInfo::HttpStatusCodeDomain &&
-            error_domain_ != QWebEngineLoadingInfo::NoErrorDomain) {
+    if (load_status_ == LoadEvent::State::kFailed || load_status_ == LoadEvent::State::kStopped) {
+        if (!error_domain_.isEmpty()) {
             QString text = error_string_.isEmpty() ? QStringLiteral("load failed") : error_string_;
             QString msg = QStringLiteral("%1 (%2 error %3) loading %4")
-                              .arg(text, domain_name(error_domain_))
+                              .arg(text, error_domain_)
                               .arg(error_code_)
                               .arg(request_.url.toString());
             // With a proxy, failed authentication surfaces as an auth error (or as
@@ -466,11 +456,11 @@ void SolveJob::check() {
     // toHtml() would run. waitInSeconds answers later, so it takes the page then.
     const bool near_cap =
         live_clock_.isValid() && live_clock_.elapsed() >= kLiveMaxWaitMs - kLivePollMs;
-    const bool with_page =
-        (force_answer_ || near_cap) && request_.wait_ms == 0 && !request_.return_only_cookies;
-    page->runJavaScript(
+    const bool with_page = (force_answer_ || near_cap || page->lags_behind_page()) &&
+                           request_.wait_ms == 0 && !request_.return_only_cookies;
+    page->run_isolated(
         facts_script(ctx_.detector->selectors(), ctx_.detector->html_markers(), with_page),
-        QWebEngineScript::ApplicationWorld, [self](const QVariant& v) {
+        [self](const QVariant& v) {
             if (!self) return;
             self->check_running_ = false;
             self->on_facts(v);
@@ -483,8 +473,12 @@ void SolveJob::on_facts(const QVariant& v) {
     const QVariantMap m = v.toMap();
     // Forced (the loop guard): a complete document seen by the script counts, even if the
     // next navigation has started since.
-    const bool usable = force_answer_ ? m.value("ready").toString() == QLatin1String("complete")
-                                      : !surface_->page()->isLoading();
+    // A driver that learns of loads late may run the script in the next document already,
+    // before that has loaded: only a complete one counts.
+    const bool complete = m.value("ready").toString() == QLatin1String("complete");
+    const bool usable =
+        force_answer_ ? complete
+                      : !surface_->is_loading() && (complete || !surface_->lags_behind_page());
     if (check_again_ || !v.isValid() || !usable) {
         const int delay = check_again_ ? 0 : kEventCoalesceMs;
         check_again_ = false;
@@ -492,7 +486,7 @@ void SolveJob::on_facts(const QVariant& v) {
         return;
     }
     PageFactsIn facts;
-    facts.url = surface_->page()->url().toString().toStdString();
+    facts.url = surface_->url().toString().toStdString();
     facts.title = m.value("title").toString().toStdString();
     facts.status = http_status_ ? http_status_ : doc_status_;
     facts.headers = doc_headers_;
@@ -633,9 +627,9 @@ void SolveJob::on_loop_guard() {
         return;
     }
     // No complete document came in time (its loads never finish): stop it where it is.
-    if (surface_->page()->isLoading()) {
+    if (surface_->is_loading()) {
         self_stopped_ = true;
-        surface_->page()->triggerAction(QWebEnginePage::Stop);
+        surface_->stop();
     }
     schedule_check(0);
 }
@@ -651,23 +645,21 @@ void SolveJob::schedule_generic_widget() {
 void SolveJob::try_generic_widget() {
     if (finished_ || phase_ != Phase::kLoading || !challenge_current_ || !click_selector_.isEmpty())
         return;
-    if (surface_->page()->isLoading()) {  // the challenge is moving on by itself
+    if (surface_->is_loading()) {  // the challenge is moving on by itself
         generic_timer_.start(kClickPollMs * 4);
         return;
     }
     QPointer<SolveJob> self(this);
-    surface_->page()->runJavaScript(widget_script(), QWebEngineScript::ApplicationWorld,
-                                    [self](const QVariant& v) {
-                                        if (self) self->act_on_widget(v);
-                                    });
+    surface_->run_isolated(widget_script(), [self](const QVariant& v) {
+        if (self) self->act_on_widget(v);
+    });
 }
 
 void SolveJob::act_on_widget(const QVariant& found) {
     if (finished_ || phase_ != Phase::kLoading || !challenge_current_) return;
     const int attempt = ++generic_attempts_;
     const QVariantList w = found.toList();
-    QWidget* target = surface_->view()->focusProxy();
-    if (w.size() != 3 || !target) {
+    if (w.size() != 3) {
         step(QStringLiteral("attempt %1: no visible widget on the challenge yet").arg(attempt));
     } else if (attempt % 2 == 1) {
         const QPoint p(qRound(w[0].toDouble()), qRound(w[1].toDouble()));
@@ -677,16 +669,13 @@ void SolveJob::act_on_widget(const QVariant& found) {
                  .arg(p.x())
                  .arg(p.y()));
         // A person's pointer arrives from somewhere and rests before pressing.
-        QTest::mouseMove(target, p - QPoint(11, 7));
-        QTest::mouseMove(target, p);
-        QTest::mouseClick(target, Qt::LeftButton, {}, p, 80);
+        surface_->click(p - QPoint(11, 7), p, 80);
         schedule_check(kAfterClickMs);
     } else {
         step(QStringLiteral("attempt %1: Tab + Space (widget %2)")
                  .arg(attempt)
                  .arg(w[2].toString()));
-        QTest::keyClick(target, Qt::Key_Tab, {}, 40);
-        QTest::keyClick(target, Qt::Key_Space, {}, 60);
+        surface_->tab_space();
         schedule_check(kAfterClickMs);
     }
     schedule_generic_widget();
@@ -695,39 +684,32 @@ void SolveJob::act_on_widget(const QVariant& found) {
 void SolveJob::try_click() {
     if (finished_ || phase_ != Phase::kLoading || click_selector_.isEmpty()) return;
     QPointer<SolveJob> self(this);
-    surface_->page()->runJavaScript(
-        rect_script(click_selector_), QWebEngineScript::ApplicationWorld,
-        [self](const QVariant& v) {
-            if (!self || self->finished_ || self->phase_ != Phase::kLoading) return;
-            QVariantList xy = v.toList();
-            QWidget* target = self->surface_->view()->focusProxy();
-            if (xy.size() != 2 || !target) {
-                // Not laid out, visible or enabled yet: look again soon rather than at
-                // the next re-check, the click is what the challenge waits for.
-                self->trace("click", "target not visible yet");
-                if (++self->click_polls_ <= kClickPolls) self->click_timer_.start(kClickPollMs);
-                return;
-            }
-            self->trace("click",
-                        QStringLiteral("%1,%2").arg(xy[0].toDouble()).arg(xy[1].toDouble()));
-            QPoint p(qRound(xy[0].toDouble()), qRound(xy[1].toDouble()));
-            // Trusted input: events must go to the focus proxy, not the view.
-            QTest::mouseMove(target, p - QPoint(7, 5));
-            QTest::mouseMove(target, p);
-            QTest::mouseClick(target, Qt::LeftButton, {}, p, 60);
-            ++self->clicks_;
-            self->schedule_check(kAfterClickMs);
-            if (self->clicks_ < kMaxClicks) {
-                int backoff =
-                    kClickBackoffMs[std::min<int>(self->clicks_, std::size(kClickBackoffMs) - 1)];
-                self->click_timer_.start(backoff);
-            }
-        });
+    surface_->run_isolated(rect_script(click_selector_), [self](const QVariant& v) {
+        if (!self || self->finished_ || self->phase_ != Phase::kLoading) return;
+        QVariantList xy = v.toList();
+        if (xy.size() != 2) {
+            // Not laid out, visible or enabled yet: look again soon rather than at
+            // the next re-check, the click is what the challenge waits for.
+            self->trace("click", "target not visible yet");
+            if (++self->click_polls_ <= kClickPolls) self->click_timer_.start(kClickPollMs);
+            return;
+        }
+        self->trace("click", QStringLiteral("%1,%2").arg(xy[0].toDouble()).arg(xy[1].toDouble()));
+        QPoint p(qRound(xy[0].toDouble()), qRound(xy[1].toDouble()));
+        self->surface_->click(p - QPoint(7, 5), p, 60);
+        ++self->clicks_;
+        self->schedule_check(kAfterClickMs);
+        if (self->clicks_ < kMaxClicks) {
+            int backoff =
+                kClickBackoffMs[std::min<int>(self->clicks_, std::size(kClickBackoffMs) - 1)];
+            self->click_timer_.start(backoff);
+        }
+    });
 }
 
 void SolveJob::settle() {
     if (finished_) return;
-    trace("settled", surface_->page()->url().toString());
+    trace("settled", surface_->url().toString());
     quiet_timer_.stop();
     click_timer_.stop();
     generic_timer_.stop();
@@ -743,18 +725,16 @@ void SolveJob::settle() {
 void SolveJob::collect() {
     if (finished_) return;
     phase_ = Phase::kCollecting;
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     // Settling no longer waits out a quiet period, so on a busy machine the page can
     // be done before the DevTools thread has handed over the document's status and
     // headers: give them a moment (they are normally long there).
-    if (!doc_waited_ && doc_status_ == 0 && surface_->has_devtools()) {
+    if (!doc_waited_ && doc_status_ == 0 && surface_->reports_documents()) {
         doc_waited_ = true;
         trace("waiting", "for the document's headers");
         doc_wait_timer_.start(kDocWaitMs);
         return;
     }
     doc_wait_timer_.stop();
-#endif
     if (request_.return_only_cookies) {
         complete({});
         return;
@@ -764,14 +744,14 @@ void SolveJob::collect() {
         return;
     }
     QPointer<SolveJob> self(this);
-    surface_->page()->toHtml([self](const QString& html) {
+    surface_->to_html([self](const QString& html) {
         if (self) self->complete(html);
     });
 }
 
 QJsonObject SolveJob::base_result() const {
     QJsonObject r;
-    QUrl url = surface_ ? surface_->page()->url() : request_.url;
+    QUrl url = surface_ ? surface_->url() : request_.url;
     if (url.isEmpty() || url.scheme() == "about") url = request_.url;
     r["url"] = url.toString(QUrl::FullyEncoded);
     r["status"] = http_status_ ? http_status_ : doc_status_;
@@ -787,7 +767,7 @@ QJsonObject SolveJob::base_result() const {
         challenge["kind"] = challenge_kind_;
     }
     r["challenge"] = challenge;
-    if (surface_) r["cookies"] = surface_->jar()->cookies_for(url);
+    r["cookies"] = QJsonArray();  // send_reply() fills them in
     return r;
 }
 
@@ -811,20 +791,49 @@ void SolveJob::complete(const QString& html) {
             r["html"] = html;
         }
     }
-    if (request_.return_screenshot) {
-        QPixmap shot = surface_->view()->grab();
-        QByteArray png;
-        QBuffer buf(&png);
-        buf.open(QIODevice::WriteOnly);
-        shot.save(&buf, "PNG");
-        r["screenshot"] = QString::fromLatin1(png.toBase64());
-    }
     if (!turnstile_token_.isEmpty()) r["turnstileToken"] = turnstile_token_;
     r["message"] = challenge_seen_ ? "Challenge solved!" : "Challenge not detected!";
     finished_ = true;
+    deadline_timer_.stop();
     trace("complete", {});
-    emit reply(QJsonObject{{"id", id_}, {"ok", true}, {"result", r}});
-    emit done(serial_);
+    if (!request_.return_screenshot) {
+        send_reply(QJsonObject{{"id", id_}, {"ok", true}, {"result", r}});
+        return;
+    }
+    QPointer<SolveJob> self(this);
+    surface_->screenshot([self, r](const QByteArray& png) mutable {
+        if (!self) return;
+        r["screenshot"] = QString::fromLatin1(png.toBase64());
+        self->send_reply(QJsonObject{{"id", self->id_}, {"ok", true}, {"result", r}});
+    });
+}
+
+void SolveJob::send_reply(QJsonObject msg) {
+    if (replied_) return;
+    auto finish = [this](QJsonObject m) {
+        if (replied_) return;
+        replied_ = true;
+        cookie_timer_.stop();
+        emit reply(m);
+        emit done(serial_);
+    };
+    if (!surface_ || !msg.contains("result")) {
+        finish(msg);
+        return;
+    }
+    const QUrl url(msg.value("result").toObject().value("url").toString());
+    // Past the wait the answer goes without cookies; a late callback then finds replied_.
+    connect(&cookie_timer_, &QTimer::timeout, this, [finish, msg] { finish(msg); });
+    cookie_timer_.start(kCookieWaitMs);
+    QPointer<SolveJob> self(this);
+    surface_->cookies_for(url, [self, finish, msg](const QJsonArray& cookies) mutable {
+        if (!self) return;
+        self->trace("cookies", QString::number(cookies.size()));
+        QJsonObject r = msg.value("result").toObject();
+        r["cookies"] = cookies;
+        msg["result"] = r;
+        finish(msg);
+    });
 }
 
 void SolveJob::fail(const QString& kind, const QString& message, QJsonObject extra) {
@@ -837,18 +846,17 @@ void SolveJob::fail(const QString& kind, const QString& message, QJsonObject ext
                       &doc_wait_timer_, &generic_timer_, &loop_guard_timer_}) {
         t->stop();
     }
+    if (surface_ && phase_ != Phase::kPreparing) surface_->stop();
     QJsonObject error{{"kind", kind}, {"message", message}};
     for (auto it = extra.begin(); it != extra.end(); ++it)
         error[it.key()] = it.value();
     QJsonObject msg{{"id", id_}, {"ok", false}, {"error", error}};
     if (surface_ && phase_ != Phase::kPreparing) msg["result"] = base_result();
-    if (surface_) surface_->page()->triggerAction(QWebEnginePage::Stop);
-    emit reply(msg);
-    emit done(serial_);
+    send_reply(msg);
 }
 
 void SolveJob::abort(const QString& kind, const QString& message) {
     fail(kind, message);
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

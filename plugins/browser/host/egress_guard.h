@@ -17,7 +17,7 @@
 
 #include "core/target_guard.h"
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 // An HTTP proxy the guard chains to (PROXY_URL or a request's proxy). The guard
 // sends it the checked IP, never the name, so the upstream cannot resolve the
@@ -79,4 +79,4 @@ class EgressGuard {
     int active_ = 0;          // connection threads still running
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -13,17 +13,13 @@
 #include <QObject>
 #include <QTimer>
 #include <QUrl>
-#include <QWebEngineLoadingInfo>
 
 #include "challenge_detector.h"
-
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
 #include "devtools_client.h"
-#endif
+#include "page_driver.h"
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
-class PageSurface;
 struct WorkerOptions;
 
 struct SolveRequest {
@@ -42,6 +38,10 @@ struct SolveRequest {
     QString timezone;  // IANA zone for this page (the request's proxy); empty: --timezone's
 };
 
+// The `solve` request of the frame protocol (PROTOCOL.md). False and *error (for an
+// `invalid` reply) when a field is wrong.
+bool parse_solve_request(const QJsonObject& r, SolveRequest* out, QString* error);
+
 class SolveJob;
 
 // What every job shares; owned by the Worker.
@@ -57,8 +57,8 @@ class SolveJob : public QObject {
     SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const SolveContext& ctx);
     ~SolveJob() override;
 
-    // Takes the surface (ready or still preparing) and starts as soon as it is ready.
-    void start(std::unique_ptr<PageSurface> surface);
+    // Takes the page (ready or still preparing) and starts as soon as it is ready.
+    void start(std::unique_ptr<PageDriver> surface);
     // Ends the solve now with an error reply (cancel, shutdown).
     void abort(const QString& kind, const QString& message);
 
@@ -69,7 +69,7 @@ class SolveJob : public QObject {
     // After the reply: the page, if it may serve another request once wiped (the solve
     // did not end in a timeout, a renderer crash or a cancel, which can leave a
     // renderer hung or gone). Null otherwise; the job keeps no hold on it.
-    std::unique_ptr<PageSurface> release_reusable_surface();
+    std::unique_ptr<PageDriver> release_reusable_surface();
 
   signals:
     void reply(const QJsonObject& message);
@@ -83,7 +83,7 @@ class SolveJob : public QObject {
 
     void begin();
     void navigate();
-    void on_loading_changed(const QWebEngineLoadingInfo& info);
+    void on_loading_changed(const LoadEvent& info);
     void schedule_check(int delay_ms);
     void check();
     void on_facts(const QVariant& facts);
@@ -95,24 +95,25 @@ class SolveJob : public QObject {
     void settle();
     void collect();
     void complete(const QString& html);
+    void with_screenshot(QJsonObject r);
     void fail(const QString& kind, const QString& message, QJsonObject extra = {});
     QJsonObject base_result() const;
+    // Adds the page's cookies to msg's result (when it has one), then sends it: the reply
+    // waits for an engine that reads its cookies asynchronously, never past kCookieWaitMs.
+    void send_reply(QJsonObject msg);
     int remaining_ms() const;
     void trace(const char* what, const QString& detail) const;
     // One solve step (rule seen, click, reload, clearance cookie, why the page was answered),
     // as a "debug: req=<id>" worker line (PROTOCOL.md, "Worker output"), written only when
     // the host runs at LOG_LEVEL=debug.
     void step(const QString& what) const;
-#ifdef BYPARR_HAVE_DEVTOOLS_CLIENT
     void on_document(const DocumentResponse& doc);
-#endif
 
     quint64 serial_;
     QJsonValue id_;
     SolveRequest request_;
     SolveContext ctx_;
-    std::unique_ptr<PageSurface> surface_;
-    std::unique_ptr<QObject> media_blocker_;
+    std::unique_ptr<PageDriver> surface_;
     Phase phase_ = Phase::kPreparing;
     bool finished_ = false;
     QString failure_kind_;
@@ -125,11 +126,13 @@ class SolveJob : public QObject {
     QTimer doc_wait_timer_;    // collect() waiting for the final document's headers
     QTimer generic_timer_;     // the next attempt on a widget no rule names
     QTimer loop_guard_timer_;  // answers a non-challenge page that never stops navigating
+    QTimer cookie_timer_;      // send_reply() waiting for the page's cookies
     bool doc_waited_ = false;
+    bool replied_ = false;
 
-    // Main document, as seen by loadingChanged.
-    QWebEngineLoadingInfo::LoadStatus load_status_ = QWebEngineLoadingInfo::LoadStartedStatus;
-    QWebEngineLoadingInfo::ErrorDomain error_domain_ = QWebEngineLoadingInfo::NoErrorDomain;
+    // Main document, as the engine's load events report it.
+    LoadEvent::State load_status_ = LoadEvent::State::kStarted;
+    QString error_domain_;
     int error_code_ = 0;
     QString error_string_;
     int http_status_ = 0;
@@ -171,4 +174,4 @@ class SolveJob : public QObject {
     QString turnstile_token_;
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -11,7 +11,7 @@
 
 #include <string>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 class XvfbDisplay {
   public:
@@ -35,4 +35,4 @@ class XvfbDisplay {
     std::string authority_;
 };
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -11,7 +11,7 @@
 #include <chrono>
 #include <cstring>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 namespace {
 
@@ -138,4 +138,4 @@ bool XvfbDisplay::start(int width, int height, int timeout_ms, const std::string
     return false;
 }
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -4,13 +4,14 @@
 #include <string>
 #include <vector>
 
-namespace byparr::webengine {
+namespace byparr::browser {
 
 enum class ProxyKind { kNone, kHttp, kSocks };
 
 // BROWSER_DISPLAY: where the worker's windows live. Offscreen is cheap and has no GL;
 // xvfb runs a private X server per worker so pages get WebGL (Mesa llvmpipe).
-enum class DisplayMode { kOffscreen = 1, kXvfb = 2 };
+// headless (chromium only): Chromium's --headless=new, no display at all.
+enum class DisplayMode { kOffscreen = 1, kXvfb = 2, kHeadless = 3 };
 
 struct WorkerOptions {
     int fd = -1;
@@ -55,4 +56,4 @@ std::string normalize_timezone(const std::string& tz);
 // A free TCP port on 127.0.0.1 (bound then released), or 0.
 int pick_free_loopback_port();
 
-}  // namespace byparr::webengine
+}  // namespace byparr::browser

@@ -1,0 +1,127 @@
+// One Chromium tab driven over DevTools: a target in a browser context of its own
+// (cookies, storage and cache die with the context, so a page is never wiped and
+// reused), attached with a flat session. Implements PageDriver for the shared solve
+// loop.
+//
+// Never sends Runtime.enable (pages can detect it): scripts run in an isolated world
+// made with Page.createIsolatedWorld, one per document, whose execution context id is
+// kept until the main frame navigates.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <QJsonObject>
+#include <QPointer>
+#include <QTimer>
+
+#include "devtools_client.h"
+#include "page_driver.h"
+
+namespace byparr::browser {
+
+struct CdpPageOptions {
+    DevToolsClient* client = nullptr;
+    QObject* router = nullptr;       // lives on the Qt thread: DevTools callbacks are sent here
+    std::string browser_context_id;  // "" = the default context (or new_context)
+    bool owns_context = false;       // dispose of it with the page
+    // Make a context of its own first (Target.createBrowserContext), owned by the page, with
+    // this proxy ("" = the browser's own setting) and bypass list.
+    bool new_context = false;
+    std::string proxy_server;
+    std::string proxy_bypass_list;
+    UaOverride identity;         // emulate = false for a browser that is what it claims
+    std::string proxy_username;  // answered to the proxy's 407 (Fetch.authRequired)
+    std::string proxy_password;
+    bool headless = false;
+    // The window (the viewport is smaller by the browser's UI), as BrowserLaunch's.
+    int window_x = 277;
+    int window_y = 113;
+    int window_width = 1366;
+    int window_height = 853;
+};
+
+class CdpPage : public PageDriver {
+    Q_OBJECT
+  public:
+    static constexpr int kCreateTimeoutMs = 10000;
+
+    // Creates the target and attaches; `ready` or `broken` follows.
+    explicit CdpPage(CdpPageOptions options);
+    ~CdpPage() override;
+
+    bool is_ready() const override { return ready_; }
+    QString set_request_cookies(const QJsonArray& cookies, const QUrl& url) override;
+    void block_media() override { block_media_ = true; }
+    void navigate(const QUrl& url, bool post, const QByteArray& body) override;
+    void stop() override;
+    bool is_loading() const override { return loading_; }
+    QUrl url() const override { return url_; }
+    void run_isolated(const QString& script, ScriptCallback cb) override;
+    void to_html(std::function<void(const QString& html)> cb) override;
+    void screenshot(std::function<void(const QByteArray& png)> cb) override;
+    void click(QPoint from, QPoint at, int hold_ms) override;
+    void tab_space() override;
+    void set_timezone(const QString& zone, std::function<void(QString error)> done) override;
+    int inflight_requests() const override;
+    bool reports_documents() const override { return true; }
+    void cookies_for(const QUrl& url, std::function<void(const QJsonArray&)> cb) override;
+    bool renderer_alive() const override { return alive_; }
+    bool lags_behind_page() const override { return true; }
+
+    const std::string& target_id() const { return target_id_; }
+    const QString& failure() const { return failure_; }
+
+  private:
+    using Reply = std::function<void(const QJsonObject& result, const QString& error)>;
+    // A session command whose answer comes back on the Qt thread (dropped if we are gone).
+    void send(const char* method, const QJsonObject& params, Reply cb = nullptr,
+              int timeout_ms = 10000);
+    void create_target();
+    void created(const std::string& target_id);
+    void attached(std::shared_ptr<DevToolsSession> session);
+    void fail_setup(const QString& why);
+    void warm_up();
+    void on_event(const QString& method, const QJsonObject& params);
+    void on_request_paused(const QJsonObject& params);
+    void on_auth_required(const QJsonObject& params);
+    void start_navigation();
+    void eval_in_world(const QString& script, ScriptCallback cb, bool retried);
+
+    CdpPageOptions options_;
+    std::shared_ptr<QPointer<CdpPage>> guard_;
+    std::shared_ptr<DevToolsSession> session_;
+    std::string target_id_;
+    bool ready_ = false;
+    bool alive_ = true;
+    QString failure_;
+    QTimer setup_timer_;
+    static constexpr int kWarmUpMaxMs = 1000;
+    std::function<void()> warm_done_;  // set while the warm-up navigation loads
+
+    // Navigation state of the main frame.
+    bool loading_ = false;
+    // Load events count only once our navigation has sent its first request: the tab's
+    // initial about:blank may still report its own load after navigate() was called.
+    bool armed_ = false;
+    QUrl url_;
+    QString load_error_;               // net::ERR_* of the main document request, this navigation
+    int doc_status_ = 0;               // HTTP status of the main document, this navigation
+    std::set<QString> main_requests_;  // request ids of main-frame documents
+    int world_context_ = 0;            // isolated world of the current document; 0: none
+    std::string zone_;                 // the time zone override in effect on the session
+
+    // What navigate() sets up: cookies to land first, then Fetch for POST/auth/media.
+    int pending_setup_ = 0;
+    std::function<void()> after_setup_;
+    bool block_media_ = false;
+    bool post_pending_ = false;
+    QUrl post_url_;
+    QByteArray post_body_;
+    bool fetch_enabled_ = false;
+    std::map<QString, int> auth_tries_;
+};
+
+}  // namespace byparr::browser

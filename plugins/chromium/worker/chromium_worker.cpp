@@ -1,0 +1,386 @@
+#include "chromium_worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include <QCoreApplication>
+#include <QJsonDocument>
+#include <QPointer>
+
+#include "frame_channel.h"
+
+namespace byparr::browser {
+
+namespace {
+
+// Spare tabs (a context, a renderer and an attached session each) ready ahead of requests:
+// making one costs ~40-80 ms of browser work that would otherwise be on the request path.
+constexpr size_t kMaxSpares = 4;
+constexpr int kIdentityTimeoutMs = 15000;
+
+// BROWSER_POOL_IDLE_TIMEOUT (s, default 30), as for webengine: this long without a request,
+// the spares shrink back to one.
+int spare_idle_ms() {
+    bool ok = false;
+    const int s = qEnvironmentVariableIntValue("BROWSER_POOL_IDLE_TIMEOUT", &ok);
+    return ok && s >= 1 && s <= 86400 ? s * 1000 : 30000;
+}
+
+QString to_json(const QJsonObject& o) {
+    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
+
+}  // namespace
+
+ChromiumWorker::ChromiumWorker(const WorkerOptions& options, FrameChannel* channel, int read_fd,
+                               int write_fd, bool headless)
+    : options_(options),
+      channel_(channel),
+      client_(std::make_unique<DevToolsClient>(read_fd, write_fd)),
+      headless_(headless) {
+    connect(channel_, &FrameChannel::frame_received, this, &ChromiumWorker::on_frame);
+    connect(channel_, &FrameChannel::closed, this, [this] { shutdown(false); });
+    spare_idle_timer_.setSingleShot(true);
+    connect(&spare_idle_timer_, &QTimer::timeout, this, [this] {
+        spare_target_ = 1;
+        while (spares_.size() > spare_target_)
+            spares_.pop_back();
+    });
+}
+
+ChromiumWorker::~ChromiumWorker() {
+    for (auto& [serial, job] : jobs_)
+        delete job;
+    jobs_.clear();
+    job_contexts_.clear();
+    sessions_.clear();
+    spares_.clear();
+    client_.reset();  // no DevTools callback runs after this
+}
+
+bool ChromiumWorker::start(std::string* error) {
+    if (!detector_.load(options_.rule_files, error)) return false;
+    client_->start();
+    QPointer<ChromiumWorker> self(this);
+    client_->command(
+        "Browser.getVersion", "",
+        [self](std::string json, std::string err) {
+            QMetaObject::invokeMethod(
+                QCoreApplication::instance(),
+                [self, json, err] {
+                    if (!self) return;
+                    if (!err.empty()) {
+                        std::fprintf(stderr,
+                                     "byparr-chromium-worker: the browser does not answer on its "
+                                     "DevTools pipe: %s\n",
+                                     err.c_str());
+                        QCoreApplication::exit(3);
+                        return;
+                    }
+                    self->on_identity(
+                        QJsonDocument::fromJson(QByteArray::fromStdString(json)).object());
+                },
+                Qt::QueuedConnection);
+        },
+        kIdentityTimeoutMs);
+    return true;
+}
+
+void ChromiumWorker::on_identity(const QJsonObject& version) {
+    // A window on a display: Chromium already is the Chrome it says (UA, client hints, header
+    // order), so nothing is overridden. Headless says "HeadlessChrome": that token goes, with
+    // client hints to match.
+    QString ua = version.value("userAgent").toString();
+    identity_.emulate = headless_;
+    identity_.intercept_documents = false;  // a current Chromium keeps hints on redirects
+    identity_.timezone = options_.timezone;
+    identity_.locale = options_.lang;
+    if (headless_) {
+        ua.replace(QLatin1String("HeadlessChrome/"), QLatin1String("Chrome/"));
+        identity_.user_agent = ua.toStdString();
+        identity_.accept_language = options_.accept_language;
+        identity_.platform = "Linux x86_64";
+        const QString product = version.value("product").toString();  // "Chrome/156.0.1.2"
+        if (product.contains('/')) identity_.full_version = product.section('/', 1).toStdString();
+    }
+    user_agent_ = ua;
+    ctx_.options = &options_;
+    ctx_.detector = &detector_;
+    ctx_.user_agent = user_agent_;
+    started_ = true;
+    channel_->send(QJsonObject{
+        {"op", "ready"}, {"pid", static_cast<qint64>(::getpid())}, {"userAgent", user_agent_}});
+    prepare_spare();
+}
+
+std::unique_ptr<CdpPage> ChromiumWorker::make_page(const std::string& context_id) {
+    CdpPageOptions o;
+    o.client = client_.get();
+    o.router = this;
+    o.identity = identity_;
+    o.headless = headless_;
+    o.proxy_username = options_.proxy_username;
+    o.proxy_password = options_.proxy_password;
+    if (context_id.empty()) {
+        // Each sessionless solve in a context of its own, with the worker's proxy (or the
+        // egress guard) set on it.
+        o.new_context = true;
+        if (options_.egress_guard_port > 0) {
+            o.proxy_server = "http://127.0.0.1:" + std::to_string(options_.egress_guard_port);
+            o.proxy_bypass_list = "<-loopback>";
+        } else if (options_.proxy_kind != ProxyKind::kNone) {
+            o.proxy_server = options_.proxy_url;
+        }
+    } else {
+        o.browser_context_id = context_id;
+    }
+    return std::make_unique<CdpPage>(std::move(o));
+}
+
+std::shared_ptr<ChromiumWorker::Context> ChromiumWorker::make_context() {
+    auto ctx = std::make_shared<Context>();
+    ctx->client = client_.get();
+    QJsonObject c;
+    if (options_.egress_guard_port > 0) {
+        c["proxyServer"] = QStringLiteral("http://127.0.0.1:%1").arg(options_.egress_guard_port);
+        c["proxyBypassList"] = "<-loopback>";
+    } else if (options_.proxy_kind != ProxyKind::kNone) {
+        c["proxyServer"] = QString::fromStdString(options_.proxy_url);
+    }
+    std::weak_ptr<Context> weak = ctx;
+    DevToolsClient* client = client_.get();
+    client_->command(
+        "Target.createBrowserContext", to_json(c).toStdString(),
+        [this, weak, client](std::string json, std::string err) {
+            const std::string id = QJsonDocument::fromJson(QByteArray::fromStdString(json))
+                                       .object()
+                                       .value("browserContextId")
+                                       .toString()
+                                       .toStdString();
+            QMetaObject::invokeMethod(
+                this,
+                [weak, id, err, client] {
+                    auto ctx = weak.lock();
+                    if (!ctx) {  // the session went before its context came
+                        if (!id.empty())
+                            client->command("Target.disposeBrowserContext",
+                                            "{\"browserContextId\":\"" + id + "\"}",
+                                            [](std::string, std::string) {});
+                        return;
+                    }
+                    ctx->id = id;
+                    if (id.empty())
+                        ctx->error = QString::fromStdString(err.empty() ? "no context id" : err);
+                    auto waiters = std::move(ctx->waiters);
+                    ctx->waiters.clear();
+                    for (auto& w : waiters)
+                        w();
+                },
+                Qt::QueuedConnection);
+        },
+        CdpPage::kCreateTimeoutMs);
+    return ctx;
+}
+
+ChromiumWorker::Context::~Context() {
+    if (!id.empty() && client)
+        client->command("Target.disposeBrowserContext", "{\"browserContextId\":\"" + id + "\"}",
+                        [](std::string, std::string) {});
+}
+
+void ChromiumWorker::prepare_spare() {
+    if (shutting_down_ || !started_) return;
+    while (spares_.size() < spare_target_) {
+        auto page = make_page({});
+        CdpPage* raw = page.get();
+        connect(raw, &PageDriver::broken, this, [this, raw] {
+            auto it = std::find_if(spares_.begin(), spares_.end(),
+                                   [raw](const auto& p) { return p.get() == raw; });
+            if (it == spares_.end()) return;
+            std::fprintf(stderr, "byparr-chromium-worker: a spare tab failed: %s\n",
+                         qPrintable(raw->failure()));
+            it->release()->deleteLater();  // inside its own signal
+            spares_.erase(it);
+        });
+        spares_.push_back(std::move(page));
+    }
+}
+
+void ChromiumWorker::on_frame(const QJsonObject& m) {
+    const QString op = m.value("op").toString();
+    const QJsonValue id = m.value("id");
+    if (!id.isDouble()) {
+        std::fprintf(stderr, "byparr-chromium-worker: message without numeric id ignored\n");
+        return;
+    }
+    if (shutting_down_) {
+        reply_error(id, "internal", "worker is shutting down");
+        return;
+    }
+    if (op == "solve") {
+        handle_solve(id, m.value("request").toObject());
+    } else if (op == "session.create") {
+        const QString name = m.value("session").toString();
+        if (name.isEmpty()) {
+            reply_error(id, "invalid", "'session' is mandatory");
+            return;
+        }
+        if (sessions_.count(name)) {
+            reply_ok(id, {{"created", false}});
+            return;
+        }
+        sessions_[name] = make_context();
+        reply_ok(id, {{"created", true}});
+    } else if (op == "session.destroy") {
+        // Running solves keep their reference; the context goes with the last one.
+        if (sessions_.erase(m.value("session").toString()) == 0) {
+            reply_error(id, "unknown_session", "The session doesn't exist.");
+            return;
+        }
+        reply_ok(id, {{"destroyed", true}});
+    } else if (op == "cancel") {
+        const qint64 target = m.value("target").toInteger(-1);
+        for (auto& [serial, job] : jobs_) {
+            if (!job->finished() && job->id().toInteger(-2) == target) {
+                reply_ok(id, {});
+                job->abort("cancelled", "Cancelled");
+                return;
+            }
+        }
+        reply_ok(id, {});
+    } else if (op == "stats") {
+        reply_ok(id, {{"pages", static_cast<int>(jobs_.size())},
+                      {"sessions", static_cast<int>(sessions_.size())},
+                      {"pagesServed", static_cast<qint64>(pages_served_)},
+                      {"pagesReused", 0}});
+    } else if (op == "shutdown") {
+        reply_ok(id, {});
+        shutdown(true);
+    } else {
+        reply_error(id, "invalid", QStringLiteral("unknown op '%1'").arg(op));
+    }
+}
+
+void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
+    if (!started_) {
+        reply_error(id, "internal", "the browser is still starting");
+        return;
+    }
+    SolveRequest req;
+    QString invalid;
+    if (!parse_solve_request(r, &req, &invalid)) {
+        reply_error(id, "invalid", invalid);
+        return;
+    }
+    std::shared_ptr<Context> context;
+    if (!req.session.isEmpty()) {
+        auto& slot = sessions_[req.session];  // auto-created, as the host does
+        if (!slot) slot = make_context();
+        context = slot;
+    }
+    const quint64 serial = next_serial_++;
+    auto* job = new SolveJob(serial, id, std::move(req), ctx_);
+    jobs_[serial] = job;
+    if (context) job_contexts_[serial] = context;
+    connect(job, &SolveJob::reply, this, [this](const QJsonObject& msg) { channel_->send(msg); });
+    connect(job, &SolveJob::done, this, &ChromiumWorker::on_job_done, Qt::QueuedConnection);
+    connect(
+        job, &SolveJob::surface_lost, job,
+        [this, job] {
+            if (!job->finished()) job->start(make_page({}));
+        },
+        Qt::QueuedConnection);
+
+    if (context) {
+        QPointer<SolveJob> guard(job);
+        auto begin = [this, guard, context] {
+            if (!guard || guard->finished()) return;
+            if (!context->error.isEmpty()) {
+                guard->abort("internal",
+                             "The session's browser context could not be made: " + context->error);
+                return;
+            }
+            guard->start(make_page(context->id));
+        };
+        if (context->id.empty() && context->error.isEmpty()) {
+            context->waiters.push_back(begin);
+        } else {
+            begin();
+        }
+        return;
+    }
+    // Grow the spares to the concurrency seen, so the next burst finds its tabs made.
+    size_t running = 0;
+    for (const auto& [s, j] : jobs_)
+        running += j->finished() ? 0 : 1;
+    spare_target_ = std::clamp<size_t>(std::max(spare_target_, running), 1, kMaxSpares);
+    spare_idle_timer_.start(spare_idle_ms());
+    std::unique_ptr<CdpPage> page;
+    if (!spares_.empty()) {
+        // The oldest first: it is the likeliest to be ready.
+        page = std::move(spares_.front());
+        spares_.erase(spares_.begin());
+        disconnect(page.get(), nullptr, this, nullptr);
+    } else {
+        page = make_page({});
+    }
+    job->start(std::move(page));
+    // A tab made now would take the browser's UI thread and a core from this request (a
+    // context, a window and a renderer: ~100 ms of CPU); it is made when a solve ends, unless
+    // none is left for the next request at all.
+    if (spares_.empty() && running >= spare_target_)
+        QTimer::singleShot(0, this, &ChromiumWorker::prepare_spare);
+}
+
+void ChromiumWorker::on_job_done(quint64 serial) {
+    auto it = jobs_.find(serial);
+    if (it == jobs_.end()) return;
+    SolveJob* job = it->second;
+    jobs_.erase(it);
+    ++pages_served_;
+    delete job;  // its tab and (sessionless) its context go with it
+    job_contexts_.erase(serial);
+    prepare_spare();
+}
+
+void ChromiumWorker::browser_gone() {
+    std::fprintf(stderr, "byparr-chromium-worker: the browser exited\n");
+    for (auto& [serial, job] : jobs_)
+        job->abort("internal", "The browser process ended during the solve");
+    channel_->flush_blocking(500);
+    QCoreApplication::exit(4);
+}
+
+void ChromiumWorker::reply_ok(const QJsonValue& id, const QJsonObject& result) {
+    channel_->send(QJsonObject{{"id", id}, {"ok", true}, {"result", result}});
+}
+
+void ChromiumWorker::reply_error(const QJsonValue& id, const QString& kind,
+                                 const QString& message) {
+    channel_->send(QJsonObject{
+        {"id", id}, {"ok", false}, {"error", QJsonObject{{"kind", kind}, {"message", message}}}});
+}
+
+void ChromiumWorker::shutdown(bool reply_to_solves) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    std::vector<SolveJob*> jobs;
+    for (auto& [serial, job] : jobs_)
+        jobs.push_back(job);
+    if (reply_to_solves) {
+        for (SolveJob* job : jobs)
+            job->abort("cancelled", "Worker shutting down");
+    }
+    for (auto& [serial, job] : jobs_)
+        delete job;
+    jobs_.clear();
+    spares_.clear();
+    job_contexts_.clear();
+    sessions_.clear();
+    if (reply_to_solves) channel_->flush_blocking(500);
+    QCoreApplication::exit(0);
+}
+
+}  // namespace byparr::browser

@@ -1,0 +1,82 @@
+// The chromium worker's request dispatcher (../../browser/PROTOCOL.md "Messages"):
+// one Chromium, a browser context per sessionless solve (disposed with it: nothing a
+// site leaves behind survives, no wipe) or per session, and a few spare tabs made
+// ahead of requests. Qt thread only.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <QJsonObject>
+#include <QObject>
+#include <QString>
+#include <QTimer>
+
+#include "cdp_page.h"
+#include "challenge_detector.h"
+#include "devtools_client.h"
+#include "solve_job.h"
+#include "worker_options.h"
+
+namespace byparr::browser {
+
+class FrameChannel;
+
+class ChromiumWorker : public QObject {
+    Q_OBJECT
+  public:
+    // Takes the DevTools pipe of a started browser.
+    ChromiumWorker(const WorkerOptions& options, FrameChannel* channel, int read_fd, int write_fd,
+                   bool headless);
+    ~ChromiumWorker() override;
+
+    // Loads rules, asks the browser who it is, then sends `ready`. False + *error when the
+    // rules cannot be read; a browser that does not answer ends the worker (exit code 3).
+    bool start(std::string* error);
+    void shutdown(bool reply_to_solves);
+    // The browser process has exited: every solve ends with an error and the worker exits
+    // (code 4), for the supervisor to start a fresh one on the next request.
+    void browser_gone();
+
+  private:
+    // A session's browser context: made once, disposed of when the last user is gone.
+    struct Context {
+        DevToolsClient* client = nullptr;
+        std::string id;  // empty until Target.createBrowserContext answers
+        QString error;
+        std::vector<std::function<void()>> waiters;
+        ~Context();
+    };
+
+    void on_identity(const QJsonObject& version);
+    void on_frame(const QJsonObject& message);
+    void handle_solve(const QJsonValue& id, const QJsonObject& request);
+    std::shared_ptr<Context> make_context();
+    std::unique_ptr<CdpPage> make_page(const std::string& context_id);
+    void prepare_spare();
+    void on_job_done(quint64 serial);
+    void reply_ok(const QJsonValue& id, const QJsonObject& result);
+    void reply_error(const QJsonValue& id, const QString& kind, const QString& message);
+
+    WorkerOptions options_;
+    FrameChannel* channel_;
+    std::unique_ptr<DevToolsClient> client_;
+    bool headless_;
+    ChallengeDetector detector_;
+    QString user_agent_;
+    UaOverride identity_;
+    SolveContext ctx_;
+    std::map<quint64, SolveJob*> jobs_;
+    std::map<quint64, std::shared_ptr<Context>> job_contexts_;
+    std::map<QString, std::shared_ptr<Context>> sessions_;
+    std::vector<std::unique_ptr<CdpPage>> spares_;
+    size_t spare_target_ = 1;
+    QTimer spare_idle_timer_;
+    quint64 next_serial_ = 1;
+    quint64 pages_served_ = 0;
+    bool started_ = false;
+    bool shutting_down_ = false;
+};
+
+}  // namespace byparr::browser
