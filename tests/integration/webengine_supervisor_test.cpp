@@ -152,7 +152,7 @@ TEST_P(WebEngineSupervisorTest, PostsWithCookiesTakesScreenshotsAndLeavesMediaOu
     ASSERT_EQ(status_of(r), "ok") << r->optValue<std::string>("message", "");
     Json s = solution_of(r);
     const std::string html = s->getValue<std::string>("response");
-    EXPECT_NE(html.find("&quot;method&quot;:&quot;POST&quot;"), std::string::npos) << html;
+    EXPECT_NE(html.find(R"("method":"POST")"), std::string::npos) << html;
     EXPECT_NE(html.find("a=1&amp;b=two"), std::string::npos) << html;
     EXPECT_NE(html.find("application/x-www-form-urlencoded"), std::string::npos) << html;
     EXPECT_NE(html.find("k=v1"), std::string::npos) << "the request's cookie was not sent";

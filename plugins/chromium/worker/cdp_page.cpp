@@ -96,6 +96,10 @@ QJsonObject contract_cookie(const QJsonObject& c) {
 CdpPage::CdpPage(CdpPageOptions options)
     : options_(std::move(options)), guard_(std::make_shared<QPointer<CdpPage>>(this)) {
     setup_timer_.setSingleShot(true);
+    stop_timer_.setSingleShot(true);
+    connect(&stop_timer_, &QTimer::timeout, this, [this] {
+        if (stop_pending_) report_load_end();
+    });
     connect(&setup_timer_, &QTimer::timeout, this,
             [this] { fail_setup("the browser did not open a tab in time"); });
     setup_timer_.start(kCreateTimeoutMs);
@@ -230,7 +234,12 @@ void CdpPage::attached(std::shared_ptr<DevToolsSession> session) {
               });
     });
     session_->on_document_response([guard, router](const DocumentResponse& doc) {
-        on_qt(router, guard, [doc](CdpPage* self) { emit self->document_response(doc); });
+        on_qt(router, guard, [doc](CdpPage* self) {
+            emit self->document_response(doc);
+            if (doc.redirect) return;
+            self->doc_delivered_ = true;
+            if (self->stop_pending_) self->report_load_end();
+        });
     });
     // Several windows are open at once and only one has the focus; challenge scripts check
     // document.hasFocus().
@@ -238,29 +247,28 @@ void CdpPage::attached(std::shared_ptr<DevToolsSession> session) {
     send("Inspector.enable", {});
     send("Page.enable", {}, [this](const QJsonObject&, const QString& error) {
         if (!error.isEmpty()) return fail_setup("Page.enable: " + error);
-        warm_up();
-    });
-}
-
-// A tab in a new context has no renderer to hand its first site: that navigation would
-// launch one (~90 ms here) on the request's path. A throwaway navigation first makes
-// Chromium keep a spare renderer ready for this context, which the request's navigation then
-// takes. Best effort: the page is ready either way.
-void CdpPage::warm_up() {
-    auto done = [this] {
-        if (ready_) return;
         setup_timer_.stop();
         ready_ = true;
         emit ready();
-    };
-    send("Page.navigate", {{"url", "data:text/html,<title></title>"}},
-         [this, done](const QJsonObject&, const QString&) {
-             // Ready once that document has loaded: its load events must not reach a solve.
-             warm_done_ = done;
-             QTimer::singleShot(kWarmUpMaxMs, this, [this] {
-                 if (warm_done_) std::exchange(warm_done_, nullptr)();
-             });
-         });
+    });
+}
+
+void CdpPage::report_load_end() {
+    stop_pending_ = false;
+    stop_timer_.stop();
+    LoadEvent e;
+    e.url = url_;
+    e.http_status = doc_status_;
+    if (!load_error_.isEmpty()) {
+        e.state = LoadEvent::State::kFailed;
+        e.error_string = load_error_;
+        e.error_code = net_error_code(load_error_);
+        e.error_domain = net_error_domain(load_error_);
+    } else {
+        e.state = LoadEvent::State::kSucceeded;
+    }
+    emit load_changed(e);
+    emit load_finished();
 }
 
 void CdpPage::send(const char* method, const QJsonObject& params, Reply cb, int timeout_ms) {
@@ -302,25 +310,18 @@ void CdpPage::on_event(const QString& method, const QJsonObject& p) {
         if (p.value("frameId").toString() != main) return;
         url_ = QUrl(p.value("url").toString());
         emit url_changed();
-    } else if (method == "Page.frameStoppedLoading" && !ready_) {
-        if (p.value("frameId").toString() == main && warm_done_)
-            std::exchange(warm_done_, nullptr)();
     } else if (method == "Page.frameStoppedLoading") {
         if (p.value("frameId").toString() != main || !loading_ || !armed_) return;
         loading_ = false;
-        LoadEvent e;
-        e.url = url_;
-        e.http_status = doc_status_;
-        if (!load_error_.isEmpty()) {
-            e.state = LoadEvent::State::kFailed;
-            e.error_string = load_error_;
-            e.error_code = net_error_code(load_error_);
-            e.error_domain = net_error_domain(load_error_);
-        } else {
-            e.state = LoadEvent::State::kSucceeded;
+        // The solve classifies the page as soon as it hears of the load end, and rules read
+        // the document's headers (cf-mitigated, Server): those come through the DevTools
+        // client's own queue, which may still hold them. Wait for them, briefly.
+        if (!doc_delivered_ && load_error_.isEmpty()) {
+            stop_pending_ = true;
+            stop_timer_.start(kHeadersWaitMs);
+            return;
         }
-        emit load_changed(e);
-        emit load_finished();
+        report_load_end();
     } else if (method == "Network.requestWillBeSent") {
         if (p.value("type").toString() != "Document" || p.value("frameId").toString() != main)
             return;
@@ -341,6 +342,9 @@ void CdpPage::on_event(const QString& method, const QJsonObject& p) {
         if (!p.contains("redirectResponse")) {
             load_error_.clear();
             doc_status_ = 0;
+            doc_delivered_ = false;
+            stop_pending_ = false;
+            stop_timer_.stop();
         }
     } else if (method == "Network.responseReceived") {
         if (p.value("type").toString() != "Document" || p.value("frameId").toString() != main)
@@ -410,6 +414,8 @@ void CdpPage::navigate(const QUrl& url, bool post, const QByteArray& body) {
     url_ = url;
     armed_ = false;
     loading_ = false;
+    stop_pending_ = false;
+    stop_timer_.stop();
     load_error_.clear();
     doc_status_ = 0;
     post_pending_ = post;

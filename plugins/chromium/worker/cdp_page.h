@@ -83,7 +83,7 @@ class CdpPage : public PageDriver {
     void created(const std::string& target_id);
     void attached(std::shared_ptr<DevToolsSession> session);
     void fail_setup(const QString& why);
-    void warm_up();
+    void report_load_end();
     void on_event(const QString& method, const QJsonObject& params);
     void on_request_paused(const QJsonObject& params);
     void on_auth_required(const QJsonObject& params);
@@ -98,8 +98,11 @@ class CdpPage : public PageDriver {
     bool alive_ = true;
     QString failure_;
     QTimer setup_timer_;
-    static constexpr int kWarmUpMaxMs = 1000;
-    std::function<void()> warm_done_;  // set while the warm-up navigation loads
+    // A load end waits this long at most for its document's headers (see on_event()).
+    static constexpr int kHeadersWaitMs = 150;
+    QTimer stop_timer_;
+    bool stop_pending_ = false;   // a load end held back for the headers
+    bool doc_delivered_ = false;  // this navigation's final document response went out
 
     // Navigation state of the main frame.
     bool loading_ = false;

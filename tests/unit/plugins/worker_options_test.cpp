@@ -50,7 +50,7 @@ TEST(WorkerOptions, DisplayAndTimezoneArguments) {
     const char* bad[] = {"w", "--fd", "3", "--browser-display", "wayland"};
     WorkerOptions o2;
     EXPECT_FALSE(parse_worker_options(5, const_cast<char**>(bad), &o2, &error));
-    EXPECT_NE(error.find("offscreen or xvfb"), std::string::npos) << error;
+    EXPECT_NE(error.find("offscreen, xvfb or headless"), std::string::npos) << error;
 }
 
 }  // namespace
