@@ -332,6 +332,24 @@ void SolveJob::on_document(const DocumentResponse& doc) {
     doc_status_ = doc.status;
     doc_headers_ = doc.headers;
     doc_url_ = QString::fromStdString(doc.url);
+    // A challenge its response already names (Cloudflare's cf-mitigated: challenge) counts as
+    // seen at once: a quick one can pass and reload before the first look at its page, and
+    // the answer must still say it was solved (the clearance cache keeps only solved ones).
+    // Only challenges: a block or captcha needs the page itself to be final.
+    if (!challenge_seen_ && phase_ == Phase::kLoading && ctx_.detector->enabled()) {
+        PageFactsIn facts;
+        facts.url = doc.url;
+        facts.status = doc.status;
+        facts.headers = doc.headers;
+        const PageMatch match = ctx_.detector->classify(facts);
+        if (match.verdict == PageVerdict::kChallenge) {
+            challenge_seen_ = true;
+            challenge_rule_ = QString::fromStdString(match.rule_id);
+            challenge_kind_ = QString::fromStdString(match.kind);
+            step(QStringLiteral("challenge rule %1 (%2) named by the response headers")
+                     .arg(challenge_rule_, challenge_kind_));
+        }
+    }
     if (phase_ == Phase::kCollecting && doc_wait_timer_.isActive()) {
         doc_wait_timer_.stop();
         collect();
@@ -475,9 +493,12 @@ void SolveJob::on_facts(const QVariant& v) {
     // next navigation has started since.
     // A driver that learns of loads late may run the script in the next document already,
     // before that has loaded: only a complete one counts.
-    const bool complete = m.value("ready").toString() == QLatin1String("complete");
+    const QString ready = m.value("ready").toString();
+    const bool complete = ready == QLatin1String("complete");
+    // Forced (a page that keeps navigating): a parsed document will do, its subresources
+    // need not have finished; such a page may never let one reach "complete" before it goes.
     const bool usable =
-        force_answer_ ? complete
+        force_answer_ ? complete || ready == QLatin1String("interactive")
                       : !surface_->is_loading() && (complete || !surface_->lags_behind_page());
     if (check_again_ || !v.isValid() || !usable) {
         const int delay = check_again_ ? 0 : kEventCoalesceMs;
@@ -552,6 +573,8 @@ void SolveJob::on_facts(const QVariant& v) {
     }
     grace_rule_.clear();
     if (match.verdict == PageVerdict::kNone) {
+        if (complete && !self_stopped_ && m.contains(QStringLiteral("page")))
+            last_whole_html_ = m.value("page").toString();
         if (challenge_current_) {
             step(QStringLiteral("challenge gone (now %1)").arg(QString::fromStdString(facts.url)));
             challenge_current_ = false;
@@ -576,7 +599,11 @@ void SolveJob::on_facts(const QVariant& v) {
             }
         }
         if (m.contains(QStringLiteral("page"))) {
-            forced_html_ = m.value("page").toString();
+            // A page we had to stop mid-load may show a document cut short: the last one
+            // seen whole is the better answer (a page that keeps reloading shows the same).
+            forced_html_ = self_stopped_ && !last_whole_html_.isEmpty()
+                               ? last_whole_html_
+                               : m.value("page").toString();
             has_forced_html_ = true;
         }
         if (force_answer_) {

@@ -158,6 +158,7 @@ class SolveJob : public QObject {
     int loads_started_ = 0;           // main-frame navigations of this solve
     QString forced_html_;  // the answer taken with the verdict of a page that kept navigating
     bool has_forced_html_ = false;
+    QString last_whole_html_;  // the last complete non-challenge document a check took
     // A blocked/captcha rule with a grace period: which one, and since when it has been shown.
     std::string grace_rule_;
     QElapsedTimer grace_clock_;
