@@ -10,6 +10,7 @@
 #include <QPointer>
 
 #include "frame_channel.h"
+#include "frame_ops.h"
 
 namespace byparr::browser {
 
@@ -209,69 +210,34 @@ void ChromiumWorker::prepare_spare() {
 }
 
 void ChromiumWorker::on_frame(const QJsonObject& m) {
-    const QString op = m.value("op").toString();
-    const QJsonValue id = m.value("id");
-    if (!id.isDouble()) {
-        std::fprintf(stderr, "byparr-chromium-worker: message without numeric id ignored\n");
-        return;
-    }
-    if (shutting_down_) {
-        reply_error(id, "internal", "worker is shutting down");
-        return;
-    }
-    if (op == "solve") {
-        handle_solve(id, m.value("request").toObject());
-    } else if (op == "session.create") {
-        const QString name = m.value("session").toString();
-        if (name.isEmpty()) {
-            reply_error(id, "invalid", "'session' is mandatory");
-            return;
-        }
-        if (sessions_.count(name)) {
-            reply_ok(id, {{"created", false}});
-            return;
-        }
+    FrameHooks hooks;
+    hooks.solve = [this](const QJsonValue& id, const QJsonObject& r) { handle_solve(id, r); };
+    hooks.create_session = [this](const QString& name) {
+        if (sessions_.count(name)) return false;
         sessions_[name] = make_context();
-        reply_ok(id, {{"created", true}});
-    } else if (op == "session.destroy") {
-        // Running solves keep their reference; the context goes with the last one.
-        if (sessions_.erase(m.value("session").toString()) == 0) {
-            reply_error(id, "unknown_session", "The session doesn't exist.");
-            return;
-        }
-        reply_ok(id, {{"destroyed", true}});
-    } else if (op == "cancel") {
-        const qint64 target = m.value("target").toInteger(-1);
-        for (auto& [serial, job] : jobs_) {
-            if (!job->finished() && job->id().toInteger(-2) == target) {
-                reply_ok(id, {});
-                job->abort("cancelled", "Cancelled");
-                return;
-            }
-        }
-        reply_ok(id, {});
-    } else if (op == "stats") {
-        reply_ok(id, {{"pages", static_cast<int>(jobs_.size())},
-                      {"sessions", static_cast<int>(sessions_.size())},
-                      {"pagesServed", static_cast<qint64>(pages_served_)},
-                      {"pagesReused", 0}});
-    } else if (op == "shutdown") {
-        reply_ok(id, {});
-        shutdown(true);
-    } else {
-        reply_error(id, "invalid", QStringLiteral("unknown op '%1'").arg(op));
-    }
+        return true;
+    };
+    // Running solves keep their reference; the context goes with the last one.
+    hooks.destroy_session = [this](const QString& name) { return sessions_.erase(name) > 0; };
+    hooks.stats = [this] {
+        return QJsonObject{{"pages", static_cast<int>(jobs_.size())},
+                           {"sessions", static_cast<int>(sessions_.size())},
+                           {"pagesServed", static_cast<qint64>(pages_served_)},
+                           {"pagesReused", 0}};
+    };
+    hooks.shutdown = [this] { shutdown(true); };
+    dispatch_frame(m, *channel_, jobs_, shutting_down_, hooks);
 }
 
 void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     if (!started_) {
-        reply_error(id, "internal", "the browser is still starting");
+        browser::reply_error(*channel_, id, "internal", "the browser is still starting");
         return;
     }
     SolveRequest req;
     QString invalid;
     if (!parse_solve_request(r, &req, &invalid)) {
-        reply_error(id, "invalid", invalid);
+        browser::reply_error(*channel_, id, "invalid", invalid);
         return;
     }
     std::shared_ptr<Context> context;
@@ -353,29 +319,10 @@ void ChromiumWorker::browser_gone() {
     QCoreApplication::exit(4);
 }
 
-void ChromiumWorker::reply_ok(const QJsonValue& id, const QJsonObject& result) {
-    channel_->send(QJsonObject{{"id", id}, {"ok", true}, {"result", result}});
-}
-
-void ChromiumWorker::reply_error(const QJsonValue& id, const QString& kind,
-                                 const QString& message) {
-    channel_->send(QJsonObject{
-        {"id", id}, {"ok", false}, {"error", QJsonObject{{"kind", kind}, {"message", message}}}});
-}
-
 void ChromiumWorker::shutdown(bool reply_to_solves) {
     if (shutting_down_) return;
     shutting_down_ = true;
-    std::vector<SolveJob*> jobs;
-    for (auto& [serial, job] : jobs_)
-        jobs.push_back(job);
-    if (reply_to_solves) {
-        for (SolveJob* job : jobs)
-            job->abort("cancelled", "Worker shutting down");
-    }
-    for (auto& [serial, job] : jobs_)
-        delete job;
-    jobs_.clear();
+    end_jobs(jobs_, reply_to_solves);
     spares_.clear();
     job_contexts_.clear();
     sessions_.clear();

@@ -56,8 +56,6 @@ class ChromiumWorker : public QObject {
     std::unique_ptr<CdpPage> make_page(const std::string& context_id);
     void prepare_spare();
     void on_job_done(quint64 serial);
-    void reply_ok(const QJsonValue& id, const QJsonObject& result);
-    void reply_error(const QJsonValue& id, const QString& kind, const QString& message);
 
     WorkerOptions options_;
     FrameChannel* channel_;

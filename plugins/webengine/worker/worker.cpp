@@ -14,6 +14,7 @@
 
 #include "cookie_jar.h"
 #include "frame_channel.h"
+#include "frame_ops.h"
 #include "page_surface.h"
 #include "request_interceptor.h"
 
@@ -206,69 +207,34 @@ void Worker::shrink_spares() {
 }
 
 void Worker::on_frame(const QJsonObject& m) {
-    const QString op = m.value("op").toString();
-    const QJsonValue id = m.value("id");
-    if (!id.isDouble()) {
-        std::fprintf(stderr, "byparr-webengine-worker: message without numeric id ignored\n");
-        return;
-    }
-    if (shutting_down_) {
-        reply_error(id, "internal", "worker is shutting down");
-        return;
-    }
-    if (op == "solve") {
-        handle_solve(id, m.value("request").toObject());
-    } else if (op == "session.create") {
-        QString name = m.value("session").toString();
-        if (name.isEmpty()) {
-            reply_error(id, "invalid", "'session' is mandatory");
-            return;
-        }
-        if (sessions_.count(name)) {
-            reply_ok(id, {{"created", false}});
-            return;
-        }
+    FrameHooks hooks;
+    hooks.solve = [this](const QJsonValue& id, const QJsonObject& r) { handle_solve(id, r); };
+    hooks.create_session = [this](const QString& name) {
+        if (sessions_.count(name)) return false;
         sessions_[name] = make_session();
-        reply_ok(id, {{"created", true}});
-    } else if (op == "session.destroy") {
-        // Running solves keep their reference; the profile goes with the last one.
-        if (sessions_.erase(m.value("session").toString()) == 0) {
-            reply_error(id, "unknown_session", "The session doesn't exist.");
-            return;
-        }
-        reply_ok(id, {{"destroyed", true}});
-    } else if (op == "cancel") {
-        const qint64 target = m.value("target").toInteger(-1);
-        for (auto& [serial, job] : jobs_) {
-            if (!job->finished() && job->id().toInteger(-2) == target) {
-                reply_ok(id, {});
-                job->abort("cancelled", "Cancelled");
-                return;
-            }
-        }
-        reply_ok(id, {});  // already finished: its reply went out
-    } else if (op == "stats") {
-        reply_ok(id, {{"pages", static_cast<int>(jobs_.size())},
-                      {"sessions", static_cast<int>(sessions_.size())},
-                      {"pagesServed", static_cast<qint64>(pages_served_)},
-                      {"pagesReused", static_cast<qint64>(PageSurface::wipes_done())}});
-    } else if (op == "shutdown") {
-        reply_ok(id, {});
-        shutdown(true);
-    } else {
-        reply_error(id, "invalid", QStringLiteral("unknown op '%1'").arg(op));
-    }
+        return true;
+    };
+    // Running solves keep their reference; the profile goes with the last one.
+    hooks.destroy_session = [this](const QString& name) { return sessions_.erase(name) > 0; };
+    hooks.stats = [this] {
+        return QJsonObject{{"pages", static_cast<int>(jobs_.size())},
+                           {"sessions", static_cast<int>(sessions_.size())},
+                           {"pagesServed", static_cast<qint64>(pages_served_)},
+                           {"pagesReused", static_cast<qint64>(PageSurface::wipes_done())}};
+    };
+    hooks.shutdown = [this] { shutdown(true); };
+    dispatch_frame(m, *channel_, jobs_, shutting_down_, hooks);
 }
 
 void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     if (!fatal_kind_.isEmpty()) {
-        reply_error(id, fatal_kind_, fatal_message_);
+        browser::reply_error(*channel_, id, fatal_kind_, fatal_message_);
         return;
     }
     SolveRequest req;
     QString invalid;
     if (!parse_solve_request(r, &req, &invalid)) {
-        reply_error(id, "invalid", invalid);
+        browser::reply_error(*channel_, id, "invalid", invalid);
         return;
     }
     const QString req_host = req.url.host().toLower();
@@ -348,29 +314,10 @@ Worker::Session::~Session() {
     }
 }
 
-void Worker::reply_ok(const QJsonValue& id, const QJsonObject& result) {
-    channel_->send(QJsonObject{{"id", id}, {"ok", true}, {"result", result}});
-}
-
-void Worker::reply_error(const QJsonValue& id, const QString& kind, const QString& message) {
-    channel_->send(QJsonObject{
-        {"id", id}, {"ok", false}, {"error", QJsonObject{{"kind", kind}, {"message", message}}}});
-}
-
 void Worker::shutdown(bool reply_to_solves) {
     if (shutting_down_) return;
     shutting_down_ = true;
-    std::vector<SolveJob*> jobs;
-    for (auto& [serial, job] : jobs_)
-        jobs.push_back(job);
-    for (SolveJob* job : jobs) {
-        if (reply_to_solves) {
-            job->abort("cancelled", "Worker shutting down");
-        }
-    }
-    for (auto& [serial, job] : jobs_)
-        delete job;  // pages before their profiles
-    jobs_.clear();
+    end_jobs(jobs_, reply_to_solves);
     spares_.clear();
     spare_idle_timer_.stop();
     job_sessions_.clear();

@@ -52,8 +52,6 @@ class Worker : public QObject {
 
     void on_frame(const QJsonObject& message);
     void handle_solve(const QJsonValue& id, const QJsonObject& request);
-    void reply_ok(const QJsonValue& id, const QJsonObject& result);
-    void reply_error(const QJsonValue& id, const QString& kind, const QString& message);
     QWebEngineProfile* make_profile();
     std::unique_ptr<PageSurface> make_surface(Session* session,
                                               int attach_wait_ms = PageSurface::kAttachTimeoutMs);
