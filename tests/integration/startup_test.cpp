@@ -147,6 +147,33 @@ TEST(Startup, HealthIs503WithTheReasonWhenTheBrowserCannotStart) {
     EXPECT_EQ(http_request("GET", s.base() + "/").status, 200);
 }
 
+// Without Chromium the chromium solver is unavailable with the reason, and the rest serves.
+TEST(Startup, AMissingChromiumIsAnUnavailableSolverWithTheReason) {
+    if (!std::filesystem::exists(ByparrServer::plugin_dir() + "/chromium/libchromium.so"))
+        GTEST_SKIP() << "chromium plugin not built";
+    ByparrServer s({.env = {{"SOLVERS", "chromium,cookie-import"},
+                            {"CHROMIUM_PATH", "/nonexistent/chromium"}}});
+    auto o = parse(http_request("GET", s.base() + "/health").body);
+    auto solvers = o->getArray("solvers");
+    ASSERT_TRUE(solvers);
+    bool seen = false;
+    for (unsigned i = 0; i < solvers->size(); ++i) {
+        auto c = solvers->getObject(i);
+        if (c->getValue<std::string>("id") != "chromium") continue;
+        seen = true;
+        EXPECT_FALSE(c->getValue<bool>("ready"));
+        EXPECT_NE(
+            c->getValue<std::string>("reason").find("Chromium not found at /nonexistent/chromium"),
+            std::string::npos)
+            << c->getValue<std::string>("reason");
+    }
+    EXPECT_TRUE(seen);
+    // The other solver still answers what it can.
+    auto r =
+        parse(s.v1(R"({"cmd":"request.get","url":"http://127.0.0.1:9/","maxTimeout":5000})").body);
+    EXPECT_TRUE(r->has("status"));
+}
+
 TEST(Startup, WorkerDebugLinesReachTheLogAtDebugOnly) {
     if (!std::filesystem::exists(ByparrServer::plugin_dir() + "/webengine/libwebengine.so"))
         GTEST_SKIP() << "webengine plugin not built";
