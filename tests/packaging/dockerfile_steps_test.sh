@@ -197,7 +197,17 @@ if [[ -n "${pk_run_as:-}" ]]; then
     ((found)) || pk_fail "no byparr process found"
     pk_log "byparr runs as PUID:PGID $pk_run_as:$pk_run_as"
 fi
-PORT="$pk_port" sh -c "$healthcheck" >/dev/null || pk_fail "the HEALTHCHECK command failed: $healthcheck"
+# Docker does not count failures within the HEALTHCHECK's --start-period (30 s): /health is
+# 503 until the start-up self-test has loaded a page, so probe as Docker does, within it.
+healthy=0
+for _ in $(seq 1 60); do
+    if PORT="$pk_port" sh -c "$healthcheck" >/dev/null 2>&1; then
+        healthy=1
+        break
+    fi
+    sleep 0.5
+done
+((healthy)) || pk_fail "the HEALTHCHECK command failed for 30 s: $healthcheck"
 pk_log "HEALTHCHECK passes"
 # `docker exec byparr byparrctl plugins list`: the image's ENV is all it has to find the socket.
 BYPARR_STATE_DIR="$pk_tmp/state" "$prefix/bin/byparrctl" plugins list >"$pk_tmp/ctl.out" 2>&1 ||

@@ -143,16 +143,8 @@ CdpPage::CdpPage(CdpPageOptions options)
 
 void CdpPage::create_target() {
     QJsonObject p{{"url", "about:blank"}};
-    if (!options_.headless) {
-        // Its own window, placed and sized as a desktop browser's (not at the screen's corner,
-        // and larger than the page by the tab strip and toolbar), whatever Chromium's default
-        // for windows opened over DevTools.
-        p["newWindow"] = true;
-        p["left"] = options_.window_x;
-        p["top"] = options_.window_y;
-        p["width"] = options_.window_width;
-        p["height"] = options_.window_height;
-    }
+    // Its own window (placed and sized in place_window()).
+    if (!options_.headless) p["newWindow"] = true;
     if (!options_.browser_context_id.empty())
         p["browserContextId"] = QString::fromStdString(options_.browser_context_id);
     auto guard = guard_;
@@ -247,10 +239,38 @@ void CdpPage::attached(std::shared_ptr<DevToolsSession> session) {
     send("Inspector.enable", {});
     send("Page.enable", {}, [this](const QJsonObject&, const QString& error) {
         if (!error.isEmpty()) return fail_setup("Page.enable: " + error);
+        place_window();
+    });
+}
+
+// A window Chromium opens over DevTools is not always laid out by the time a page asks for
+// outerWidth or screenX (a page read them equal to the inner size and 0 in one run of ten):
+// set its bounds and wait for that before the page is ready. Headless has no window.
+void CdpPage::place_window() {
+    auto done = [this] {
         setup_timer_.stop();
         ready_ = true;
         emit ready();
-    });
+    };
+    if (options_.headless) return done();
+    auto guard = guard_;
+    QObject* router = options_.router;
+    DevToolsClient* client = options_.client;
+    const QJsonObject bounds{{"left", options_.window_x},
+                             {"top", options_.window_y},
+                             {"width", options_.window_width},
+                             {"height", options_.window_height},
+                             {"windowState", "normal"}};
+    client->command("Browser.getWindowForTarget", "{\"targetId\":\"" + target_id_ + "\"}",
+                    [guard, router, client, bounds, done](std::string json, std::string) {
+                        const int window = parse_object(json).value("windowId").toInt();
+                        if (window == 0) return on_qt(router, guard, [done](CdpPage*) { done(); });
+                        const QJsonObject p{{"windowId", window}, {"bounds", bounds}};
+                        client->command("Browser.setWindowBounds", to_json(p).toStdString(),
+                                        [guard, router, done](std::string, std::string) {
+                                            on_qt(router, guard, [done](CdpPage*) { done(); });
+                                        });
+                    });
 }
 
 void CdpPage::report_load_end() {

@@ -84,6 +84,7 @@ class CdpPage : public PageDriver {
     void attached(std::shared_ptr<DevToolsSession> session);
     void fail_setup(const QString& why);
     void report_load_end();
+    void place_window();
     void on_event(const QString& method, const QJsonObject& params);
     void on_request_paused(const QJsonObject& params);
     void on_auth_required(const QJsonObject& params);
