@@ -54,6 +54,9 @@ class PageDriver : public QObject {
     // POST sends body as application/x-www-form-urlencoded.
     virtual void navigate(const QUrl& url, bool post, const QByteArray& body) = 0;
     virtual void stop() = 0;
+    // Stops the page and keeps it on the document it shows: no further navigation starts
+    // (a page that reloads itself without end must hold still to be answered).
+    virtual void freeze() { stop(); }
     virtual bool is_loading() const = 0;
     virtual QUrl url() const = 0;
 

@@ -656,7 +656,7 @@ void SolveJob::on_loop_guard() {
     // No complete document came in time (its loads never finish): stop it where it is.
     if (surface_->is_loading()) {
         self_stopped_ = true;
-        surface_->stop();
+        surface_->freeze();
     }
     schedule_check(0);
 }

@@ -312,7 +312,8 @@ void CdpPage::send(const char* method, const QJsonObject& params, Reply cb, int 
 void CdpPage::on_event(const QString& method, const QJsonObject& p) {
     const QString main = QString::fromStdString(target_id_);  // the main frame's id
     if (method == "Page.frameStartedLoading") {
-        if (p.value("frameId").toString() != main || !armed_) return;
+        // Frozen: what starts now is failed at its request and never replaces the page.
+        if (p.value("frameId").toString() != main || !armed_ || frozen_) return;
         loading_ = true;
         LoadEvent e;
         e.state = LoadEvent::State::kStarted;
@@ -343,7 +344,8 @@ void CdpPage::on_event(const QString& method, const QJsonObject& p) {
         }
         report_load_end();
     } else if (method == "Network.requestWillBeSent") {
-        if (p.value("type").toString() != "Document" || p.value("frameId").toString() != main)
+        if (p.value("type").toString() != "Document" || p.value("frameId").toString() != main ||
+            frozen_)
             return;
         main_requests_.insert(p.value("requestId").toString());
         if (!armed_) {
@@ -502,6 +504,10 @@ void CdpPage::start_navigation() {
 void CdpPage::on_request_paused(const QJsonObject& p) {
     const QString id = p.value("requestId").toString();
     const QString type = p.value("resourceType").toString();
+    if (frozen_ && type == "Document") {
+        send("Fetch.failRequest", {{"requestId", id}, {"errorReason", "Aborted"}});
+        return;
+    }
     if (block_media_ &&
         (type == "Image" || type == "Media" || type == "Font" || type == "Stylesheet")) {
         send("Fetch.failRequest", {{"requestId", id}, {"errorReason", "BlockedByClient"}});
@@ -558,6 +564,21 @@ void CdpPage::set_timezone(const QString& zone, std::function<void(QString error
 
 void CdpPage::stop() {
     send("Page.stopLoading", {});
+}
+
+// Page.stopLoading alone does not hold a self-refreshing page: its next meta refresh or
+// script navigation starts right after. With every document request failed from here, the
+// page stays on what it shows, and the solve can answer it.
+void CdpPage::freeze() {
+    frozen_ = true;
+    fetch_enabled_ = true;
+    QJsonArray patterns{QJsonObject{
+        {"urlPattern", "*"}, {"resourceType", "Document"}, {"requestStage", "Request"}}};
+    if (!options_.proxy_username.empty())
+        patterns = QJsonArray{QJsonObject{{"urlPattern", "*"}, {"requestStage", "Request"}}};
+    send("Fetch.enable",
+         {{"patterns", patterns}, {"handleAuthRequests", !options_.proxy_username.empty()}},
+         [this](const QJsonObject&, const QString&) { stop(); });
 }
 
 int CdpPage::inflight_requests() const {

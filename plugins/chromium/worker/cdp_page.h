@@ -57,6 +57,7 @@ class CdpPage : public PageDriver {
     void block_media() override { block_media_ = true; }
     void navigate(const QUrl& url, bool post, const QByteArray& body) override;
     void stop() override;
+    void freeze() override;
     bool is_loading() const override { return loading_; }
     QUrl url() const override { return url_; }
     void run_isolated(const QString& script, ScriptCallback cb) override;
@@ -125,6 +126,7 @@ class CdpPage : public PageDriver {
     QUrl post_url_;
     QByteArray post_body_;
     bool fetch_enabled_ = false;
+    bool frozen_ = false;  // freeze(): every further document request is failed
     std::map<QString, int> auth_tries_;
 };
 
