@@ -461,7 +461,6 @@ void CdpPage::navigate(const QUrl& url, bool post, const QByteArray& body) {
     }
     if (!patterns.isEmpty()) {
         ++pending_setup_;
-        fetch_enabled_ = true;
         send("Fetch.enable", {{"patterns", patterns}, {"handleAuthRequests", auth}},
              [this](const QJsonObject&, const QString&) {
                  if (--pending_setup_ == 0 && after_setup_) std::exchange(after_setup_, nullptr)();
@@ -571,7 +570,6 @@ void CdpPage::stop() {
 // page stays on what it shows, and the solve can answer it.
 void CdpPage::freeze() {
     frozen_ = true;
-    fetch_enabled_ = true;
     QJsonArray patterns{QJsonObject{
         {"urlPattern", "*"}, {"resourceType", "Document"}, {"requestStage", "Request"}}};
     if (!options_.proxy_username.empty())

@@ -125,7 +125,6 @@ class CdpPage : public PageDriver {
     bool post_pending_ = false;
     QUrl post_url_;
     QByteArray post_body_;
-    bool fetch_enabled_ = false;
     bool frozen_ = false;  // freeze(): every further document request is failed
     std::map<QString, int> auth_tries_;
 };
