@@ -68,7 +68,8 @@ Env with_engine(Env env) {
 // The byparr server with the in-tree plugins and a private state dir, answering in JSON.
 class Server : public ByparrServer {
   public:
-    explicit Server(const Env& extra_env = {}) : ByparrServer({.env = with_engine(extra_env)}) {}
+    explicit Server(const Env& extra_env = {}, bool capture_log = false)
+        : ByparrServer({.env = with_engine(extra_env), .capture_log = capture_log}) {}
 
     Json v1(const std::string& body, int timeout_ms = 40000) { return v1_json(body, timeout_ms); }
     Json get(const std::string& url, int max_timeout_ms = 20000) {
@@ -166,6 +167,50 @@ TEST_P(WebEngineSupervisorTest, PostsWithCookiesTakesScreenshotsAndLeavesMediaOu
     const std::string counters = http_request("GET", site.url("/counters")).body;
     for (const char* kind : {"\"img\":0", "\"css\":0", "\"font\":0"})
         EXPECT_NE(counters.find(kind), std::string::npos) << counters;
+}
+
+// Sessionless requests reuse wiped pages, with their renderers: nothing a site leaves
+// behind (cookies, localStorage, sessionStorage, the HTTP cache) may reach the next request,
+// whichever page it gets. The worker's trace shows that pages really were reused, so the
+// assertions covered reuse and not only fresh pages.
+TEST_P(WebEngineSupervisorTest, ReusedPagesCarryNothingOfTheLastRequest) {
+    TestSite site;
+    Server server({{"LOG_LEVEL", "debug"}, {"BYPARR_WORKER_TRACE", "1"}}, /*capture_log=*/true);
+    auto response_of = [&](const std::string& path) {
+        Json r = server.get(site.url(path));
+        EXPECT_EQ(status_of(r), "ok") << path << ": " << r->optValue<std::string>("message", "");
+        return status_of(r) == "ok" ? solution_of(r) : Json();
+    };
+    for (int round = 0; round < 3; ++round) {
+        SCOPED_TRACE(round);
+        ASSERT_TRUE(response_of("/set-cookie"));
+        Json s = response_of("/storage");
+        ASSERT_TRUE(s);
+        EXPECT_NE(s->getValue<std::string>("response").find(R"({"local":null,"session":null})"),
+                  std::string::npos)
+            << "storage of an earlier request is still there";
+        auto cookies = s->getArray("cookies");
+        for (size_t i = 0; cookies && i < cookies->size(); ++i)
+            EXPECT_NE(cookies->getObject(static_cast<unsigned>(i))->getValue<std::string>("name"),
+                      "sid");
+        s = response_of("/echo");
+        ASSERT_TRUE(s);
+        EXPECT_NE(s->getValue<std::string>("response").find(R"("cookies":"")"), std::string::npos)
+            << "a cookie of an earlier request was sent";
+    }
+    // The HTTP cache goes too: each load fetches the cacheable script again.
+    auto cached_fetches = [&] {
+        const std::string body = http_request("GET", site.url("/counters")).body;
+        const size_t at = body.find(R"("cached":)");
+        return at == std::string::npos ? -1 : std::atoi(body.c_str() + at + 9);
+    };
+    const int before = cached_fetches();
+    ASSERT_GE(before, 0);
+    for (int i = 0; i < 3; ++i)
+        ASSERT_TRUE(response_of("/cached"));
+    EXPECT_EQ(cached_fetches(), before + 3);
+    EXPECT_NE(server.log().find("begin on a wiped page"), std::string::npos)
+        << "no request was served by a reused page";
 }
 
 TEST_P(WebEngineSupervisorTest, SessionsCanBeCreatedListedUsedAndDestroyed) {

@@ -92,6 +92,8 @@ class PageDriver : public QObject {
     // DevTools connection): each check then takes the document with its verdict, since a
     // separate to_html() could already see the next one.
     virtual bool lags_behind_page() const { return false; }
+    // Earlier solves this page served (wiped after each); 0 for a fresh page.
+    virtual int uses() const { return 0; }
 
   signals:
     void ready();

@@ -281,7 +281,9 @@ void SolveJob::start(std::unique_ptr<PageDriver> surface) {
 
 void SolveJob::begin() {
     if (finished_) return;
-    trace("begin", {});
+    trace("begin", surface_->uses() > 0
+                       ? QStringLiteral("on a wiped page, use %1").arg(surface_->uses() + 1)
+                       : QString());
     PageDriver* page = surface_.get();
     disconnect(page, &PageDriver::ready, this, nullptr);
     QString err = page->set_request_cookies(request_.cookies, request_.url);

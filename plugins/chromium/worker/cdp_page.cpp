@@ -6,6 +6,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QMetaObject>
+#include <QRandomGenerator>
 
 namespace byparr::browser {
 
@@ -102,6 +103,8 @@ CdpPage::CdpPage(CdpPageOptions options)
     });
     connect(&setup_timer_, &QTimer::timeout, this,
             [this] { fail_setup("the browser did not open a tab in time"); });
+    wipe_timer_.setSingleShot(true);
+    connect(&wipe_timer_, &QTimer::timeout, this, [this] { wiped_one(false); });
     setup_timer_.start(kCreateTimeoutMs);
     if (!options_.new_context) {
         create_target();
@@ -323,12 +326,22 @@ void CdpPage::on_event(const QString& method, const QJsonObject& p) {
         const QJsonObject frame = p.value("frame").toObject();
         if (frame.contains("parentId")) return;
         world_context_ = 0;
+        if (wipe_stage_ == WipeStage::kLeaving &&
+            frame.value("url").toString() + frame.value("urlFragment").toString() == marker_) {
+            wipe_stores();
+            return;
+        }
         const QString url = frame.value("url").toString() + frame.value("urlFragment").toString();
         // Chromium's error page is not where the client asked to go: keep the URL it asked for.
         if (!url.startsWith("chrome-error:")) url_ = QUrl(url);
         emit url_changed();
     } else if (method == "Page.navigatedWithinDocument") {
         if (p.value("frameId").toString() != main) return;
+        // A tab still on about:blank reaches the marker without leaving its document.
+        if (wipe_stage_ == WipeStage::kLeaving && p.value("url").toString() == marker_) {
+            wipe_stores();
+            return;
+        }
         url_ = QUrl(p.value("url").toString());
         emit url_changed();
     } else if (method == "Page.frameStoppedLoading") {
@@ -344,9 +357,14 @@ void CdpPage::on_event(const QString& method, const QJsonObject& p) {
         }
         report_load_end();
     } else if (method == "Network.requestWillBeSent") {
-        if (p.value("type").toString() != "Document" || p.value("frameId").toString() != main ||
-            frozen_)
-            return;
+        if (p.value("type").toString() != "Document") return;
+        // Every frame's, for the wipe: an iframe's origin can store things too.
+        const QUrl doc(p.value("request").toObject().value("url").toString());
+        if (doc.scheme() == QLatin1String("http") || doc.scheme() == QLatin1String("https"))
+            origins_.insert(doc.adjusted(QUrl::RemovePath | QUrl::RemoveQuery |
+                                         QUrl::RemoveFragment | QUrl::RemoveUserInfo)
+                                .toString());
+        if (p.value("frameId").toString() != main || frozen_ || recycling_) return;
         main_requests_.insert(p.value("requestId").toString());
         if (!armed_) {
             // Our navigation's first request: from here its load events are ours. A start
@@ -434,6 +452,7 @@ QString CdpPage::set_request_cookies(const QJsonArray& cookies, const QUrl& url)
 
 void CdpPage::navigate(const QUrl& url, bool post, const QByteArray& body) {
     url_ = url;
+    last_host_ = url.host().toLower();
     armed_ = false;
     loading_ = false;
     stop_pending_ = false;
@@ -577,6 +596,120 @@ void CdpPage::freeze() {
     send("Fetch.enable",
          {{"patterns", patterns}, {"handleAuthRequests", !options_.proxy_username.empty()}},
          [this](const QJsonObject&, const QString&) { stop(); });
+}
+
+void CdpPage::recycle() {
+    ready_ = false;
+    recycling_ = true;
+    ++uses_;
+    wipes_pending_ = 0;
+    reset_navigation_state();
+    marker_ = QStringLiteral("about:blank#byparr-%1")
+                  .arg(QRandomGenerator::global()->generate64(), 16, 16, QLatin1Char('0'));
+    wipe_timer_.start(kWipeTimeoutMs);
+    // Interception of the last request (POST, proxy authentication, disableMedia, a
+    // frozen page) must not hold the next one's requests.
+    send("Fetch.disable", {});
+    // sessionStorage belongs to the tab, outlives the document, and can only be cleared
+    // while a frame of its origin is there: before leaving the page. An origin without a
+    // frame now (an earlier redirect hop) fails with "Frame not found": not a failure.
+    if (!origins_.empty()) {
+        wipe_stage_ = WipeStage::kSessionStorage;
+        for (const QString& origin : origins_)
+            send_wipe(
+                "DOMStorage.clear",
+                {{"storageId", QJsonObject{{"securityOrigin", origin}, {"isLocalStorage", false}}}},
+                /*must_succeed=*/false);
+        return;
+    }
+    leave_for_blank();
+}
+
+void CdpPage::reset_navigation_state() {
+    stop_timer_.stop();
+    stop_pending_ = false;
+    doc_delivered_ = false;
+    loading_ = false;
+    armed_ = false;
+    load_error_.clear();
+    doc_status_ = 0;
+    main_requests_.clear();
+    world_context_ = 0;
+    pending_setup_ = 0;
+    after_setup_ = nullptr;
+    block_media_ = false;
+    post_pending_ = false;
+    post_body_.clear();
+    frozen_ = false;
+    auth_tries_.clear();
+}
+
+void CdpPage::leave_for_blank() {
+    // The old document must be gone (no script left to set a cookie or store something)
+    // before the stores are wiped: Page.frameNavigated to the marker -> wipe_stores().
+    wipe_stage_ = WipeStage::kLeaving;
+    auto by_browser = [this] {
+        send("Page.navigate", {{"url", marker_}}, [this](const QJsonObject& r, const QString& e) {
+            if (!e.isEmpty() || r.contains("errorText")) wiped_one(false);
+        });
+    };
+    // Navigated from the page itself, about:blank stays in the site's renderer, which the
+    // next request for the site then reuses. From the browser (Page.navigate) it is a new
+    // browsing instance: two renderer launches per reuse, ~150 ms of CPU (measured).
+    // An error page has no world to run it in: then from the browser after all.
+    run_isolated(QStringLiteral("location.replace('%1'),true").arg(marker_),
+                 [this, by_browser](const QVariant& v) {
+                     if (wipe_stage_ == WipeStage::kLeaving && !v.toBool()) by_browser();
+                 });
+}
+
+void CdpPage::wipe_stores() {
+    if (wipe_stage_ != WipeStage::kLeaving) return;
+    wipe_stage_ = WipeStage::kStores;
+    wipes_pending_ = 0;
+    // Right after a cross-process navigation this can answer "Not attached to an active
+    // page"; a page cannot read the entries anyway (only history.length).
+    send_wipe("Page.resetNavigationHistory", {}, false);
+    // The page's session speaks for its own browser context: these clear that context only.
+    send_wipe("Network.clearBrowserCookies", {}, true);
+    send_wipe("Network.clearBrowserCache", {}, true);
+    for (const QString& origin : origins_)
+        send_wipe("Storage.clearDataForOrigin", {{"origin", origin}, {"storageTypes", "all"}},
+                  true);
+    origins_.clear();
+}
+
+void CdpPage::send_wipe(const char* method, const QJsonObject& params, bool must_succeed) {
+    ++wipes_pending_;
+    send(method, params, [this, must_succeed, method](const QJsonObject&, const QString& error) {
+        if (!error.isEmpty() && must_succeed)
+            std::fprintf(stderr, "byparr-chromium-worker: wipe: %s: %s\n", method,
+                         qPrintable(error));
+        wiped_one(error.isEmpty() || !must_succeed);
+    });
+}
+
+void CdpPage::wiped_one(bool ok) {
+    if (!recycling_) return;
+    if (!ok) {
+        // Isolation cannot be vouched for: the worker discards the page and its context.
+        recycling_ = false;
+        wipe_stage_ = WipeStage::kNone;
+        wipe_timer_.stop();
+        alive_ = false;
+        failure_ = QStringLiteral("the wipe before reuse was not confirmed");
+        emit broken();
+        return;
+    }
+    if (--wipes_pending_ > 0) return;
+    if (wipe_stage_ == WipeStage::kSessionStorage) return leave_for_blank();
+    if (wipe_stage_ != WipeStage::kStores) return;  // leaving: frameNavigated goes on
+    recycling_ = false;
+    wipe_stage_ = WipeStage::kNone;
+    wipe_timer_.stop();
+    url_ = QUrl();
+    ready_ = true;
+    emit ready();
 }
 
 int CdpPage::inflight_requests() const {

@@ -18,7 +18,10 @@ namespace {
 
 // Spare tabs (a context, a renderer and an attached session each) ready ahead of requests:
 // making one costs ~40-80 ms of browser work that would otherwise be on the request path.
-constexpr size_t kMaxSpares = 4;
+constexpr size_t kMaxSpares = 6;
+// A tab serves this many sessionless solves, wiped between them, before it is closed with
+// its context: what a wipe could miss does not pile up for ever.
+constexpr int kMaxPageUses = 20;
 constexpr int kIdentityTimeoutMs = 15000;
 
 // BROWSER_POOL_IDLE_TIMEOUT (s, default 30), as for webengine: this long without a request,
@@ -193,20 +196,44 @@ ChromiumWorker::Context::~Context() {
 
 void ChromiumWorker::prepare_spare() {
     if (shutting_down_ || !started_) return;
-    while (spares_.size() < spare_target_) {
-        auto page = make_page({});
-        CdpPage* raw = page.get();
-        connect(raw, &PageDriver::broken, this, [this, raw] {
-            auto it = std::find_if(spares_.begin(), spares_.end(),
-                                   [raw](const auto& p) { return p.get() == raw; });
-            if (it == spares_.end()) return;
-            std::fprintf(stderr, "byparr-chromium-worker: a spare tab failed: %s\n",
-                         qPrintable(raw->failure()));
-            it->release()->deleteLater();  // inside its own signal
-            spares_.erase(it);
-        });
-        spares_.push_back(std::move(page));
+    // Tabs of running sessionless solves come back to the pool when they end.
+    while (spares_.size() + returning_ < spare_target_) {
+        spares_.push_back(make_page({}));
+        watch_spare(spares_.back().get());
     }
+}
+
+void ChromiumWorker::watch_spare(CdpPage* raw) {
+    connect(raw, &PageDriver::broken, this, [this, raw] {
+        auto it = std::find_if(spares_.begin(), spares_.end(),
+                               [raw](const auto& p) { return p.get() == raw; });
+        if (it == spares_.end()) return;
+        std::fprintf(stderr, "byparr-chromium-worker: a spare tab failed: %s\n",
+                     qPrintable(raw->failure()));
+        it->release()->deleteLater();  // inside its own signal
+        spares_.erase(it);
+        QTimer::singleShot(0, this, &ChromiumWorker::prepare_spare);
+    });
+}
+
+std::unique_ptr<CdpPage> ChromiumWorker::take_spare(const QString& host) {
+    if (spares_.empty()) return nullptr;
+    // A tab whose renderer already serves the host (no renderer launch for the navigation;
+    // ready, or else still being wiped), else a ready one, else the one furthest along. A wipe that
+    // fails makes the job ask for a new page.
+    auto pick = [this](auto pred) {
+        return std::find_if(spares_.begin(), spares_.end(),
+                            [&](const auto& p) { return pred(*p); });
+    };
+    auto same_host = [&](const CdpPage& p) { return p.uses() > 0 && p.last_host() == host; };
+    auto it = pick([&](const CdpPage& p) { return p.is_ready() && same_host(p); });
+    if (it == spares_.end()) it = pick([](const CdpPage& p) { return p.is_ready(); });
+    if (it == spares_.end()) it = pick(same_host);
+    if (it == spares_.end()) it = spares_.begin();
+    std::unique_ptr<CdpPage> page = std::move(*it);
+    spares_.erase(it);
+    disconnect(page.get(), nullptr, this, nullptr);
+    return page;
 }
 
 void ChromiumWorker::on_frame(const QJsonObject& m) {
@@ -223,7 +250,7 @@ void ChromiumWorker::on_frame(const QJsonObject& m) {
         return QJsonObject{{"pages", static_cast<int>(jobs_.size())},
                            {"sessions", static_cast<int>(sessions_.size())},
                            {"pagesServed", static_cast<qint64>(pages_served_)},
-                           {"pagesReused", 0}};
+                           {"pagesReused", static_cast<qint64>(pages_reused_)}};
     };
     hooks.shutdown = [this] { shutdown(true); };
     dispatch_frame(m, *channel_, jobs_, shutting_down_, hooks);
@@ -246,6 +273,7 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         if (!slot) slot = make_context();
         context = slot;
     }
+    const QString host = req.url.host().toLower();
     const quint64 serial = next_serial_++;
     auto* job = new SolveJob(serial, id, std::move(req), ctx_);
     jobs_[serial] = job;
@@ -281,23 +309,17 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     size_t running = 0;
     for (const auto& [s, j] : jobs_)
         running += j->finished() ? 0 : 1;
-    spare_target_ = std::clamp<size_t>(std::max(spare_target_, running), 1, kMaxSpares);
+    // One more than run at once: a tab is wiped (~50-100 ms) after its solve, and a
+    // request that follows at once takes the other instead of waiting for the wipe.
+    spare_target_ = std::clamp<size_t>(std::max(spare_target_, running + 1), 1, kMaxSpares);
     spare_idle_timer_.start(spare_idle_ms());
-    std::unique_ptr<CdpPage> page;
-    if (!spares_.empty()) {
-        // The oldest first: it is the likeliest to be ready.
-        page = std::move(spares_.front());
-        spares_.erase(spares_.begin());
-        disconnect(page.get(), nullptr, this, nullptr);
-    } else {
-        page = make_page({});
-    }
+    std::unique_ptr<CdpPage> page = take_spare(host);
+    if (!page) page = make_page({});
+    ++returning_;
     job->start(std::move(page));
-    // A tab made now would take the browser's UI thread and a core from this request (a
-    // context, a window and a renderer: ~100 ms of CPU); it is made when a solve ends, unless
-    // none is left for the next request at all.
-    if (spares_.empty() && running >= spare_target_)
-        QTimer::singleShot(0, this, &ChromiumWorker::prepare_spare);
+    // Only when the concurrency grew: a tab made now takes the browser's UI thread and a
+    // core from this request (a context, a window and a renderer: ~300 ms of CPU).
+    QTimer::singleShot(0, this, &ChromiumWorker::prepare_spare);
 }
 
 void ChromiumWorker::on_job_done(quint64 serial) {
@@ -306,7 +328,20 @@ void ChromiumWorker::on_job_done(quint64 serial) {
     SolveJob* job = it->second;
     jobs_.erase(it);
     ++pages_served_;
-    delete job;  // its tab and (sessionless) its context go with it
+    const bool sessionless = job_contexts_.count(serial) == 0;
+    if (sessionless && returning_ > 0) --returning_;
+    // Every page this worker hands to a job is a CdpPage.
+    std::unique_ptr<CdpPage> used(static_cast<CdpPage*>(
+        sessionless && !shutting_down_ ? job->release_reusable_surface().release() : nullptr));
+    delete job;  // queued: never inside one of its page's signals
+    if (used && used->reusable() && used->uses() + 1 < kMaxPageUses &&
+        spares_.size() < spare_target_) {
+        used->recycle();
+        ++pages_reused_;
+        watch_spare(used.get());
+        spares_.push_back(std::move(used));
+    }
+    used.reset();  // not reused: its tab and context go
     job_contexts_.erase(serial);
     prepare_spare();
 }

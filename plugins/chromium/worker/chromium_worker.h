@@ -1,7 +1,7 @@
 // The chromium worker's request dispatcher (../../browser/PROTOCOL.md "Messages"):
-// one Chromium, a browser context per sessionless solve (disposed with it: nothing a
-// site leaves behind survives, no wipe) or per session, and a few spare tabs made
-// ahead of requests. Qt thread only.
+// one Chromium; a browser context per session, and a pool of tabs for sessionless solves,
+// each in a context of its own, wiped and reused (CdpPage::recycle()) up to kMaxPageUses
+// times, and sized to the concurrency seen. Qt thread only.
 #pragma once
 
 #include <map>
@@ -55,6 +55,8 @@ class ChromiumWorker : public QObject {
     std::shared_ptr<Context> make_context();
     std::unique_ptr<CdpPage> make_page(const std::string& context_id);
     void prepare_spare();
+    void watch_spare(CdpPage* page);
+    std::unique_ptr<CdpPage> take_spare(const QString& host);
     void on_job_done(quint64 serial);
 
     WorkerOptions options_;
@@ -70,9 +72,11 @@ class ChromiumWorker : public QObject {
     std::map<QString, std::shared_ptr<Context>> sessions_;
     std::vector<std::unique_ptr<CdpPage>> spares_;
     size_t spare_target_ = 1;
+    size_t returning_ = 0;  // sessionless solves running, whose tabs come back
     QTimer spare_idle_timer_;
     quint64 next_serial_ = 1;
     quint64 pages_served_ = 0;
+    quint64 pages_reused_ = 0;
     bool started_ = false;
     bool shutting_down_ = false;
 };

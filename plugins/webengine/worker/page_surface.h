@@ -89,7 +89,7 @@ class PageSurface : public PageDriver {
     // `broken` if it is not within kWipeTimeoutMs (the caller discards the page).
     // Only for pages that own their profile.
     void recycle();
-    int uses() const { return uses_; }
+    int uses() const override { return uses_; }
     // Used pages made ready again, in this process.
     static quint64 wipes_done() { return wipes_done_; }
     // Host of the last document, so a request can get a page whose renderer already
