@@ -159,7 +159,8 @@ struct Job {
     byparr_result_writer writer{};
 };
 
-std::shared_ptr<Job> make_job(const SolveRequest& r, uint32_t budget_ms, CallState* state) {
+std::shared_ptr<Job> make_job(const SolveRequest& r, uint32_t budget_ms, uint32_t extra_flags,
+                              CallState* state) {
     auto job = std::make_shared<Job>();
     job->req = r;
     for (const auto& k : job->req.cookies) {
@@ -187,7 +188,7 @@ std::shared_ptr<Job> make_job(const SolveRequest& r, uint32_t budget_ms, CallSta
                            view(job->req.proxy.username), view(job->req.proxy.password)};
     q.cookies = job->cookies.empty() ? nullptr : job->cookies.data();
     q.cookie_count = job->cookies.size();
-    q.flags = job->req.flags;
+    q.flags = job->req.flags | extra_flags;
     q.timeout_ms = budget_ms;
     q.wait_after_ms = job->req.wait_ms;
     q.session_ttl_ms = job->req.session_ttl_ms;
@@ -214,7 +215,8 @@ std::string Dispatcher::no_solver_message() const {
 }
 
 SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
-                                     std::chrono::steady_clock::time_point deadline) {
+                                     std::chrono::steady_clock::time_point deadline,
+                                     uint32_t extra_flags) {
     auto state = std::make_shared<CallState>();
     auto now = std::chrono::steady_clock::now();
     uint32_t budget_ms =
@@ -223,7 +225,7 @@ SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const 
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count())
             : 0;
 
-    auto job = make_job(r, budget_ms, state.get());
+    auto job = make_job(r, budget_ms, extra_flags, state.get());
     c->note_call();
     std::thread([c, state, job] {
         byparr_outcome o = c->def.solver.solve(c->instance, &job->creq, &job->writer);
@@ -398,7 +400,8 @@ Dispatcher::ChainResult Dispatcher::run_chain(const Chain& chain, const SolveReq
         }
         bool capped = may_escalate && escalate_after.count() > 0 &&
                       now + escalate_after < deadline && later_solver_can_take(chain, i, r);
-        SolveOutcome o = call_solver(c, r, capped ? now + escalate_after : deadline);
+        SolveOutcome o = call_solver(c, r, capped ? now + escalate_after : deadline,
+                                     capped ? uint32_t{BYPARR_REQ_MAY_HAND_OVER} : 0u);
         note_outcome(*c, r, o);
         if (!o.ok && o.solver_id.empty()) continue;  // not applicable: not handed to it
         if (!handed_from.empty()) {

@@ -101,8 +101,10 @@ class Dispatcher {
     };
 
     std::string no_solver_message() const;
+    /// extra_flags: BYPARR_REQ_* bits for this call only (the hand-over of a capped turn).
     SolveOutcome call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
-                             std::chrono::steady_clock::time_point deadline);
+                             std::chrono::steady_clock::time_point deadline,
+                             uint32_t extra_flags = 0);
     /// The named solver alone, or the chain (remembered solver first); an error
     /// in *refusal when a named solver cannot serve.
     Chain select_chain(SolveRequest& r, std::optional<SolveOutcome>* refusal);

@@ -105,6 +105,47 @@ TEST_F(EngineEscalation, AChallengeOnlyACurrentEnginePassesIsHandedToChromiumAnd
     EXPECT_EQ(second.chromium_calls - after.chromium_calls, 1);
 }
 
+// A check that rejects webengine and reloads itself, as Cloudflare's loop does
+// (/modern/?loop=1): webengine sees the challenge come back and hands over at once, instead
+// of spending its ESCALATE_AFTER turn (set long here) on the loop.
+TEST(EngineEscalationOnAFailedCheck, IsHandedOverAtOnceNotAfterEscalateAfter) {
+    for (const char* e : {"webengine", "chromium"})
+        if (!engine_available(e)) GTEST_SKIP() << e << " is not available here";
+    constexpr int kLongTurnS = 25;
+    TestSite site;
+    ByparrServer server(ServerOptions{.env = {{"SOLVERS", "webengine,chromium"},
+                                              {"ESCALATE_AFTER", std::to_string(kLongTurnS)},
+                                              {"LOG_LEVEL", "debug"}},
+                                      .capture_log = true});
+    const Counts before = counts(server);
+    const auto t0 = Clock::now();
+    auto o = server.v1_json(get_body(site.url("/modern/?loop=1&delay_ms=200"), 50000), 70000);
+    const auto took = Clock::now() - t0;
+    ASSERT_EQ(o->getValue<std::string>("status"), "ok") << o->getValue<std::string>("message");
+    EXPECT_NE(o->getObject("solution")->getValue<std::string>("response").find("PROTECTED-CONTENT"),
+              std::string::npos);
+    EXPECT_LT(took, std::chrono::seconds(kLongTurnS) - 10s) << "webengine spent its whole turn";
+    const Counts after = counts(server);
+    EXPECT_EQ(after.escalations - before.escalations, 1);
+    EXPECT_EQ(after.chromium_solved - before.chromium_solved, 1);
+    EXPECT_NE(server.log().find("the bot check failed"), std::string::npos)
+        << "webengine did not report the failed check";
+}
+
+// Without a later solver to take over, the same loop runs to the deadline, as before: a
+// failed check is only given up on when someone else can try.
+TEST(EngineEscalationOnAFailedCheck, AloneTheLoopRunsToTheDeadline) {
+    if (!engine_available("webengine")) GTEST_SKIP() << "webengine is not available here";
+    TestSite site;
+    ByparrServer server(ServerOptions{.env = {{"SOLVERS", "webengine"}}});
+    const auto t0 = Clock::now();
+    auto o = server.v1_json(get_body(site.url("/modern/?loop=1"), 5000), 30000);
+    const auto took = Clock::now() - t0;
+    EXPECT_EQ(o->getValue<std::string>("message"),
+              "Error: Error solving the challenge. Timeout after 5.0 seconds.");
+    EXPECT_GE(took, 4800ms);
+}
+
 TEST_F(EngineEscalation, ABlockPageIsFinalAndDoesNotEscalate) {
     const Counts before = counts(*server_);
     auto o = server_->v1_json(get_body(site_.url("/block1020"), kBudgetMs), 60000);

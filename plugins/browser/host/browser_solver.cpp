@@ -148,6 +148,7 @@ Poco::JSON::Object::Ptr to_protocol(const sdk::Request& r) {
     o->set("returnScreenshot", r.return_screenshot());
     o->set("disableMedia", r.disable_media());
     o->set("waitMs", static_cast<Poco::Int64>(r.wait_after_ms));
+    if (r.may_hand_over()) o->set("handOver", true);
     // The host's request id, so the worker's debug lines name the request they belong to.
     if (!r.request_id.empty()) o->set("requestId", r.request_id);
     // The zone the request's proxy named (the supervisor puts a session's own in its place).

@@ -50,6 +50,7 @@ byparr_error_kind map_error_kind(const std::string& kind) {
     if (kind == "invalid") return BYPARR_ERROR_INVALID_REQUEST;
     if (kind == "unknown_session") return BYPARR_ERROR_UNKNOWN_SESSION;
     if (kind == "cancelled") return BYPARR_ERROR_CANCELLED;
+    if (kind == "check_failed") return BYPARR_ERROR_UNSUPPORTED;
     return BYPARR_ERROR_INTERNAL;
 }
 

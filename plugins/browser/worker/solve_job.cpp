@@ -41,6 +41,10 @@ constexpr int kLivePollMs = 100;
 // and so never get a check in; then it waits this long for a complete document before
 // it stops the page.
 constexpr int kLoopGuardSlackMs = 100;
+// With handOver: the challenge back on this many new documents in a row is a failed check.
+// Three, because a check that passes navigates once or twice (a two-stage check, a form
+// post and its redirect) before the page it guards.
+constexpr int kFailedCheckReloads = 3;
 constexpr int kForceStopMs = 500;
 // Mid-load signals (title, URL, cookie) come in bursts: coalesce them briefly.
 constexpr int kEventCoalesceMs = 15;
@@ -195,6 +199,7 @@ bool parse_solve_request(const QJsonObject& r, SolveRequest* out, QString* error
     req.return_only_cookies = r.value("returnOnlyCookies").toBool(false);
     req.return_screenshot = r.value("returnScreenshot").toBool(false);
     req.disable_media = r.value("disableMedia").toBool(false);
+    req.hand_over = r.value("handOver").toBool(false);
     req.wait_ms = std::max<qint64>(0, static_cast<qint64>(r.value("waitMs").toDouble(0)));
     req.max_response_bytes =
         std::max<qint64>(0, static_cast<qint64>(r.value("maxResponseBytes").toDouble(0)));
@@ -382,9 +387,11 @@ void SolveJob::on_loading_changed(const LoadEvent& info) {
     if (info.state == State::kStarted) {
         quiet_timer_.stop();
         net_busy_clock_.invalidate();  // its requests belong to the old document
-        if (challenge_current_)
+        if (challenge_current_) {
+            ++challenge_reloads_;
             step(
                 QStringLiteral("the challenge page navigates (reload %1)").arg(loads_started_ + 1));
+        }
         // A page that navigates again before any challenge was seen may be a refresh loop
         // whose loads never complete (a meta refresh of 0 s fires before slow subresources
         // are done): the bounded wait starts now, not at a load end that may never come.
@@ -580,6 +587,7 @@ void SolveJob::on_facts(const QVariant& v) {
         if (challenge_current_) {
             step(QStringLiteral("challenge gone (now %1)").arg(QString::fromStdString(facts.url)));
             challenge_current_ = false;
+            challenge_reloads_ = 0;
         }
         if (!live_clock_.isValid()) {
             live_clock_.start();
@@ -620,6 +628,22 @@ void SolveJob::on_facts(const QVariant& v) {
     }
 
     // A challenge: the page's own script solves it, a click helps it, or the deadline ends it.
+    if (request_.hand_over && challenge_reloads_ >= kFailedCheckReloads) {
+        // The check keeps coming back: it rejected this browser. Another engine gets the
+        // rest of the budget rather than this one spending it on a loop.
+        challenge_seen_ = true;
+        challenge_rule_ = rule;
+        challenge_kind_ = QString::fromStdString(match.kind);
+        step(QStringLiteral("challenge %1 came back on %2 new documents: the bot check failed")
+                 .arg(rule)
+                 .arg(challenge_reloads_));
+        fail("check_failed",
+             QStringLiteral("The site's bot check failed: challenge %1 came back %2 times")
+                 .arg(rule)
+                 .arg(challenge_reloads_),
+             QJsonObject{{"rule", rule}});
+        return;
+    }
     if (!challenge_current_ || challenge_rule_ != rule) {
         step(QStringLiteral("challenge rule %1 (%2)%3")
                  .arg(rule, QString::fromStdString(match.kind),

@@ -32,6 +32,8 @@ struct SolveRequest {
     bool return_only_cookies = false;
     bool return_screenshot = false;
     bool disable_media = false;
+    // A later engine takes over a failed bot check: give up on one (PROTOCOL.md "handOver").
+    bool hand_over = false;
     qint64 wait_ms = 0;
     qint64 max_response_bytes = 0;  // 0: no cut
     QString request_id;             // the host's, for log lines
@@ -156,6 +158,7 @@ class SolveJob : public QObject {
     bool force_answer_ = false;       // the loop guard fired: answer the next non-challenge check
     bool self_stopped_ = false;       // we stopped the page's load: not a load failure
     int loads_started_ = 0;           // main-frame navigations of this solve
+    int challenge_reloads_ = 0;       // new documents in a row that showed the challenge again
     QString forced_html_;  // the answer taken with the verdict of a page that kept navigating
     bool has_forced_html_ = false;
     QString last_whole_html_;  // the last complete non-challenge document a check took

@@ -100,7 +100,13 @@ enum {
     BYPARR_REQ_DISABLE_MEDIA = 1u << 2,
     /** The client named this solver ("solver": "<id>"): answer if at all possible
      *  rather than passing the request on. */
-    BYPARR_REQ_NAMED_SOLVER = 1u << 3
+    BYPARR_REQ_NAMED_SOLVER = 1u << 3,
+    /** A later solver in the chain takes this request over if this one gives up on
+     *  a bot check that failed: fail with BYPARR_ERROR_UNSUPPORTED and set_challenge() as
+     *  soon as the check is seen to fail (a challenge that keeps coming back), rather than
+     *  spending the budget on it. Without the flag, keep trying until the deadline. A bit
+     *  added without a version bump: a plugin that does not know it just keeps trying. */
+    BYPARR_REQ_MAY_HAND_OVER = 1u << 4
 };
 
 /** A cookie, as given in a request or returned in a result.

@@ -118,6 +118,8 @@ public:
     bool disable_media() const { return flags & BYPARR_REQ_DISABLE_MEDIA; }
     /// The client asked for this solver by id.
     bool named_solver() const { return flags & BYPARR_REQ_NAMED_SOLVER; }
+    /// A later solver takes over if this one reports a failed bot check (abi.h).
+    bool may_hand_over() const { return flags & BYPARR_REQ_MAY_HAND_OVER; }
     std::chrono::steady_clock::time_point deadline() const {
         return started_ + std::chrono::milliseconds(timeout_ms);
     }
