@@ -41,6 +41,10 @@ std::vector<std::string> chromium_flags(const BrowserLaunch& l) {
         // Each new window preloads the omnibox popup as two WebUI renderers (chrome://omnibox-
         // popup.top-chrome): ~100 ms of CPU per window for a popup nobody opens.
         "WebUIOmniboxPopup,WebUIOmniboxAimPopup,"
+        // Chromium keeps one spare renderer warm for the browser context used last; with a
+        // context per pooled tab, each request in another context killed it and launched a
+        // new one (~100 ms of CPU per request, measured). The pooled tabs keep their own.
+        "SpareRendererForSitePerProcess,"
         // The system resolver (getaddrinfo, /etc/hosts, nsswitch), as Qt WebEngine uses.
         // Chromium's own DNS client keeps retrying a server that does not answer, which holds
         // a page's load event for seconds per unresolvable subresource host (measured: a
