@@ -506,8 +506,14 @@ void SolveJob::on_facts(const QVariant& v) {
     const bool complete = ready == QLatin1String("complete");
     // Forced (a page that keeps navigating): a parsed document will do, its subresources
     // need not have finished; such a page may never let one reach "complete" before it goes.
+    // But not a blank one: a page caught between a self-reload's commit and its parse (seen
+    // with Sucuri's cookie page on chromium) shows no title and no text, and would be
+    // answered as an ordinary empty page; the next check sees the document itself.
+    const bool blank = m.value("title").toString().isEmpty() &&
+                       m.value("text").toString().trimmed().isEmpty() &&
+                       m.value("matched").toList().isEmpty() && m.value("html").toList().isEmpty();
     const bool usable =
-        force_answer_ ? complete || ready == QLatin1String("interactive")
+        force_answer_ ? (complete || ready == QLatin1String("interactive")) && !blank
                       : !surface_->is_loading() && (complete || !surface_->lags_behind_page());
     if (check_again_ || !v.isValid() || !usable) {
         const int delay = check_again_ ? 0 : kEventCoalesceMs;
