@@ -27,6 +27,9 @@ struct Solution {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string response;
     bool has_response = false;
+    // response holds the bytes of a document that is not HTML or text (a PDF, an image):
+    // the answer carries it base64-encoded with responseEncoding "base64".
+    bool response_binary = false;
     std::vector<Cookie> cookies;
     std::string user_agent;
     std::string screenshot;
@@ -43,6 +46,7 @@ struct SolveRequest {
     std::string url, post_data, session, solver, user_agent;
     ProxySpec proxy;
     std::vector<RequestCookie> cookies;
+    RequestExtensions ext;  // headers, body type, tabs_till_verify
     uint32_t flags = 0;  // BYPARR_REQ_*
     uint32_t timeout_ms = 60000;
     uint32_t wait_ms = 0;

@@ -45,6 +45,31 @@ struct ProxySpec {
     bool empty() const { return url.empty(); }
 };
 
+// A header the client asked to send (beyond FlareSolverr: the `headers` object).
+struct HeaderField {
+    std::string name, value;
+};
+
+// Which requests carry the client's headers (`headersScope`).
+enum class HeaderScope {
+    kDocument = 1,  // the main document request and its redirects (default)
+    kSite,          // every request of the page to the target's site (subresources, XHR)
+};
+
+// What the page's first request carries beyond FlareSolverr's fields: the client's
+// headers, and the body's media type. Kept in one struct so the request model of the
+// pipeline copies it whole.
+struct RequestExtensions {
+    std::vector<HeaderField> headers;  // in the order the client gave them
+    HeaderScope header_scope = HeaderScope::kDocument;
+    // The body's media type (POST): "application/json" for a JSON postData, the
+    // `contentType` field for a string one; empty: application/x-www-form-urlencoded.
+    std::string content_type;
+    // tabs_till_verify (FlareSolverr): press Tab this many times, then Space, to reach a
+    // Turnstile widget on an ordinary page and return its token; 0: not asked.
+    int tabs_till_verify = 0;
+};
+
 struct V1Request {
     Command cmd = Command::kRequestGet;
     std::string cmd_text;
@@ -58,7 +83,8 @@ struct V1Request {
     bool disable_media = false;
     std::optional<bool> disable_media_set;  // request value, if given
     std::optional<ProxySpec> proxy;  // absent vs {} (explicitly no proxy) matter
-    std::string post_data;
+    std::string post_data;  // the body's bytes (a JSON postData serialised)
+    RequestExtensions ext;
     int64_t wait_seconds = 0;
     std::string solver;   // beyond: an explicit solver id
     std::string api_key;  // beyond: the apiKey field
@@ -75,6 +101,8 @@ struct ParseLimits {
     size_t max_cookies = 200;
     size_t max_url_bytes = 16 * 1024;
     size_t max_post_bytes = 512 * 1024;
+    size_t max_headers = 64;
+    size_t max_header_bytes = 16 * 1024;  // names and values together
 };
 
 /// Parses and validates a /v1 body. The messages are the contract's where it has
