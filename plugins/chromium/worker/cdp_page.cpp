@@ -432,25 +432,29 @@ QString CdpPage::set_request_cookies(const QJsonArray& cookies, const QUrl& url)
     return {};
 }
 
-void CdpPage::navigate(const QUrl& url, bool post, const QByteArray& body) {
-    url_ = url;
+void CdpPage::navigate(const Navigation& nav) {
+    url_ = nav.url;
     armed_ = false;
     loading_ = false;
     stop_pending_ = false;
     stop_timer_.stop();
     load_error_.clear();
     doc_status_ = 0;
-    post_pending_ = post;
-    post_url_ = url;
-    post_body_ = body;
+    post_pending_ = nav.post;
+    post_url_ = nav.url;
+    post_body_ = nav.body;
+    post_type_ = nav.content_type.isEmpty() ? QByteArray("application/x-www-form-urlencoded")
+                                            : nav.content_type;
+    headers_ = nav.headers;
+    headers_host_ = nav.site_wide && !nav.headers.isEmpty() ? nav.url.host().toLower() : QString();
     const bool auth = !options_.proxy_username.empty();
     QJsonArray patterns;
-    if (auth) {
-        // Authentication challenges are only raised while Fetch is on; it then pauses every
-        // request, and on_request_paused() lets them go.
+    // Every request (auth: challenges are only raised while Fetch is on, and
+    // on_request_paused() lets them go; site-wide headers: any type may need them).
+    if (auth || !headers_host_.isEmpty()) {
         patterns.append(QJsonObject{{"urlPattern", "*"}, {"requestStage", "Request"}});
     } else {
-        if (post)
+        if (nav.post || !headers_.isEmpty())
             patterns.append(QJsonObject{
                 {"urlPattern", "*"}, {"resourceType", "Document"}, {"requestStage", "Request"}});
         if (block_media_) {
@@ -459,13 +463,15 @@ void CdpPage::navigate(const QUrl& url, bool post, const QByteArray& body) {
                     {"urlPattern", "*"}, {"resourceType", type}, {"requestStage", "Request"}});
         }
     }
-    if (!patterns.isEmpty()) {
-        ++pending_setup_;
-        send("Fetch.enable", {{"patterns", patterns}, {"handleAuthRequests", auth}},
-             [this](const QJsonObject&, const QString&) {
-                 if (--pending_setup_ == 0 && after_setup_) std::exchange(after_setup_, nullptr)();
-             });
-    }
+    // Documents at their response: one that is not HTML (a PDF, JSON, a download) is taken
+    // whole before Chromium renders it in a viewer or turns the navigation into a download.
+    patterns.append(QJsonObject{
+        {"urlPattern", "*"}, {"resourceType", "Document"}, {"requestStage", "Response"}});
+    ++pending_setup_;
+    send("Fetch.enable", {{"patterns", patterns}, {"handleAuthRequests", auth}},
+         [this](const QJsonObject&, const QString&) {
+             if (--pending_setup_ == 0 && after_setup_) std::exchange(after_setup_, nullptr)();
+         });
     // The cookies and interception must be in place before the first request goes out.
     if (pending_setup_ > 0) {
         after_setup_ = [this] { start_navigation(); };
@@ -500,7 +506,29 @@ void CdpPage::start_navigation() {
          });
 }
 
+QJsonArray CdpPage::with_client_headers(const QJsonObject& h, const QByteArray& content_type) const {
+    auto replaced = [&](const QString& name) {
+        if (!content_type.isEmpty() && name.compare("content-type", Qt::CaseInsensitive) == 0)
+            return true;
+        for (const auto& [n, v] : headers_)
+            if (name.compare(QString::fromUtf8(n), Qt::CaseInsensitive) == 0) return true;
+        return false;
+    };
+    QJsonArray headers;
+    for (auto it = h.begin(); it != h.end(); ++it)
+        if (!replaced(it.key()))
+            headers.append(QJsonObject{{"name", it.key()}, {"value", it.value().toString()}});
+    if (!content_type.isEmpty())
+        headers.append(QJsonObject{{"name", "Content-Type"}, {"value", QString::fromUtf8(content_type)}});
+    // After the browser's own, in the client's order: they go on the wire in this order.
+    for (const auto& [n, v] : headers_)
+        headers.append(QJsonObject{{"name", QString::fromUtf8(n)}, {"value", QString::fromUtf8(v)}});
+    return headers;
+}
+
 void CdpPage::on_request_paused(const QJsonObject& p) {
+    if (p.contains("responseStatusCode") || p.contains("responseErrorReason"))
+        return on_response_paused(p);
     const QString id = p.value("requestId").toString();
     const QString type = p.value("resourceType").toString();
     if (frozen_ && type == "Document") {
@@ -513,24 +541,71 @@ void CdpPage::on_request_paused(const QJsonObject& p) {
         return;
     }
     const QJsonObject request = p.value("request").toObject();
-    if (post_pending_ && type == "Document" && QUrl(request.value("url").toString()) == post_url_) {
+    const QUrl url(request.value("url").toString());
+    const QJsonObject h = request.value("headers").toObject();
+    if (post_pending_ && type == "Document" && url == post_url_) {
         // Page.navigate can only GET: the first request of the navigation becomes the POST.
         post_pending_ = false;
-        QJsonArray headers;
-        const QJsonObject h = request.value("headers").toObject();
-        for (auto it = h.begin(); it != h.end(); ++it) {
-            if (it.key().compare("content-type", Qt::CaseInsensitive) == 0) continue;
-            headers.append(QJsonObject{{"name", it.key()}, {"value", it.value().toString()}});
-        }
-        headers.append(
-            QJsonObject{{"name", "Content-Type"}, {"value", "application/x-www-form-urlencoded"}});
         send("Fetch.continueRequest", {{"requestId", id},
                                        {"method", "POST"},
                                        {"postData", QString::fromLatin1(post_body_.toBase64())},
-                                       {"headers", headers}});
+                                       {"headers", with_client_headers(h, post_type_)}});
+        return;
+    }
+    // The client's headers: on the main document and its redirect hops, or on every request
+    // to the target's host (headersScope "site").
+    const bool main_doc =
+        type == "Document" && p.value("frameId").toString() == QString::fromStdString(target_id_);
+    const bool site = !headers_host_.isEmpty() && url.host().toLower() == headers_host_;
+    if (!headers_.isEmpty() && (main_doc || site)) {
+        send("Fetch.continueRequest", {{"requestId", id}, {"headers", with_client_headers(h, {})}});
         return;
     }
     send("Fetch.continueRequest", {{"requestId", id}});
+}
+
+void CdpPage::on_response_paused(const QJsonObject& p) {
+    const QString id = p.value("requestId").toString();
+    const int status = p.value("responseStatusCode").toInt();
+    RawDocument doc;
+    for (const QJsonValue& v : p.value("responseHeaders").toArray()) {
+        const QJsonObject h = v.toObject();
+        const std::string name = h.value("name").toString().toLower().toStdString();
+        const std::string value = h.value("value").toString().toStdString();
+        auto [it, added] = doc.headers.emplace(name, value);
+        if (!added) it->second += (name == "set-cookie" ? "\n" : ", ") + value;
+    }
+    const auto type = doc.headers.find("content-type");
+    doc.mime_type = type == doc.headers.end()
+                        ? QString()
+                        : QString::fromStdString(type->second).section(';', 0, 0).trimmed().toLower();
+    const bool main_doc = p.value("resourceType").toString() == "Document" &&
+                          p.value("frameId").toString() == QString::fromStdString(target_id_);
+    const bool redirect = status >= 300 && status < 400 && doc.headers.count("location");
+    if (!main_doc || frozen_ || redirect || p.contains("responseErrorReason") ||
+        !is_raw_document_type(doc.mime_type)) {
+        send("Fetch.continueRequest", {{"requestId", id}});
+        return;
+    }
+    doc.url = QUrl(p.value("request").toObject().value("url").toString());
+    doc.status = status;
+    doc.text = is_text_document_type(doc.mime_type);
+    send("Fetch.getResponseBody", {{"requestId", id}},
+         [this, id, doc](const QJsonObject& r, const QString& error) mutable {
+             const QString body = r.value("body").toString();
+             doc.body = r.value("base64Encoded").toBool() ? QByteArray::fromBase64(body.toLatin1())
+                                                          : body.toUtf8();
+             // The tab shows an empty page in its place: no viewer, no download.
+             static const QByteArray kBlank = "<!DOCTYPE html><html><head></head><body></body></html>";
+             send("Fetch.fulfillRequest",
+                  {{"requestId", id},
+                   {"responseCode", 200},
+                   {"responseHeaders", QJsonArray{QJsonObject{{"name", "Content-Type"},
+                                                              {"value", "text/html"}}}},
+                   {"body", QString::fromLatin1(kBlank.toBase64())}});
+             if (error.isEmpty()) emit raw_document(doc);
+         },
+         60000);
 }
 
 void CdpPage::on_auth_required(const QJsonObject& p) {
@@ -653,7 +728,7 @@ void CdpPage::click(QPoint from, QPoint at, int hold_ms) {
                        [this, release] { send("Input.dispatchMouseEvent", release); });
 }
 
-void CdpPage::tab_space() {
+void CdpPage::tab_space(int tabs) {
     auto key = [](const char* type, const char* k, const char* code, int vk) {
         return QJsonObject{{"type", type},
                            {"key", k},
@@ -661,8 +736,10 @@ void CdpPage::tab_space() {
                            {"windowsVirtualKeyCode", vk},
                            {"nativeVirtualKeyCode", vk}};
     };
-    send("Input.dispatchKeyEvent", key("rawKeyDown", "Tab", "Tab", 9));
-    send("Input.dispatchKeyEvent", key("keyUp", "Tab", "Tab", 9));
+    for (int i = 0; i < std::max(1, tabs); ++i) {  // in order on one session
+        send("Input.dispatchKeyEvent", key("rawKeyDown", "Tab", "Tab", 9));
+        send("Input.dispatchKeyEvent", key("keyUp", "Tab", "Tab", 9));
+    }
     QTimer::singleShot(40, this, [this, key] {
         QJsonObject down = key("keyDown", " ", "Space", 32);
         down["text"] = " ";
