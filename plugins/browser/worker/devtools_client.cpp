@@ -1124,6 +1124,14 @@ bool DevToolsClient::connected() const {
     return impl_->is_connected;
 }
 
+int DevToolsClient::chrome_header_rank(const std::string& name) {
+    const std::string n = lower(name);
+    if (n.rfind("sec-ch-ua", 0) == 0) return -1;
+    for (size_t i = 0; i < std::size(kChromeOrder); ++i)
+        if (n == kChromeOrder[i]) return static_cast<int>(i);
+    return static_cast<int>(std::size(kChromeOrder));
+}
+
 std::vector<std::pair<std::string, std::string>> DevToolsClient::client_hint_headers(
     const UaOverride& ua) {
     std::string sec_ch_ua;
@@ -1189,7 +1197,10 @@ void DevToolsSession::send(std::string method, std::string params_json, ResultCa
 
 void DevToolsSession::set_request_rules(RequestRules rules, std::function<void()> done) {
     auto impl = impl_.lock();
-    if (!impl) return;
+    if (!impl) {
+        if (done) done();  // nothing to set up: the navigation goes ahead without
+        return;
+    }
     DevToolsClient::Impl* p = impl.get();
     impl->post([p, sid = session_id_, rules = std::move(rules), done = std::move(done)]() mutable {
         auto it = p->sessions.find(sid);

@@ -164,6 +164,11 @@ class DevToolsClient {
     static std::vector<std::pair<std::string, std::string>> client_hint_headers(
         const UaOverride& ua);
 
+    // Where a request header goes when a paused request's headers (a sorted JSON object) are
+    // sent back with Fetch.continueRequest: sec-ch-ua* first (-1), then Chrome's own order
+    // for a document, then the rest (their order kept by a stable sort).
+    static int chrome_header_rank(const std::string& name);
+
     struct Impl;  // public only so DevToolsSession's implementation can name it
 
   private:

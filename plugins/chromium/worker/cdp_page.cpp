@@ -1,5 +1,6 @@
 #include "cdp_page.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -514,12 +515,18 @@ QJsonArray CdpPage::with_client_headers(const QJsonObject& h, const QByteArray& 
             if (name.compare(QString::fromUtf8(n), Qt::CaseInsensitive) == 0) return true;
         return false;
     };
-    QJsonArray headers;
+    // The paused request's headers come as a sorted object: back in Chrome's order first.
+    std::vector<std::pair<QString, QString>> own;
     for (auto it = h.begin(); it != h.end(); ++it)
-        if (!replaced(it.key()))
-            headers.append(QJsonObject{{"name", it.key()}, {"value", it.value().toString()}});
-    if (!content_type.isEmpty())
-        headers.append(QJsonObject{{"name", "Content-Type"}, {"value", QString::fromUtf8(content_type)}});
+        if (!replaced(it.key())) own.emplace_back(it.key(), it.value().toString());
+    if (!content_type.isEmpty()) own.emplace_back("Content-Type", QString::fromUtf8(content_type));
+    std::stable_sort(own.begin(), own.end(), [](const auto& a, const auto& b) {
+        return DevToolsClient::chrome_header_rank(a.first.toStdString()) <
+               DevToolsClient::chrome_header_rank(b.first.toStdString());
+    });
+    QJsonArray headers;
+    for (const auto& [name, value] : own)
+        headers.append(QJsonObject{{"name", name}, {"value", value}});
     // After the browser's own, in the client's order: they go on the wire in this order.
     for (const auto& [n, v] : headers_)
         headers.append(QJsonObject{{"name", QString::fromUtf8(n)}, {"value", QString::fromUtf8(v)}});
