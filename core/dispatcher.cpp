@@ -178,7 +178,7 @@ std::shared_ptr<Job> make_job(const SolveRequest& r, uint32_t budget_ms, CallSta
         x.domain = view(k.domain);
         x.path = view(k.path);
         x.same_site = view(k.same_site);
-        x.expires_s = k.expiry_s;
+        x.expires_s = k.expires_s;
         x.http_only = k.http_only;
         x.secure = k.secure;
         job->cookies.push_back(x);

@@ -312,7 +312,7 @@ Failure parse_proxy(Reader& r, V1Request& req) {
     return std::nullopt;
 }
 
-Failure parse_cookie(Reader& r, const Var& item, const std::string& at, RequestCookie& c) {
+Failure parse_cookie(Reader& r, const Var& item, const std::string& at, Cookie& c) {
     if (item.type() != typeid(Object::Ptr)) {
         r.type_error(at, "an object", item);
         return r.error;
@@ -332,11 +332,11 @@ Failure parse_cookie(Reader& r, const Var& item, const std::string& at, RequestC
     if (auto v = r.boolean(co, "secure", at + ".secure")) c.secure = *v;
     if (auto v = r.boolean(co, "httpOnly", at + ".httpOnly")) c.http_only = *v;
     // Clients send either FlareSolverr's "expiry" or CDP's "expires".
-    if (auto v = r.integer(co, "expiry", at + ".expiry")) c.expiry_s = *v;
+    if (auto v = r.integer(co, "expiry", at + ".expiry")) c.expires_s = *v;
     else if (co.has("expires") && !r.error) {
         Var ev = co.get("expires");
         if (ev.isNumeric() && ev.type() != typeid(bool))
-            c.expiry_s = static_cast<int64_t>(ev.convert<double>());
+            c.expires_s = static_cast<int64_t>(ev.convert<double>());
     }
     return r.error;
 }
@@ -353,7 +353,7 @@ Failure parse_cookies(Reader& r, V1Request& req, const ParseLimits& limits) {
         return RequestError{"Request parameter 'cookies' has " + std::to_string(arr.size()) +
                             " cookies (limit " + std::to_string(limits.max_cookies) + ")."};
     for (size_t i = 0; i < arr.size(); ++i) {
-        RequestCookie c;
+        Cookie c;
         if (auto e = parse_cookie(r, arr.get(static_cast<unsigned>(i)),
                                   "cookies[" + std::to_string(i) + "]", c))
             return e;

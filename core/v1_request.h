@@ -22,12 +22,16 @@ enum class Command {
 
 const char* to_string(Command c);
 
-struct RequestCookie {
+// A cookie, as a request gives it and as a solution returns it: one type through the
+// wire, the cache and the dispatcher (the ABI's byparr_cookie is converted at its edge).
+struct Cookie {
     std::string name, value, domain, path, same_site;
-    bool secure = false;
+    int64_t expires_s = -1;  // epoch seconds; -1 (or 0): session cookie
     bool http_only = false;
-    int64_t expiry_s = -1;  // -1: session cookie
+    bool secure = false;
+    bool session() const { return expires_s <= 0; }
 };
+using RequestCookie = Cookie;  // the name the request model used before
 
 struct ProxySpec {
     ProxySpec() = default;
@@ -77,7 +81,7 @@ struct V1Request {
     int64_t max_timeout_ms = 60000;
     std::string session;
     int64_t session_ttl_minutes = 0;  // 0: none
-    std::vector<RequestCookie> cookies;
+    std::vector<Cookie> cookies;
     bool return_only_cookies = false;
     bool return_screenshot = false;
     bool disable_media = false;

@@ -125,7 +125,7 @@ TEST(V1Request, CookiesKeepEveryField) {
     EXPECT_EQ(c.path, "/x");
     EXPECT_TRUE(c.secure);
     EXPECT_TRUE(c.http_only);
-    EXPECT_EQ(c.expiry_s, 1900000000);
+    EXPECT_EQ(c.expires_s, 1900000000);
     EXPECT_EQ(c.same_site, "Strict");
 }
 
