@@ -1,5 +1,6 @@
 // The FlareSolverr v1 request: parsing and validation of a POST /v1 body into a
-// typed request, with the contract's exact error messages (api-contract.md).
+// typed request, with the contract's exact error messages (api-contract.md). The parse half
+// of the wire module; core/v1_wire.h renders the answer.
 #pragma once
 
 #include <cstdint>
