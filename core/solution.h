@@ -52,8 +52,7 @@ inline void add_missing_cookies(std::vector<Cookie>& to, const std::vector<Cooki
         bool given = false;
         for (const auto& have : to)
             given |= have.name == c.name;
-        if (!given)
-            to.push_back(c);
+        if (!given) to.push_back(c);
     }
 }
 

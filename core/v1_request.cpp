@@ -217,7 +217,8 @@ namespace {
 using Failure = std::optional<RequestError>;
 
 // Reads the body into a JSON object: size, encoding, depth and syntax first.
-std::variant<Object::Ptr, RequestError> parse_root(std::string_view body, const ParseLimits& limits) {
+std::variant<Object::Ptr, RequestError> parse_root(std::string_view body,
+                                                   const ParseLimits& limits) {
     if (body.empty()) return RequestError{"Request body is empty; expected a JSON object."};
     if (!is_valid_utf8(body)) return RequestError{"Request body is not valid UTF-8."};
     if (nesting_depth(body, limits.max_depth) > limits.max_depth)
@@ -332,7 +333,8 @@ Failure parse_cookie(Reader& r, const Var& item, const std::string& at, Cookie& 
     if (auto v = r.boolean(co, "secure", at + ".secure")) c.secure = *v;
     if (auto v = r.boolean(co, "httpOnly", at + ".httpOnly")) c.http_only = *v;
     // Clients send either FlareSolverr's "expiry" or CDP's "expires".
-    if (auto v = r.integer(co, "expiry", at + ".expiry")) c.expires_s = *v;
+    if (auto v = r.integer(co, "expiry", at + ".expiry"))
+        c.expires_s = *v;
     else if (co.has("expires") && !r.error) {
         Var ev = co.get("expires");
         if (ev.isNumeric() && ev.type() != typeid(bool))
@@ -373,7 +375,8 @@ bool is_token(std::string_view s) {
     if (s.empty()) return false;
     for (unsigned char c : s) {
         if (std::isalnum(c)) continue;
-        if (std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos)
+        if (std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) ==
+            std::string_view::npos)
             return false;
     }
     return true;
@@ -383,8 +386,9 @@ bool is_token(std::string_view s) {
 // the framing and connection headers; the UA and language must match what navigator and
 // the client hints say, which a header alone would contradict, so they are refused too.
 std::string forbidden_header_reason(const std::string& lname) {
-    static const char* kFraming[] = {"host",    "content-length", "connection", "keep-alive",
-                                     "transfer-encoding", "te",   "trailer",    "upgrade"};
+    static const char* kFraming[] = {
+        "host", "content-length", "connection", "keep-alive", "transfer-encoding",
+        "te",   "trailer",        "upgrade"};
     for (const char* f : kFraming)
         if (lname == f) return "the browser sets it";
     if (lname.rfind("proxy-", 0) == 0) return "the browser sets it (hop-by-hop)";
@@ -404,8 +408,8 @@ Failure parse_header(const std::string& name, const Var& v, V1Request& req,
                      std::string& body_type) {
     const std::string at = "headers." + name;
     if (!v.isString())
-        return RequestError{"Request parameter '" + at + "' must be a string, got " +
-                            type_name(v) + "."};
+        return RequestError{"Request parameter '" + at + "' must be a string, got " + type_name(v) +
+                            "."};
     std::string value = v.extract<std::string>();
     if (value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos)
         return RequestError{"Request parameter '" + at + "' contains a line break or NUL."};
@@ -417,8 +421,7 @@ Failure parse_header(const std::string& name, const Var& v, V1Request& req,
         return RequestError{"Request parameter 'headers' has an invalid header name '" +
                             name.substr(0, 64) + "'."};
     if (std::string why = forbidden_header_reason(lower(name)); !why.empty())
-        return RequestError{"Request parameter 'headers' may not set '" + name + "': " + why +
-                            "."};
+        return RequestError{"Request parameter 'headers' may not set '" + name + "': " + why + "."};
     req.ext.headers.push_back(HeaderField{name, value});
     return std::nullopt;
 }
@@ -449,8 +452,10 @@ Failure parse_headers(Reader& r, V1Request& req, const ParseLimits& limits,
     }
     auto scope = r.string("headersScope");
     if (r.error) return r.error;
-    if (!scope || *scope == "document") req.ext.header_scope = HeaderScope::kDocument;
-    else if (*scope == "site") req.ext.header_scope = HeaderScope::kSite;
+    if (!scope || *scope == "document")
+        req.ext.header_scope = HeaderScope::kDocument;
+    else if (*scope == "site")
+        req.ext.header_scope = HeaderScope::kSite;
     else
         return RequestError{"Request parameter 'headersScope' must be 'document' or 'site'."};
     return std::nullopt;

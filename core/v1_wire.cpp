@@ -64,7 +64,8 @@ ResponseCut write_response(JsonWriter& w, const Solution& s, size_t cap) {
 ResponseCut write_solution(JsonWriter& w, const Solution& s, const SolutionRender& how) {
     ResponseCut cut;
     w.key("solution").begin_object();
-    w.field("url", s.url.empty() ? how.request_url : s.url).field("status", s.status ? s.status : 200);
+    w.field("url", s.url.empty() ? how.request_url : s.url)
+        .field("status", s.status ? s.status : 200);
     if (!how.return_only_cookies) {
         w.key("headers").begin_object();
         for (const auto& [k, v] : s.headers)

@@ -723,7 +723,8 @@ HttpReply V1Service::solution_reply(const V1Request& req, const Solution& s, int
     // A binary answer grows by a third in base64.
     w.reserve(s.response.size() * (s.response_binary ? 4 : 3) / 3 + s.screenshot.size() + 2048);
     w.begin_object().field("status", "ok").field("message", solution_message(s));
-    ResponseCut cut = write_solution(w, s, {req.url, req.return_only_cookies, config_.max_response_bytes});
+    ResponseCut cut =
+        write_solution(w, s, {req.url, req.return_only_cookies, config_.max_response_bytes});
     if (cut.cut())
         log::warning("v1", "a response was cut from {} to {} bytes (MAX_RESPONSE_BYTES)", cut.from,
                      cut.to);

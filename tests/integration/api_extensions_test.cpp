@@ -145,8 +145,9 @@ class EchoSite {
         if (path == "/redirect") {
             res.redirect(url("/echo?hop=1"), Poco::Net::HTTPResponse::HTTP_FOUND);
         } else if (path == "/echo") {
-            send(res, "text/html", "<!DOCTYPE html><html><head><title>echo</title></head><body>" +
-                                       s.method + " " + s.uri + "</body></html>");
+            send(res, "text/html",
+                 "<!DOCTYPE html><html><head><title>echo</title></head><body>" + s.method + " " +
+                     s.uri + "</body></html>");
         } else if (path == "/with-script") {
             send(res, "text/html",
                  "<!DOCTYPE html><html><head><script src=\"/sub.js\"></script></head>"
@@ -219,8 +220,9 @@ INSTANTIATE_TEST_SUITE_P(Engines, ApiExtensions, ::testing::ValuesIn(browser_eng
 
 TEST_P(ApiExtensions, HeadersGoOnTheDocumentAndItsRedirectsInTheClientsOrder) {
     const std::string tag = "/redirect?t=" + GetParam();
-    Json o = v1(get_body(site_->url(tag), 60000,
-                         R"("headers":{"X-Zulu":"z 1","Authorization":"Bearer abc","X-Alpha":"a"})"));
+    Json o =
+        v1(get_body(site_->url(tag), 60000,
+                    R"("headers":{"X-Zulu":"z 1","Authorization":"Bearer abc","X-Alpha":"a"})"));
     ASSERT_EQ(o->getValue<std::string>("status"), "ok") << message(o);
     auto first = site_->seen(tag);
     ASSERT_EQ(first.size(), 1u);
@@ -238,7 +240,8 @@ TEST_P(ApiExtensions, HeadersGoOnTheDocumentAndItsRedirectsInTheClientsOrder) {
 
 TEST_P(ApiExtensions, SiteScopeAddsTheHeadersToSubresourcesToo) {
     const std::string doc = "/with-script?scope=site&e=" + GetParam();
-    Json o = v1(get_body(site_->url(doc), 60000, R"("headers":{"X-Site":"s1"},"headersScope":"site")"));
+    Json o =
+        v1(get_body(site_->url(doc), 60000, R"("headers":{"X-Site":"s1"},"headersScope":"site")"));
     ASSERT_EQ(o->getValue<std::string>("status"), "ok") << message(o);
     auto subs = site_->seen("/sub.js");
     ASSERT_FALSE(subs.empty());
@@ -269,9 +272,10 @@ TEST_P(ApiExtensions, JsonPostDataIsSentAsApplicationJson) {
 
 TEST_P(ApiExtensions, StringPostDataGoesAsItsContentType) {
     const std::string path = "/echo?raw=" + GetParam();
-    Json o = v1(post_body(site_->url(path),
-                          R"("postData":"<q a=\"1\">x &amp; y</q>","contentType":"application/xml",)"
-                          R"("headers":{"X-Req":"1"})"));
+    Json o =
+        v1(post_body(site_->url(path),
+                     R"("postData":"<q a=\"1\">x &amp; y</q>","contentType":"application/xml",)"
+                     R"("headers":{"X-Req":"1"})"));
     ASSERT_EQ(o->getValue<std::string>("status"), "ok") << message(o);
     auto seen = site_->seen(path);
     ASSERT_EQ(seen.size(), 1u);
@@ -281,7 +285,9 @@ TEST_P(ApiExtensions, StringPostDataGoesAsItsContentType) {
 
     // Prowlarr's shape: form-urlencoded, named in headers.contentType, not sent as a header.
     const std::string form = "/echo?form=" + GetParam();
-    o = v1(post_body(site_->url(form), R"("postData":"u=a%20b&p=2","headers":{"contentType":"application/x-www-form-urlencoded"})"));
+    o = v1(post_body(
+        site_->url(form),
+        R"("postData":"u=a%20b&p=2","headers":{"contentType":"application/x-www-form-urlencoded"})"));
     ASSERT_EQ(o->getValue<std::string>("status"), "ok") << message(o);
     seen = site_->seen(form);
     ASSERT_EQ(seen.size(), 1u);
@@ -295,7 +301,8 @@ TEST_P(ApiExtensions, APdfComesBackByteForByte) {
     ASSERT_EQ(o->getValue<std::string>("status"), "ok") << message(o);
     Json s = o->getObject("solution");
     EXPECT_EQ(s->optValue<std::string>("responseEncoding", ""), "base64");
-    EXPECT_EQ(s->getObject("headers")->optValue<std::string>("content-type", ""), "application/pdf");
+    EXPECT_EQ(s->getObject("headers")->optValue<std::string>("content-type", ""),
+              "application/pdf");
     EXPECT_EQ(s->optValue<int>("status", 0), 200);
     EXPECT_FALSE(s->has("responseTruncated"));
     const std::string bytes = base64_decode(s->getValue<std::string>("response"));
@@ -351,7 +358,8 @@ TEST_P(ApiExtensions, BadInputIsAClearErrorAndTheServiceKeepsServing) {
         {get_body(url, 60000, R"("headers":{"Host":"evil.test"})"),
          "Error: Request parameter 'headers' may not set 'Host': the browser sets it."},
         {get_body(url, 60000, R"("headers":{"Transfer-Encoding":"chunked"})"),
-         "Error: Request parameter 'headers' may not set 'Transfer-Encoding': the browser sets it."},
+         "Error: Request parameter 'headers' may not set 'Transfer-Encoding': the browser sets "
+         "it."},
         {get_body(url, 60000, R"("headers":{"User-Agent":"x"})"),
          "Error: Request parameter 'headers' may not set 'User-Agent': it must match navigator "
          "and the client hints the browser presents."},
@@ -380,8 +388,8 @@ TEST_P(ApiExtensions, ABodyOverMaxBodyBytesIsRefused) {
     server_.reset();
     server_ = std::make_unique<ByparrServer>(
         ServerOptions{.env = {{"SOLVERS", GetParam()}, {"MAX_BODY_BYTES", "4096"}}});
-    HttpResult r = server_->v1(post_body(site_->url("/echo?big=1"),
-                                         R"("postData":")" + std::string(5000, 'A') + R"(")"));
+    HttpResult r = server_->v1(
+        post_body(site_->url("/echo?big=1"), R"("postData":")" + std::string(5000, 'A') + R"(")"));
     EXPECT_NE(r.status, 200);
     EXPECT_NE(r.body.find("\"status\":\"error\""), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("4096"), std::string::npos) << r.body;
@@ -390,7 +398,8 @@ TEST_P(ApiExtensions, ABodyOverMaxBodyBytesIsRefused) {
 }
 
 TEST_P(ApiExtensions, TabsTillVerifyReturnsTheTurnstileToken) {
-    Json o = v1(get_body(site_->url("/turnstile?e=" + GetParam()), 60000, R"("tabs_till_verify":1)"));
+    Json o =
+        v1(get_body(site_->url("/turnstile?e=" + GetParam()), 60000, R"("tabs_till_verify":1)"));
     ASSERT_EQ(o->getValue<std::string>("status"), "ok") << message(o);
     Json s = o->getObject("solution");
     ASSERT_FALSE(s->isNull("turnstile_token")) << "no token";

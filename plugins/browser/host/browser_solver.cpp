@@ -146,7 +146,8 @@ Poco::JSON::Object::Ptr to_protocol(const sdk::Request& r) {
         o->set("headers", headers);
         o->set("headersScope", r.header_scope == BYPARR_HEADERS_SITE ? "site" : "document");
     }
-    if (r.tabs_till_verify > 0) o->set("tabsTillVerify", static_cast<Poco::Int64>(r.tabs_till_verify));
+    if (r.tabs_till_verify > 0)
+        o->set("tabsTillVerify", static_cast<Poco::Int64>(r.tabs_till_verify));
     Poco::JSON::Array::Ptr cookies = new Poco::JSON::Array;
     for (const auto& c : r.cookies) {
         Poco::JSON::Object::Ptr k = new Poco::JSON::Object;
@@ -203,7 +204,8 @@ void write_solution(const Poco::JSON::Object::Ptr& res, const sdk::Request& r,
         // A document that is not HTML or text: its bytes, base64 over the frame protocol.
         std::istringstream in(get_or<std::string>(res, "bodyBase64", ""));
         Poco::Base64Decoder decoder(in);
-        std::string bytes{std::istreambuf_iterator<char>(decoder), std::istreambuf_iterator<char>()};
+        std::string bytes{std::istreambuf_iterator<char>(decoder),
+                          std::istreambuf_iterator<char>()};
         out.set_response_bytes(bytes);
     } else if (!r.return_only_cookies() && res->has("html")) {
         out.set_response(get_or<std::string>(res, "html", ""));

@@ -704,15 +704,16 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             pattern->set("requestStage", std::string(stage));
             patterns->add(pattern);
         };
-        if (!s.rules.site_host.empty()) add(nullptr, "Request");
-        else if (!s.hint_headers.empty() || !s.rules.headers.empty()) add("Document", "Request");
+        if (!s.rules.site_host.empty())
+            add(nullptr, "Request");
+        else if (!s.hint_headers.empty() || !s.rules.headers.empty())
+            add("Document", "Request");
         if (s.rules.capture_raw) add("Document", "Response");
         auto fp = Object::Ptr(new Object);
         fp->set("patterns", patterns);
-        send_command(session_id, patterns->size() ? "Fetch.enable" : "Fetch.disable", fp, 5000,
-                     [this, done = std::move(done)](Object::Ptr, std::string) mutable {
-                         invoke(done);
-                     });
+        send_command(
+            session_id, patterns->size() ? "Fetch.enable" : "Fetch.disable", fp, 5000,
+            [this, done = std::move(done)](Object::Ptr, std::string) mutable { invoke(done); });
     }
 
     void on_response_paused(const std::string& session_id, const SessionState& s,
@@ -725,14 +726,16 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
                 auto h = list->getObject(static_cast<unsigned>(i));
                 const std::string name = lower(str_field(h, "name"));
                 auto [it, added] = raw.headers.emplace(name, str_field(h, "value"));
-                if (!added) it->second += (name == "set-cookie" ? "\n" : ", ") + str_field(h, "value");
+                if (!added)
+                    it->second += (name == "set-cookie" ? "\n" : ", ") + str_field(h, "value");
             }
         }
         if (auto it = raw.headers.find("content-type"); it != raw.headers.end())
             raw.mime_type = lower(trim(it->second.substr(0, it->second.find(';'))));
         const bool main_doc = str_field(params, "resourceType") == "Document" &&
                               str_field(params, "frameId") == s.main_frame_id;
-        const bool redirect = raw.status >= 300 && raw.status < 400 && raw.headers.count("location");
+        const bool redirect =
+            raw.status >= 300 && raw.status < 400 && raw.headers.count("location");
         const bool html = raw.mime_type.empty() || raw.mime_type == "text/html" ||
                           raw.mime_type == "application/xhtml+xml";
         if (!main_doc || redirect || html || !s.raw_cb || params->has("responseErrorReason")) {
@@ -767,7 +770,8 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
                 headers->add(type);
                 fp->set("responseHeaders", headers);
                 // base64 of "<!DOCTYPE html><html><head></head><body></body></html>"
-                fp->set("body", std::string("PCFET0NUWVBFIGh0bWw+PGh0bWw+PGhlYWQ+PC9oZWFkPjxib2R5PjwvYm9keT48L2h0bWw+"));
+                fp->set("body", std::string("PCFET0NUWVBFIGh0bWw+PGh0bWw+PGhlYWQ+"
+                                            "PC9oZWFkPjxib2R5PjwvYm9keT48L2h0bWw+"));
                 send_command(session_id, "Fetch.fulfillRequest", fp, 5000, nullptr);
                 auto it = sessions.find(session_id);
                 if (error.empty() && it != sessions.end() && it->second.raw_cb) {
@@ -788,9 +792,9 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         const bool document = str_field(params, "resourceType") == "Document";
         const std::string url = str_field(obj_field(params, "request"), "url");
         const bool main_doc = document && str_field(params, "frameId") == s.main_frame_id;
-        const bool client = !s.rules.headers.empty() &&
-                            (main_doc || (!s.rules.site_host.empty() &&
-                                          host_of(url) == s.rules.site_host));
+        const bool client =
+            !s.rules.headers.empty() &&
+            (main_doc || (!s.rules.site_host.empty() && host_of(url) == s.rules.site_host));
         if (!document && !client) {
             // Paused only for site-wide headers, and not to that host: untouched.
             auto cp = Object::Ptr(new Object);

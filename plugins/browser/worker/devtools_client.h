@@ -106,7 +106,7 @@ struct RequestRules {
 struct RawResponse {
     std::string url;
     int status = 0;
-    std::string mime_type;  // lower case, no parameters
+    std::string mime_type;                       // lower case, no parameters
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
 };

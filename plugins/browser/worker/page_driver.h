@@ -14,8 +14,8 @@
 #include <QByteArray>
 #include <QJsonArray>
 #include <QList>
-#include <QPair>
 #include <QObject>
+#include <QPair>
 #include <QPoint>
 #include <QString>
 #include <QUrl>
@@ -55,7 +55,7 @@ struct Navigation {
 struct RawDocument {
     QUrl url;
     int status = 0;
-    QString mime_type;  // lower case, without parameters
+    QString mime_type;                           // lower case, without parameters
     std::map<std::string, std::string> headers;  // lower-case names
     QByteArray body;
     bool text = false;  // JSON or text/*: answered as text, not base64

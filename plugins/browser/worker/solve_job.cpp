@@ -415,8 +415,8 @@ void SolveJob::on_raw_document(const RawDocument& doc) {
     step(QStringLiteral("the document is %1 (%2 bytes): answered as it came")
              .arg(doc.mime_type)
              .arg(doc.body.size()));
-    for (QTimer* t : {&quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_,
-                      &generic_timer_, &loop_guard_timer_, &token_timer_})
+    for (QTimer* t : {&quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_, &generic_timer_,
+                      &loop_guard_timer_, &token_timer_})
         t->stop();
     doc_status_ = doc.status;
     http_status_ = doc.status;

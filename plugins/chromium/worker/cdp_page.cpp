@@ -507,7 +507,8 @@ void CdpPage::start_navigation() {
          });
 }
 
-QJsonArray CdpPage::with_client_headers(const QJsonObject& h, const QByteArray& content_type) const {
+QJsonArray CdpPage::with_client_headers(const QJsonObject& h,
+                                        const QByteArray& content_type) const {
     auto replaced = [&](const QString& name) {
         if (!content_type.isEmpty() && name.compare("content-type", Qt::CaseInsensitive) == 0)
             return true;
@@ -529,7 +530,8 @@ QJsonArray CdpPage::with_client_headers(const QJsonObject& h, const QByteArray& 
         headers.append(QJsonObject{{"name", name}, {"value", value}});
     // After the browser's own, in the client's order: they go on the wire in this order.
     for (const auto& [n, v] : headers_)
-        headers.append(QJsonObject{{"name", QString::fromUtf8(n)}, {"value", QString::fromUtf8(v)}});
+        headers.append(
+            QJsonObject{{"name", QString::fromUtf8(n)}, {"value", QString::fromUtf8(v)}});
     return headers;
 }
 
@@ -583,9 +585,10 @@ void CdpPage::on_response_paused(const QJsonObject& p) {
         if (!added) it->second += (name == "set-cookie" ? "\n" : ", ") + value;
     }
     const auto type = doc.headers.find("content-type");
-    doc.mime_type = type == doc.headers.end()
-                        ? QString()
-                        : QString::fromStdString(type->second).section(';', 0, 0).trimmed().toLower();
+    doc.mime_type =
+        type == doc.headers.end()
+            ? QString()
+            : QString::fromStdString(type->second).section(';', 0, 0).trimmed().toLower();
     const bool main_doc = p.value("resourceType").toString() == "Document" &&
                           p.value("frameId").toString() == QString::fromStdString(target_id_);
     const bool redirect = status >= 300 && status < 400 && doc.headers.count("location");
@@ -597,22 +600,24 @@ void CdpPage::on_response_paused(const QJsonObject& p) {
     doc.url = QUrl(p.value("request").toObject().value("url").toString());
     doc.status = status;
     doc.text = is_text_document_type(doc.mime_type);
-    send("Fetch.getResponseBody", {{"requestId", id}},
-         [this, id, doc](const QJsonObject& r, const QString& error) mutable {
-             const QString body = r.value("body").toString();
-             doc.body = r.value("base64Encoded").toBool() ? QByteArray::fromBase64(body.toLatin1())
-                                                          : body.toUtf8();
-             // The tab shows an empty page in its place: no viewer, no download.
-             static const QByteArray kBlank = "<!DOCTYPE html><html><head></head><body></body></html>";
-             send("Fetch.fulfillRequest",
-                  {{"requestId", id},
-                   {"responseCode", 200},
-                   {"responseHeaders", QJsonArray{QJsonObject{{"name", "Content-Type"},
-                                                              {"value", "text/html"}}}},
-                   {"body", QString::fromLatin1(kBlank.toBase64())}});
-             if (error.isEmpty()) emit raw_document(doc);
-         },
-         60000);
+    send(
+        "Fetch.getResponseBody", {{"requestId", id}},
+        [this, id, doc](const QJsonObject& r, const QString& error) mutable {
+            const QString body = r.value("body").toString();
+            doc.body = r.value("base64Encoded").toBool() ? QByteArray::fromBase64(body.toLatin1())
+                                                         : body.toUtf8();
+            // The tab shows an empty page in its place: no viewer, no download.
+            static const QByteArray kBlank =
+                "<!DOCTYPE html><html><head></head><body></body></html>";
+            send("Fetch.fulfillRequest",
+                 {{"requestId", id},
+                  {"responseCode", 200},
+                  {"responseHeaders",
+                   QJsonArray{QJsonObject{{"name", "Content-Type"}, {"value", "text/html"}}}},
+                  {"body", QString::fromLatin1(kBlank.toBase64())}});
+            if (error.isEmpty()) emit raw_document(doc);
+        },
+        60000);
 }
 
 void CdpPage::on_auth_required(const QJsonObject& p) {

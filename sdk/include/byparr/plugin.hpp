@@ -104,12 +104,13 @@ public:
         for (size_t i = 0; c.headers != nullptr && i < c.header_count; ++i) {
             // Packed like the cookies: the stride is the writer's sizeof.
             const auto* base = reinterpret_cast<const unsigned char*>(c.headers);
-            size_t stride = c.headers[0].struct_size ? c.headers[0].struct_size : sizeof(byparr_header);
+            size_t stride =
+                c.headers[0].struct_size ? c.headers[0].struct_size : sizeof(byparr_header);
             byparr_header h = read_sized(reinterpret_cast<const byparr_header*>(base + i * stride));
             headers.push_back(Header{str(h.name), str(h.value)});
         }
-        header_scope = c.header_scope == BYPARR_HEADERS_SITE ? BYPARR_HEADERS_SITE
-                                                              : BYPARR_HEADERS_DOCUMENT;
+        header_scope =
+            c.header_scope == BYPARR_HEADERS_SITE ? BYPARR_HEADERS_SITE : BYPARR_HEADERS_DOCUMENT;
         content_type = str(c.content_type);
         tabs_till_verify = c.tabs_till_verify;
         flags = c.flags;

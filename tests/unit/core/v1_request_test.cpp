@@ -33,8 +33,8 @@ TEST(V1Request, ParsesProwlarrPostBodyAndTakesItsContentTypeFromHeaders) {
     EXPECT_EQ(r.cmd, Command::kRequestPost);
     EXPECT_EQ(r.post_data, "u=1&p=2");
     EXPECT_TRUE(r.deprecated_fields.empty());
-    EXPECT_TRUE(r.ext.headers.empty());       // contentType describes the body
-    EXPECT_EQ(r.ext.content_type, "");        // form-urlencoded, the default
+    EXPECT_TRUE(r.ext.headers.empty());  // contentType describes the body
+    EXPECT_EQ(r.ext.content_type, "");   // form-urlencoded, the default
     EXPECT_EQ(r.proxy->url, "http://proxy:8080");
     EXPECT_EQ(r.proxy->password, "p");
 }
@@ -183,9 +183,9 @@ TEST(V1RequestHeaders, KeepsHeadersInTheClientsOrder) {
     EXPECT_EQ(r.ext.headers[1].name, "Accept");
     EXPECT_EQ(r.ext.headers[2].value, "two words");
     EXPECT_EQ(r.ext.header_scope, HeaderScope::kDocument);
-    EXPECT_EQ(ok(R"({"cmd":"request.get","url":"http://a.test","headersScope":"site"})")
-                  .ext.header_scope,
-              HeaderScope::kSite);
+    EXPECT_EQ(
+        ok(R"({"cmd":"request.get","url":"http://a.test","headersScope":"site"})").ext.header_scope,
+        HeaderScope::kSite);
 }
 
 TEST(V1RequestHeaders, RefusesHeadersTheBrowserOwns) {
@@ -208,15 +208,17 @@ TEST(V1RequestHeaders, RefusesMalformedHeaders) {
     EXPECT_NE(error_of(R"({"cmd":"request.get","url":"http://a.test","headers":{"X A":"1"}})")
                   .find("invalid header name"),
               std::string::npos);
-    EXPECT_NE(error_of(R"({"cmd":"request.get","url":"http://a.test","headers":{"X-A":"1\r\nX: 2"}})")
-                  .find("line break"),
-              std::string::npos);
+    EXPECT_NE(
+        error_of(R"({"cmd":"request.get","url":"http://a.test","headers":{"X-A":"1\r\nX: 2"}})")
+            .find("line break"),
+        std::string::npos);
     EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","headersScope":"all"})"),
               "Request parameter 'headersScope' must be 'document' or 'site'.");
 }
 
 TEST(V1RequestBody, JsonPostDataIsSentAsJson) {
-    auto r = ok(R"({"cmd":"request.post","url":"http://a.test","postData":{"b":1,"a":[true,"x"]}})");
+    auto r =
+        ok(R"({"cmd":"request.post","url":"http://a.test","postData":{"b":1,"a":[true,"x"]}})");
     EXPECT_EQ(r.post_data, R"({"b":1,"a":[true,"x"]})");
     EXPECT_EQ(r.ext.content_type, "application/json");
     auto arr = ok(R"({"cmd":"request.post","url":"http://a.test","postData":[1,2]})");
@@ -224,28 +226,36 @@ TEST(V1RequestBody, JsonPostDataIsSentAsJson) {
 }
 
 TEST(V1RequestBody, StringPostDataTakesItsContentType) {
-    auto r = ok(R"({"cmd":"request.post","url":"http://a.test","postData":"<a/>","contentType":"text/xml"})");
+    auto r = ok(
+        R"({"cmd":"request.post","url":"http://a.test","postData":"<a/>","contentType":"text/xml"})");
     EXPECT_EQ(r.post_data, "<a/>");
     EXPECT_EQ(r.ext.content_type, "text/xml");
-    auto h = ok(R"({"cmd":"request.post","url":"http://a.test","postData":"{}","headers":{"Content-Type":"application/json"}})");
+    auto h = ok(
+        R"({"cmd":"request.post","url":"http://a.test","postData":"{}","headers":{"Content-Type":"application/json"}})");
     EXPECT_EQ(h.ext.content_type, "application/json");
     EXPECT_TRUE(h.ext.headers.empty());
-    EXPECT_EQ(ok(R"({"cmd":"request.post","url":"http://a.test","postData":"a=1"})").ext.content_type, "");
+    EXPECT_EQ(
+        ok(R"({"cmd":"request.post","url":"http://a.test","postData":"a=1"})").ext.content_type,
+        "");
 }
 
 TEST(V1RequestBody, RefusesBodiesThatCannotBeSentAsDeclared) {
-    EXPECT_EQ(error_of(R"({"cmd":"request.post","url":"http://a.test","postData":"a","contentType":5})"),
-              "Request parameter 'contentType' must be a string, got number.");
+    EXPECT_EQ(
+        error_of(R"({"cmd":"request.post","url":"http://a.test","postData":"a","contentType":5})"),
+        "Request parameter 'contentType' must be a string, got number.");
     EXPECT_EQ(error_of(R"({"cmd":"request.post","url":"http://a.test","postData":12})"),
               "Request parameter 'postData' must be a string, an object or an array, got number.");
-    EXPECT_NE(error_of(R"({"cmd":"request.post","url":"http://a.test","postData":{"a":1},"contentType":"text/plain"})")
-                  .find("cannot be sent as 'text/plain'"),
-              std::string::npos);
+    EXPECT_NE(
+        error_of(
+            R"({"cmd":"request.post","url":"http://a.test","postData":{"a":1},"contentType":"text/plain"})")
+            .find("cannot be sent as 'text/plain'"),
+        std::string::npos);
     EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","contentType":"text/plain"})"),
               "Request parameter 'contentType' needs a 'request.post' command.");
     ParseLimits tight;
     tight.max_post_bytes = 8;
-    auto big = parse_v1_request(R"({"cmd":"request.post","url":"http://a.test","postData":{"k":"0123456789"}})", tight);
+    auto big = parse_v1_request(
+        R"({"cmd":"request.post","url":"http://a.test","postData":{"k":"0123456789"}})", tight);
     ASSERT_TRUE(std::holds_alternative<RequestError>(big));
     EXPECT_NE(std::get<RequestError>(big).message.find("too large"), std::string::npos);
 }

@@ -54,8 +54,11 @@ TEST(V1Wire, TextKeepsTheContractShape) {
     s.response = "<html></html>";
     s.status = 404;
     const std::string out = render(s);
-    EXPECT_EQ(out.rfind(R"({"solution":{"url":"http://a.test/","status":404,"headers":{},"response":"<html></html>","cookies":[],"userAgent":"","turnstile_token":null}})", 0),
-              0u)
+    EXPECT_EQ(
+        out.rfind(
+            R"({"solution":{"url":"http://a.test/","status":404,"headers":{},"response":"<html></html>","cookies":[],"userAgent":"","turnstile_token":null}})",
+            0),
+        0u)
         << out;
     EXPECT_EQ(render(s, 1024, true).find("response"), std::string::npos);
 }
