@@ -237,6 +237,7 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         std::vector<std::pair<std::string, std::string>> hint_headers;  // for Fetch re-adds
         RequestRules rules;
         bool rules_set = false;  // set_request_rules() was called: we answer every paused request
+        bool raw_only = false;   // take_raw_responses(): we answer response-stage pauses only
         std::function<void(const RawResponse&)> raw_cb;
         // Requests of the current document still in flight (any type, any frame): the solve
         // loop answers only once the page has gone quiet. Shared with the DevToolsSession,
@@ -872,7 +873,12 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         const std::string request_id = str_field(params, "requestId");
         if (method == "Fetch.requestPaused") {
             // Only our own interception (intercept_documents); the owner answers the rest.
-            if (!s.hint_headers.empty() || s.rules_set) on_request_paused(session_id, s, params);
+            const bool response_stage =
+                params->has("responseStatusCode") || params->has("responseErrorReason");
+            if (response_stage && s.raw_only)
+                on_response_paused(session_id, s, params);
+            else if (!s.hint_headers.empty() || s.rules_set)
+                on_request_paused(session_id, s, params);
         } else if (method == "Network.responseReceivedExtraInfo") {
             // Kept for every request (the type is unknown here and it often precedes
             // requestWillBeSent); dropped on loadingFinished/Failed, and bounded.
@@ -1223,6 +1229,18 @@ void DevToolsSession::on_raw_response(std::function<void(const RawResponse&)> cb
     impl->post([p, sid = session_id_, cb = std::move(cb)]() mutable {
         auto it = p->sessions.find(sid);
         if (it != p->sessions.end()) it->second.raw_cb = std::move(cb);
+    });
+}
+
+void DevToolsSession::take_raw_responses() {
+    auto impl = impl_.lock();
+    if (!impl) return;
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_] {
+        auto it = p->sessions.find(sid);
+        if (it == p->sessions.end()) return;
+        it->second.raw_only = true;
+        it->second.rules.capture_raw = true;
     });
 }
 

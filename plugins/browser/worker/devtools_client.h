@@ -207,6 +207,12 @@ class DevToolsSession {
     // Documents taken under RequestRules::capture_raw, one call each. Replaces any previous
     // callback.
     void on_raw_response(std::function<void(const RawResponse&)> cb);
+    // For an owner that enables Fetch itself (with a Document pattern at the Response stage):
+    // the session answers every response-stage pause on its I/O thread, taking documents
+    // that are not HTML (on_raw_response) and letting the rest go at once, so the owner
+    // never waits a round trip through its own thread for them. Request-stage pauses stay
+    // the owner's.
+    void take_raw_responses();
 
     // Network.getCookies: `json` is the JSON array of cookie objects (HttpOnly included).
     // Empty urls: the cookies of the page's current URL.

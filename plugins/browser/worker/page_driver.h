@@ -65,6 +65,8 @@ struct RawDocument {
 // HTML. Text kinds (JSON, text/*, XML) come back as text, the rest as bytes.
 bool is_raw_document_type(const QString& mime_type);
 bool is_text_document_type(const QString& mime_type);
+// A document the DevTools session took at its response, for raw_document().
+RawDocument to_raw_document(const RawResponse& raw);
 
 class PageDriver : public QObject {
     Q_OBJECT

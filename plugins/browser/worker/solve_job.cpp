@@ -185,6 +185,17 @@ bool is_text_document_type(const QString& mime_type) {
            m == QLatin1String("application/javascript");
 }
 
+RawDocument to_raw_document(const RawResponse& raw) {
+    RawDocument doc;
+    doc.url = QUrl(QString::fromStdString(raw.url));
+    doc.status = raw.status;
+    doc.mime_type = QString::fromStdString(raw.mime_type);
+    doc.headers = raw.headers;
+    doc.body = QByteArray::fromStdString(raw.body);
+    doc.text = is_text_document_type(doc.mime_type);
+    return doc;
+}
+
 namespace {
 
 // The client's headers and their scope (PROTOCOL.md): [{"name", "value"}, ...].

@@ -226,6 +226,12 @@ void CdpPage::attached(std::shared_ptr<DevToolsSession> session) {
                   self->on_event(m, p);
               });
     });
+    // Documents that are not HTML, taken at their response by the session's I/O thread.
+    session_->take_raw_responses();
+    session_->on_raw_response([guard, router](const RawResponse& raw) {
+        RawDocument doc = to_raw_document(raw);
+        on_qt(router, guard, [doc](CdpPage* self) { emit self->raw_document(doc); });
+    });
     session_->on_document_response([guard, router](const DocumentResponse& doc) {
         on_qt(router, guard, [doc](CdpPage* self) {
             emit self->document_response(doc);
@@ -536,8 +542,8 @@ QJsonArray CdpPage::with_client_headers(const QJsonObject& h,
 }
 
 void CdpPage::on_request_paused(const QJsonObject& p) {
-    if (p.contains("responseStatusCode") || p.contains("responseErrorReason"))
-        return on_response_paused(p);
+    // Response-stage pauses are the session's (take_raw_responses()).
+    if (p.contains("responseStatusCode") || p.contains("responseErrorReason")) return;
     const QString id = p.value("requestId").toString();
     const QString type = p.value("resourceType").toString();
     if (frozen_ && type == "Document") {
@@ -571,53 +577,6 @@ void CdpPage::on_request_paused(const QJsonObject& p) {
         return;
     }
     send("Fetch.continueRequest", {{"requestId", id}});
-}
-
-void CdpPage::on_response_paused(const QJsonObject& p) {
-    const QString id = p.value("requestId").toString();
-    const int status = p.value("responseStatusCode").toInt();
-    RawDocument doc;
-    for (const QJsonValue& v : p.value("responseHeaders").toArray()) {
-        const QJsonObject h = v.toObject();
-        const std::string name = h.value("name").toString().toLower().toStdString();
-        const std::string value = h.value("value").toString().toStdString();
-        auto [it, added] = doc.headers.emplace(name, value);
-        if (!added) it->second += (name == "set-cookie" ? "\n" : ", ") + value;
-    }
-    const auto type = doc.headers.find("content-type");
-    doc.mime_type =
-        type == doc.headers.end()
-            ? QString()
-            : QString::fromStdString(type->second).section(';', 0, 0).trimmed().toLower();
-    const bool main_doc = p.value("resourceType").toString() == "Document" &&
-                          p.value("frameId").toString() == QString::fromStdString(target_id_);
-    const bool redirect = status >= 300 && status < 400 && doc.headers.count("location");
-    if (!main_doc || frozen_ || redirect || p.contains("responseErrorReason") ||
-        !is_raw_document_type(doc.mime_type)) {
-        send("Fetch.continueRequest", {{"requestId", id}});
-        return;
-    }
-    doc.url = QUrl(p.value("request").toObject().value("url").toString());
-    doc.status = status;
-    doc.text = is_text_document_type(doc.mime_type);
-    send(
-        "Fetch.getResponseBody", {{"requestId", id}},
-        [this, id, doc](const QJsonObject& r, const QString& error) mutable {
-            const QString body = r.value("body").toString();
-            doc.body = r.value("base64Encoded").toBool() ? QByteArray::fromBase64(body.toLatin1())
-                                                         : body.toUtf8();
-            // The tab shows an empty page in its place: no viewer, no download.
-            static const QByteArray kBlank =
-                "<!DOCTYPE html><html><head></head><body></body></html>";
-            send("Fetch.fulfillRequest",
-                 {{"requestId", id},
-                  {"responseCode", 200},
-                  {"responseHeaders",
-                   QJsonArray{QJsonObject{{"name", "Content-Type"}, {"value", "text/html"}}}},
-                  {"body", QString::fromLatin1(kBlank.toBase64())}});
-            if (error.isEmpty()) emit raw_document(doc);
-        },
-        60000);
 }
 
 void CdpPage::on_auth_required(const QJsonObject& p) {

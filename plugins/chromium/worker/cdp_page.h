@@ -88,8 +88,6 @@ class CdpPage : public PageDriver {
     void place_window();
     void on_event(const QString& method, const QJsonObject& params);
     void on_request_paused(const QJsonObject& params);
-    // A paused response of a main-frame document: one that is not HTML is taken whole.
-    void on_response_paused(const QJsonObject& params);
     // The request's headers with the client's in place (same names replaced), for
     // Fetch.continueRequest; content_type replaces Content-Type when not empty.
     QJsonArray with_client_headers(const QJsonObject& request_headers,

@@ -422,13 +422,7 @@ void PageSurface::adopt_session(std::shared_ptr<DevToolsSession> session) {
             Qt::QueuedConnection);
     });
     session->on_raw_response([guard, router](const RawResponse& raw) {
-        RawDocument doc;
-        doc.url = QUrl(QString::fromStdString(raw.url));
-        doc.status = raw.status;
-        doc.mime_type = QString::fromStdString(raw.mime_type);
-        doc.headers = raw.headers;
-        doc.body = QByteArray::fromStdString(raw.body);
-        doc.text = is_text_document_type(doc.mime_type);
+        RawDocument doc = to_raw_document(raw);
         QMetaObject::invokeMethod(
             router,
             [guard, doc] {
