@@ -99,7 +99,7 @@ void BM_SolveThroughCAbi(benchmark::State& s) {
     auto cookie_cb = [](void* ctx, const byparr_cookie* k) { static_cast<Sink*>(ctx)->n += k->name.len; };
     auto err_cb = [](void*, byparr_error_kind, byparr_str) {};
     byparr_result_writer w{sizeof w, &sink, str_cb, int_cb, str_cb, str_cb, hdr_cb, cookie_cb,
-                           str_cb, str_cb, hdr_cb, err_cb};
+                           str_cb, str_cb, hdr_cb, err_cb, str_cb};
     for (auto _ : s) benchmark::DoNotOptimize(c->def.solver.solve(c->instance, &q, &w));
 }
 BENCHMARK(BM_SolveThroughCAbi);

@@ -55,6 +55,12 @@ void w_response(void* c, byparr_str v) {
     cs(c)->solution.response = sv(v);
     cs(c)->solution.has_response = true;
 }
+void w_response_bytes(void* c, byparr_str v) {
+    std::lock_guard l(cs(c)->mu);
+    cs(c)->solution.response = sv(v);
+    cs(c)->solution.has_response = true;
+    cs(c)->solution.response_binary = true;
+}
 void w_header(void* c, byparr_str k, byparr_str v) {
     std::lock_guard l(cs(c)->mu);
     cs(c)->solution.headers.emplace_back(sv(k), sv(v));
@@ -106,7 +112,8 @@ byparr_result_writer result_writer(CallState* state) {
                                 &w_screenshot,
                                 &w_turnstile,
                                 &w_challenge,
-                                &w_error};
+                                &w_error,
+                                &w_response_bytes};
 }
 
 struct ListSink {
@@ -155,6 +162,7 @@ std::chrono::milliseconds ms_between(std::chrono::steady_clock::time_point from,
 struct Job {
     SolveRequest req;
     std::vector<byparr_cookie> cookies;
+    std::vector<byparr_header> headers;
     byparr_request creq{};
     byparr_result_writer writer{};
 };
@@ -171,7 +179,7 @@ std::shared_ptr<Job> make_job(const SolveRequest& r, uint32_t budget_ms, uint32_
         x.domain = view(k.domain);
         x.path = view(k.path);
         x.same_site = view(k.same_site);
-        x.expires_s = k.expiry_s;
+        x.expires_s = k.expires_s;
         x.http_only = k.http_only;
         x.secure = k.secure;
         job->cookies.push_back(x);
@@ -195,6 +203,14 @@ std::shared_ptr<Job> make_job(const SolveRequest& r, uint32_t budget_ms, uint32_
     q.is_cancelled = &is_cancelled;
     q.cancel_ctx = state;
     q.timezone = view(job->req.proxy.timezone);
+    for (const auto& h : job->req.ext.headers)
+        job->headers.push_back(byparr_header{sizeof(byparr_header), view(h.name), view(h.value)});
+    q.headers = job->headers.empty() ? nullptr : job->headers.data();
+    q.header_count = job->headers.size();
+    q.header_scope = job->req.ext.header_scope == HeaderScope::kSite ? BYPARR_HEADERS_SITE
+                                                                     : BYPARR_HEADERS_DOCUMENT;
+    q.content_type = view(job->req.ext.content_type);
+    q.tabs_till_verify = static_cast<uint32_t>(std::max(0, job->req.ext.tabs_till_verify));
     job->writer = result_writer(state);
     return job;
 }

@@ -13,20 +13,15 @@
 
 namespace byparr {
 
-struct Cookie {
-    std::string name, value, domain, path, same_site;
-    int64_t expires_s = -1;  // -1: session cookie
-    bool http_only = false;
-    bool secure = false;
-    bool session() const { return expires_s <= 0; }
-};
-
 struct Solution {
     std::string url;
     int status = 0;
     std::vector<std::pair<std::string, std::string>> headers;
     std::string response;
     bool has_response = false;
+    // response holds the bytes of a document that is not HTML or text (a PDF, an image):
+    // the answer carries it base64-encoded with responseEncoding "base64".
+    bool response_binary = false;
     std::vector<Cookie> cookies;
     std::string user_agent;
     std::string screenshot;
@@ -42,7 +37,8 @@ struct SolveRequest {
     std::string request_id;
     std::string url, post_data, session, solver, user_agent;
     ProxySpec proxy;
-    std::vector<RequestCookie> cookies;
+    std::vector<Cookie> cookies;
+    RequestExtensions ext;  // headers, body type, tabs_till_verify
     uint32_t flags = 0;  // BYPARR_REQ_*
     uint32_t timeout_ms = 60000;
     uint32_t wait_ms = 0;
@@ -51,14 +47,12 @@ struct SolveRequest {
 
 /// Adds each cookie of `from` that `to` has no cookie of the same name for: cookies
 /// the client sent win over ones Byparr found (cache, cookie sources).
-inline void add_missing_cookies(std::vector<RequestCookie>& to, const std::vector<Cookie>& from) {
+inline void add_missing_cookies(std::vector<Cookie>& to, const std::vector<Cookie>& from) {
     for (const auto& c : from) {
         bool given = false;
         for (const auto& have : to)
             given |= have.name == c.name;
-        if (!given)
-            to.push_back(RequestCookie{c.name, c.value, c.domain, c.path, c.same_site, c.secure,
-                                       c.http_only, c.expires_s});
+        if (!given) to.push_back(c);
     }
 }
 

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/proc_tree.h"
 #include "core/target_guard.h"
+#include "core/v1_wire.h"
 
 namespace byparr {
 
@@ -435,7 +436,10 @@ HttpReply V1Service::dispatch_v1(std::string_view body, std::string_view authori
         ~Active() { --a; }
     } active(active_);
 
-    auto parsed = parse_v1_request(body);
+    ParseLimits limits;
+    // The body to send is capped as the request that carries it is (MAX_BODY_BYTES).
+    limits.max_post_bytes = config_.max_body_bytes;
+    auto parsed = parse_v1_request(body, limits);
     if (auto* err = std::get_if<RequestError>(&parsed)) {
         a.detail = err->message;
         log::info("v1", "request {} rejected: {}", rid, err->message);
@@ -538,6 +542,7 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
     sr.session = req.session;
     sr.solver = req.solver;
     sr.cookies = req.cookies;
+    sr.ext = req.ext;
     if (req.return_only_cookies) sr.flags |= BYPARR_REQ_RETURN_ONLY_COOKIES;
     if (req.return_screenshot) sr.flags |= BYPARR_REQ_RETURN_SCREENSHOT;
     if (req.disable_media_set.value_or(config_.disable_media)) sr.flags |= BYPARR_REQ_DISABLE_MEDIA;
@@ -715,45 +720,14 @@ HttpReply V1Service::run_request(const V1Request& req, int64_t start_ms, const s
 
 HttpReply V1Service::solution_reply(const V1Request& req, const Solution& s, int64_t start_ms) {
     JsonWriter w;
-    w.reserve(s.response.size() + s.screenshot.size() + 2048);
-    w.begin_object().field("status", "ok");
-    w.field("message", s.challenge ? "Challenge solved!" : "Challenge not detected!");
-    w.key("solution").begin_object();
-    w.field("url", s.url.empty() ? req.url : s.url).field("status", s.status ? s.status : 200);
-    if (!req.return_only_cookies) {
-        w.key("headers").begin_object();
-        for (const auto& [k, v] : s.headers)
-            w.field(k, v);
-        w.end_object();
-        std::string_view response = s.response;
-        if (response.size() > config_.max_response_bytes) {
-            response = utf8_prefix(response, config_.max_response_bytes);
-            log::warning("v1", "a response was cut from {} to {} bytes (MAX_RESPONSE_BYTES)",
-                         s.response.size(), response.size());
-        }
-        w.field("response", response);
-        if (response.size() < s.response.size()) w.field("responseTruncated", true);
-    }
-    w.key("cookies").begin_array();
-    for (const auto& c : s.cookies) {
-        w.begin_object().field("name", c.name).field("value", c.value).field("domain", c.domain);
-        w.field("path", c.path.empty() ? "/" : c.path);
-        w.field("expires", c.session() ? int64_t(-1) : c.expires_s);
-        w.field("size", static_cast<int64_t>(c.name.size() + c.value.size()));
-        w.field("httpOnly", c.http_only).field("secure", c.secure).field("session", c.session());
-        w.field("sameSite", c.same_site.empty() ? "Lax" : c.same_site);
-        if (!c.session()) w.field("expiry", c.expires_s);
-        w.end_object();
-    }
-    w.end_array();
-    w.field("userAgent", s.user_agent);
-    if (!s.screenshot.empty()) w.field("screenshot", s.screenshot);
-    w.key("turnstile_token");
-    if (s.turnstile_token)
-        w.value(*s.turnstile_token);
-    else
-        w.null();
-    w.end_object();
+    // A binary answer grows by a third in base64.
+    w.reserve(s.response.size() * (s.response_binary ? 4 : 3) / 3 + s.screenshot.size() + 2048);
+    w.begin_object().field("status", "ok").field("message", solution_message(s));
+    ResponseCut cut =
+        write_solution(w, s, {req.url, req.return_only_cookies, config_.max_response_bytes});
+    if (cut.cut())
+        log::warning("v1", "a response was cut from {} to {} bytes (MAX_RESPONSE_BYTES)", cut.from,
+                     cut.to);
     write_tail(w, start_ms);
     w.end_object();
     return HttpReply{200, w.take(), "application/json", {}};

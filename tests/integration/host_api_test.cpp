@@ -459,5 +459,25 @@ TEST(HostProcess, ApiKeyGuardsV1ButNotHealth) {
     std::filesystem::remove_all(state);
 }
 
+// The v1 extensions (issue #16) reach a plugin through ABI 1.2, and its bytes come back.
+TEST_F(HostApi, HeadersBodyTypeAndTabsCrossThePluginAbi) {
+    auto r = v1(R"({"cmd":"request.post","url":"http://site.test/x","postData":{"k":[1,"v"]},)"
+                R"("headers":{"X-B":"2","X-A":"1"},"headersScope":"site","tabs_till_verify":2})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    std::string resp = json(r)->getObject("solution")->getValue<std::string>("response");
+    EXPECT_NE(resp.find(R"("postData":"{\"k\":[1,\"v\"]}")"), std::string::npos) << resp;
+    EXPECT_NE(resp.find(R"("headers":"X-B: 2|X-A: 1|","headersScope":2)"), std::string::npos)
+        << resp;
+    EXPECT_NE(resp.find(R"("contentType":"application/json","tabs":2)"), std::string::npos) << resp;
+}
+
+TEST_F(HostApi, BinaryResponsesComeBackBase64) {
+    auto r = v1(R"({"cmd":"request.get","url":"http://site.test/binary"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto s = json(r)->getObject("solution");
+    EXPECT_EQ(s->getValue<std::string>("response"), "JVBERgD/");
+    EXPECT_EQ(s->getValue<std::string>("responseEncoding"), "base64");
+}
+
 }  // namespace
 }  // namespace byparr

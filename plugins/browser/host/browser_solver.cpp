@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <iterator>
 #include <sstream>
 
+#include <Poco/Base64Decoder.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
@@ -129,7 +131,23 @@ Poco::JSON::Object::Ptr to_protocol(const sdk::Request& r) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("url", r.url);
     o->set("method", r.method == BYPARR_METHOD_POST ? "POST" : "GET");
-    if (r.method == BYPARR_METHOD_POST) o->set("postData", r.post_data);
+    if (r.method == BYPARR_METHOD_POST) {
+        o->set("postData", r.post_data);
+        if (!r.content_type.empty()) o->set("contentType", r.content_type);
+    }
+    if (!r.headers.empty()) {
+        Poco::JSON::Array::Ptr headers = new Poco::JSON::Array;  // an array: order matters
+        for (const auto& h : r.headers) {
+            Poco::JSON::Object::Ptr e = new Poco::JSON::Object;
+            e->set("name", h.name);
+            e->set("value", h.value);
+            headers->add(e);
+        }
+        o->set("headers", headers);
+        o->set("headersScope", r.header_scope == BYPARR_HEADERS_SITE ? "site" : "document");
+    }
+    if (r.tabs_till_verify > 0)
+        o->set("tabsTillVerify", static_cast<Poco::Int64>(r.tabs_till_verify));
     Poco::JSON::Array::Ptr cookies = new Poco::JSON::Array;
     for (const auto& c : r.cookies) {
         Poco::JSON::Object::Ptr k = new Poco::JSON::Object;
@@ -183,8 +201,16 @@ void write_solution(const Poco::JSON::Object::Ptr& res, const sdk::Request& r,
             }
         }
     }
-    if (!r.return_only_cookies() && res->has("html"))
+    if (!r.return_only_cookies() && res->has("bodyBase64")) {
+        // A document that is not HTML or text: its bytes, base64 over the frame protocol.
+        std::istringstream in(get_or<std::string>(res, "bodyBase64", ""));
+        Poco::Base64Decoder decoder(in);
+        std::string bytes{std::istreambuf_iterator<char>(decoder),
+                          std::istreambuf_iterator<char>()};
+        out.set_response_bytes(bytes);
+    } else if (!r.return_only_cookies() && res->has("html")) {
         out.set_response(get_or<std::string>(res, "html", ""));
+    }
     if (auto cookies = res->getArray("cookies")) {
         for (size_t i = 0; i < cookies->size(); ++i)
             if (auto k = cookies->getObject(static_cast<unsigned>(i))) out.add_cookie(to_cookie(k));

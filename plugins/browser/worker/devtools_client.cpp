@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <Poco/Base64Decoder.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
+#include <Poco/URI.h>
 
 #include <algorithm>
 #include <atomic>
@@ -108,6 +110,15 @@ int int_field(const Object::Ptr& o, const std::string& key) {
     const auto v = o->get(key);
     if (v.isEmpty() || !v.isNumeric()) return 0;
     return static_cast<int>(v.convert<double>());
+}
+
+// Lower-case host of a URL; empty when it does not parse.
+std::string host_of(const std::string& url) {
+    try {
+        return lower(Poco::URI(url).getHost());
+    } catch (const Poco::Exception&) {
+        return {};
+    }
 }
 
 Object::Ptr obj_field(const Object::Ptr& o, const std::string& key) {
@@ -224,6 +235,10 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         std::deque<Outgoing> outq;                                  // in order, awaiting ExtraInfo
         std::map<std::string, std::deque<Object::Ptr>> extra_info;  // requestId -> ExtraInfo
         std::vector<std::pair<std::string, std::string>> hint_headers;  // for Fetch re-adds
+        RequestRules rules;
+        bool rules_set = false;  // set_request_rules() was called: we answer every paused request
+        bool raw_only = false;   // take_raw_responses(): we answer response-stage pauses only
+        std::function<void(const RawResponse&)> raw_cb;
         // Requests of the current document still in flight (any type, any frame): the solve
         // loop answers only once the page has gone quiet. Shared with the DevToolsSession,
         // read from the Qt thread.
@@ -678,12 +693,122 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         }
     }
 
+    // Fetch patterns for what the session intercepts: documents (client hints, the client's
+    // headers), every request (site-wide headers), documents at their response (raw ones).
+    void enable_fetch(const std::string& session_id, const SessionState& s,
+                      std::function<void()> done) {
+        auto patterns = Array::Ptr(new Array);
+        auto add = [&patterns](const char* type, const char* stage) {
+            auto pattern = Object::Ptr(new Object);
+            pattern->set("urlPattern", std::string("*"));
+            if (type) pattern->set("resourceType", std::string(type));
+            pattern->set("requestStage", std::string(stage));
+            patterns->add(pattern);
+        };
+        if (!s.rules.site_host.empty())
+            add(nullptr, "Request");
+        else if (!s.hint_headers.empty() || !s.rules.headers.empty())
+            add("Document", "Request");
+        if (s.rules.capture_raw) add("Document", "Response");
+        auto fp = Object::Ptr(new Object);
+        fp->set("patterns", patterns);
+        send_command(
+            session_id, patterns->size() ? "Fetch.enable" : "Fetch.disable", fp, 5000,
+            [this, done = std::move(done)](Object::Ptr, std::string) mutable { invoke(done); });
+    }
+
+    void on_response_paused(const std::string& session_id, const SessionState& s,
+                            const Object::Ptr& params) {
+        const std::string request_id = str_field(params, "requestId");
+        RawResponse raw;
+        raw.status = int_field(params, "responseStatusCode");
+        if (auto list = params->getArray("responseHeaders")) {
+            for (size_t i = 0; i < list->size(); ++i) {
+                auto h = list->getObject(static_cast<unsigned>(i));
+                const std::string name = lower(str_field(h, "name"));
+                auto [it, added] = raw.headers.emplace(name, str_field(h, "value"));
+                if (!added)
+                    it->second += (name == "set-cookie" ? "\n" : ", ") + str_field(h, "value");
+            }
+        }
+        if (auto it = raw.headers.find("content-type"); it != raw.headers.end())
+            raw.mime_type = lower(trim(it->second.substr(0, it->second.find(';'))));
+        const bool main_doc = str_field(params, "resourceType") == "Document" &&
+                              str_field(params, "frameId") == s.main_frame_id;
+        const bool redirect =
+            raw.status >= 300 && raw.status < 400 && raw.headers.count("location");
+        const bool html = raw.mime_type.empty() || raw.mime_type == "text/html" ||
+                          raw.mime_type == "application/xhtml+xml";
+        if (!main_doc || redirect || html || !s.raw_cb || params->has("responseErrorReason")) {
+            auto cp = Object::Ptr(new Object);
+            cp->set("requestId", request_id);
+            send_command(session_id, "Fetch.continueRequest", cp, 5000, nullptr);
+            return;
+        }
+        raw.url = str_field(obj_field(params, "request"), "url");
+        auto bp = Object::Ptr(new Object);
+        bp->set("requestId", request_id);
+        send_command(
+            session_id, "Fetch.getResponseBody", bp, 60000,
+            [this, session_id, request_id, raw](Object::Ptr r, std::string error) mutable {
+                if (error.empty() && r) {
+                    raw.body = str_field(r, "body");
+                    if (r->has("base64Encoded") && r->get("base64Encoded").convert<bool>()) {
+                        std::istringstream in(raw.body);
+                        Poco::Base64Decoder decoder(in);
+                        raw.body.assign(std::istreambuf_iterator<char>(decoder),
+                                        std::istreambuf_iterator<char>());
+                    }
+                }
+                // The tab shows an empty page in the document's place: no viewer, no download.
+                auto fp = Object::Ptr(new Object);
+                fp->set("requestId", request_id);
+                fp->set("responseCode", 200);
+                auto headers = Array::Ptr(new Array);
+                auto type = Object::Ptr(new Object);
+                type->set("name", std::string("Content-Type"));
+                type->set("value", std::string("text/html"));
+                headers->add(type);
+                fp->set("responseHeaders", headers);
+                // base64 of "<!DOCTYPE html><html><head></head><body></body></html>"
+                fp->set("body", std::string("PCFET0NUWVBFIGh0bWw+PGh0bWw+PGhlYWQ+"
+                                            "PC9oZWFkPjxib2R5PjwvYm9keT48L2h0bWw+"));
+                send_command(session_id, "Fetch.fulfillRequest", fp, 5000, nullptr);
+                auto it = sessions.find(session_id);
+                if (error.empty() && it != sessions.end() && it->second.raw_cb) {
+                    auto cb = it->second.raw_cb;
+                    invoke(cb, raw);
+                }
+            });
+    }
+
     // Chromium 102 in Qt strips sec-ch-ua* from a navigation's redirect hops (its client-hint
     // handling removes them on redirect and the embedder never re-adds them), while
     // setExtraHTTPHeaders only reaches the first hop. Re-adding them on every paused Document
     // request keeps the top navigation consistent with subresources.
     void on_request_paused(const std::string& session_id, const SessionState& s,
                            const Object::Ptr& params) {
+        if (params->has("responseStatusCode") || params->has("responseErrorReason"))
+            return on_response_paused(session_id, s, params);
+        const bool document = str_field(params, "resourceType") == "Document";
+        const std::string url = str_field(obj_field(params, "request"), "url");
+        const bool main_doc = document && str_field(params, "frameId") == s.main_frame_id;
+        const bool client =
+            !s.rules.headers.empty() &&
+            (main_doc || (!s.rules.site_host.empty() && host_of(url) == s.rules.site_host));
+        if (!document && !client) {
+            // Paused only for site-wide headers, and not to that host: untouched.
+            auto cp = Object::Ptr(new Object);
+            cp->set("requestId", str_field(params, "requestId"));
+            send_command(session_id, "Fetch.continueRequest", cp, 5000, nullptr);
+            return;
+        }
+        auto is_client_header = [&](const std::string& name) {
+            if (!client) return false;
+            for (const auto& h : s.rules.headers)
+                if (lower(h.first) == lower(name)) return true;
+            return false;
+        };
         auto headers = obj_field(obj_field(params, "request"), "headers");
         auto list = Array::Ptr(new Array);
         auto add = [&list](const std::string& name, const std::string& value) {
@@ -701,7 +826,7 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         if (headers) {
             std::vector<std::pair<std::string, std::string>> rest;
             for (const auto& [name, value] : *headers) {
-                if (lower(name).rfind("sec-ch-ua", 0) == 0) continue;
+                if (lower(name).rfind("sec-ch-ua", 0) == 0 || is_client_header(name)) continue;
                 rest.emplace_back(
                     name, value.isString() ? value.extract<std::string>() : value.toString());
             }
@@ -717,6 +842,9 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
             for (const auto& [name, value] : rest)
                 add(name, value);
         }
+        if (client)  // the client's, last and in its order
+            for (const auto& [name, value] : s.rules.headers)
+                add(name, value);
         auto cp = Object::Ptr(new Object);
         cp->set("requestId", str_field(params, "requestId"));
         cp->set("headers", list);
@@ -745,7 +873,12 @@ struct DevToolsClient::Impl : std::enable_shared_from_this<DevToolsClient::Impl>
         const std::string request_id = str_field(params, "requestId");
         if (method == "Fetch.requestPaused") {
             // Only our own interception (intercept_documents); the owner answers the rest.
-            if (!s.hint_headers.empty()) on_request_paused(session_id, s, params);
+            const bool response_stage =
+                params->has("responseStatusCode") || params->has("responseErrorReason");
+            if (response_stage && s.raw_only)
+                on_response_paused(session_id, s, params);
+            else if (!s.hint_headers.empty() || s.rules_set)
+                on_request_paused(session_id, s, params);
         } else if (method == "Network.responseReceivedExtraInfo") {
             // Kept for every request (the type is unknown here and it often precedes
             // requestWillBeSent); dropped on loadingFinished/Failed, and bounded.
@@ -1001,6 +1134,14 @@ bool DevToolsClient::connected() const {
     return impl_->is_connected;
 }
 
+int DevToolsClient::chrome_header_rank(const std::string& name) {
+    const std::string n = lower(name);
+    if (n.rfind("sec-ch-ua", 0) == 0) return -1;
+    for (size_t i = 0; i < std::size(kChromeOrder); ++i)
+        if (n == kChromeOrder[i]) return static_cast<int>(i);
+    return static_cast<int>(std::size(kChromeOrder));
+}
+
 std::vector<std::pair<std::string, std::string>> DevToolsClient::client_hint_headers(
     const UaOverride& ua) {
     std::string sec_ch_ua;
@@ -1061,6 +1202,45 @@ void DevToolsSession::send(std::string method, std::string params_json, ResultCa
                 params_json = std::move(params_json), cb = std::move(cb), timeout_ms]() mutable {
         if (!p->sessions.count(sid)) return p->invoke(cb, std::string(), "session detached");
         p->send_raw(sid, method, params_json, timeout_ms, std::move(cb));
+    });
+}
+
+void DevToolsSession::set_request_rules(RequestRules rules, std::function<void()> done) {
+    auto impl = impl_.lock();
+    if (!impl) {
+        if (done) done();  // nothing to set up: the navigation goes ahead without
+        return;
+    }
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_, rules = std::move(rules), done = std::move(done)]() mutable {
+        auto it = p->sessions.find(sid);
+        if (it == p->sessions.end()) return p->invoke(done);
+        rules.site_host = lower(rules.site_host);
+        it->second.rules = std::move(rules);
+        it->second.rules_set = true;
+        p->enable_fetch(sid, it->second, std::move(done));
+    });
+}
+
+void DevToolsSession::on_raw_response(std::function<void(const RawResponse&)> cb) {
+    auto impl = impl_.lock();
+    if (!impl) return;
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_, cb = std::move(cb)]() mutable {
+        auto it = p->sessions.find(sid);
+        if (it != p->sessions.end()) it->second.raw_cb = std::move(cb);
+    });
+}
+
+void DevToolsSession::take_raw_responses() {
+    auto impl = impl_.lock();
+    if (!impl) return;
+    DevToolsClient::Impl* p = impl.get();
+    impl->post([p, sid = session_id_] {
+        auto it = p->sessions.find(sid);
+        if (it == p->sessions.end()) return;
+        it->second.raw_only = true;
+        it->second.rules.capture_raw = true;
     });
 }
 

@@ -90,6 +90,27 @@ struct DocumentResponse {
 
 class DevToolsSession;
 
+// What a session does to its page's requests (the client's headers, documents that are
+// not HTML), from the next navigation on.
+struct RequestRules {
+    // Added to the main frame's document requests and their redirect hops, in this order
+    // after the browser's own (a same-named one of the browser's is replaced).
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string site_host;  // not empty: every request to this host gets them too
+    // Take a main-frame document that is not HTML at its response (on_raw_response); the page
+    // shows an empty document in its place, so no viewer or download starts.
+    bool capture_raw = false;
+};
+
+// A main-frame document taken at its response (RequestRules::capture_raw).
+struct RawResponse {
+    std::string url;
+    int status = 0;
+    std::string mime_type;                       // lower case, no parameters
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+};
+
 class DevToolsClient {
   public:
     using AttachCallback =
@@ -143,6 +164,11 @@ class DevToolsClient {
     static std::vector<std::pair<std::string, std::string>> client_hint_headers(
         const UaOverride& ua);
 
+    // Where a request header goes when a paused request's headers (a sorted JSON object) are
+    // sent back with Fetch.continueRequest: sec-ch-ua* first (-1), then Chrome's own order
+    // for a document, then the rest (their order kept by a stable sort).
+    static int chrome_header_rank(const std::string& name);
+
     struct Impl;  // public only so DevToolsSession's implementation can name it
 
   private:
@@ -174,6 +200,19 @@ class DevToolsSession {
     // previous callback.
     using EventCallback = std::function<void(const std::string& method, const std::string& json)>;
     void on_event(EventCallback cb);
+
+    // Replaces the session's RequestRules; `done` (on the I/O thread) once Fetch is set up
+    // for them, so the navigation that follows is covered.
+    void set_request_rules(RequestRules rules, std::function<void()> done);
+    // Documents taken under RequestRules::capture_raw, one call each. Replaces any previous
+    // callback.
+    void on_raw_response(std::function<void(const RawResponse&)> cb);
+    // For an owner that enables Fetch itself (with a Document pattern at the Response stage):
+    // the session answers every response-stage pause on its I/O thread, taking documents
+    // that are not HTML (on_raw_response) and letting the rest go at once, so the owner
+    // never waits a round trip through its own thread for them. Request-stage pauses stay
+    // the owner's.
+    void take_raw_responses();
 
     // Network.getCookies: `json` is the JSON array of cookie objects (HttpOnly included).
     // Empty urls: the cookies of the page's current URL.

@@ -8,10 +8,14 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <string>
 
 #include <QByteArray>
 #include <QJsonArray>
+#include <QList>
 #include <QObject>
+#include <QPair>
 #include <QPoint>
 #include <QString>
 #include <QUrl>
@@ -34,6 +38,36 @@ struct LoadEvent {
     QString error_string;
 };
 
+// What the first request of a solve sends (PROTOCOL.md, `solve`).
+struct Navigation {
+    QUrl url;
+    bool post = false;
+    QByteArray body;
+    QByteArray content_type;  // of body; empty: application/x-www-form-urlencoded
+    // The client's headers, in its order. They go on the main document request and its
+    // redirects; with site_wide, on every request of the page to url's site as well.
+    QList<QPair<QByteArray, QByteArray>> headers;
+    bool site_wide = false;
+};
+
+// A final main document that is not HTML (a PDF, an image, JSON, plain text): the bytes
+// the server sent, taken before the browser shows (or downloads) them.
+struct RawDocument {
+    QUrl url;
+    int status = 0;
+    QString mime_type;                           // lower case, without parameters
+    std::map<std::string, std::string> headers;  // lower-case names
+    QByteArray body;
+    bool text = false;  // JSON or text/*: answered as text, not base64
+};
+
+// True for the media types answered as they are rather than rendered: everything but
+// HTML. Text kinds (JSON, text/*, XML) come back as text, the rest as bytes.
+bool is_raw_document_type(const QString& mime_type);
+bool is_text_document_type(const QString& mime_type);
+// A document the DevTools session took at its response, for raw_document().
+RawDocument to_raw_document(const RawResponse& raw);
+
 class PageDriver : public QObject {
     Q_OBJECT
   public:
@@ -51,8 +85,8 @@ class PageDriver : public QObject {
     virtual QString set_request_cookies(const QJsonArray& cookies, const QUrl& url) = 0;
     // disableMedia: images, fonts, media and stylesheets are not fetched.
     virtual void block_media() = 0;
-    // POST sends body as application/x-www-form-urlencoded.
-    virtual void navigate(const QUrl& url, bool post, const QByteArray& body) = 0;
+    // Loads nav.url (with nav's method, body and headers).
+    virtual void navigate(const Navigation& nav) = 0;
     virtual void stop() = 0;
     // Stops the page and keeps it on the document it shows: no further navigation starts
     // (a page that reloads itself without end must hold still to be answered).
@@ -72,8 +106,9 @@ class PageDriver : public QObject {
     // Trusted input, as a person's: the pointer moves from `from` to `at`, presses the left
     // button, holds it hold_ms and releases. Viewport coordinates.
     virtual void click(QPoint from, QPoint at, int hold_ms) = 0;
-    // Tab then Space, as the keyboard route into a widget in a closed shadow root.
-    virtual void tab_space() = 0;
+    // Tab (`tabs` times) then Space, as the keyboard route into a widget in a closed shadow
+    // root, or FlareSolverr's tabs_till_verify to a Turnstile widget.
+    virtual void tab_space(int tabs = 1) = 0;
     // The request's time zone (an IANA name; empty: the worker's --timezone) in effect
     // before navigate(). done("") when it is, or done(why) when the browser refused it.
     virtual void set_timezone(const QString& zone, std::function<void(QString error)> done) = 0;
@@ -107,6 +142,8 @@ class PageDriver : public QObject {
     void proxy_auth_failed();
     // Main-frame document responses, redirect hops included.
     void document_response(const byparr::browser::DocumentResponse& doc);
+    // The final document is not HTML: its bytes (the page itself shows nothing useful).
+    void raw_document(const byparr::browser::RawDocument& doc);
 };
 
 }  // namespace byparr::browser

@@ -51,6 +51,11 @@ constexpr int kEventCoalesceMs = 15;
 constexpr int kAfterClickMs = 150;        // a click's effect (a POST, a DOM change) takes a moment
 constexpr int kChallengeRecheckMs = 500;  // DOM-only challenge progress has no signal
 constexpr int kMaxClicks = 6;
+// tabs_till_verify: how often the widget's hidden input is read after Space, and for how long
+// at most (a real Turnstile answers in 1-3 s; a page without a widget must not hold the
+// answer long).
+constexpr int kTokenPollMs = 200;
+constexpr int kTokenWaitMs = 8000;
 constexpr int kDocWaitMs = 300;   // see collect()
 constexpr int kClickPollMs = 50;  // widget not visible yet: look again this soon
 constexpr int kClickPolls = 40;
@@ -171,6 +176,60 @@ bool steps_enabled() {
 
 }  // namespace
 
+bool is_raw_document_type(const QString& mime_type) {
+    const QString m = mime_type.trimmed().toLower();
+    return !m.isEmpty() && m != QLatin1String("text/html") &&
+           m != QLatin1String("application/xhtml+xml");
+}
+
+bool is_text_document_type(const QString& mime_type) {
+    const QString m = mime_type.trimmed().toLower();
+    return m.startsWith(QLatin1String("text/")) || m.endsWith(QLatin1String("json")) ||
+           m.endsWith(QLatin1String("+xml")) || m == QLatin1String("application/xml") ||
+           m == QLatin1String("application/javascript");
+}
+
+RawDocument to_raw_document(const RawResponse& raw) {
+    RawDocument doc;
+    doc.url = QUrl(QString::fromStdString(raw.url));
+    doc.status = raw.status;
+    doc.mime_type = QString::fromStdString(raw.mime_type);
+    doc.headers = raw.headers;
+    doc.body = QByteArray::fromStdString(raw.body);
+    doc.text = is_text_document_type(doc.mime_type);
+    return doc;
+}
+
+namespace {
+
+// The client's headers and their scope (PROTOCOL.md): [{"name", "value"}, ...].
+bool parse_headers(const QJsonObject& r, SolveRequest& req, QString* error) {
+    if (!r.contains("headers")) return true;
+    if (!r.value("headers").isArray()) {
+        *error = "'headers' must be an array of {name, value}";
+        return false;
+    }
+    for (const QJsonValue& v : r.value("headers").toArray()) {
+        const QJsonObject h = v.toObject();
+        const QByteArray name = h.value("name").toString().toUtf8();
+        const QByteArray value = h.value("value").toString().toUtf8();
+        if (name.isEmpty() || value.contains('\r') || value.contains('\n')) {
+            *error = "'headers' has an entry without a name or with a line break";
+            return false;
+        }
+        req.headers.append({name, value});
+    }
+    const QString scope = r.value("headersScope").toString("document");
+    if (scope != "document" && scope != "site") {
+        *error = "'headersScope' must be \"document\" or \"site\"";
+        return false;
+    }
+    req.headers_site_wide = scope == "site";
+    return true;
+}
+
+}  // namespace
+
 bool parse_solve_request(const QJsonObject& r, SolveRequest* out, QString* error) {
     SolveRequest& req = *out;
     const QString url = r.value("url").toString();
@@ -188,6 +247,9 @@ bool parse_solve_request(const QJsonObject& r, SolveRequest* out, QString* error
     }
     req.post = method == "POST";
     req.post_data = r.value("postData").toString().toUtf8();
+    req.content_type = r.value("contentType").toString().toUtf8();
+    if (!parse_headers(r, req, error)) return false;
+    req.tabs_till_verify = std::clamp(r.value("tabsTillVerify").toInt(0), 0, 100);
     const double timeout = r.value("timeoutMs").toDouble(60000);
     req.timeout_ms = timeout >= 1 ? static_cast<qint64>(timeout) : 60000;
     req.session = r.value("session").toString();
@@ -247,6 +309,8 @@ SolveJob::SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const So
     connect(&wait_timer_, &QTimer::timeout, this, &SolveJob::collect);
     connect(&generic_timer_, &QTimer::timeout, this, &SolveJob::try_generic_widget);
     connect(&loop_guard_timer_, &QTimer::timeout, this, &SolveJob::on_loop_guard);
+    token_timer_.setSingleShot(true);
+    connect(&token_timer_, &QTimer::timeout, this, &SolveJob::poll_turnstile_token);
     deadline_timer_.start(static_cast<int>(std::clamp<qint64>(request_.timeout_ms, 1, INT_MAX)));
 }
 
@@ -325,6 +389,7 @@ void SolveJob::begin() {
     connect(page, &PageDriver::renderer_gone, this,
             [this](const QString& why) { fail("internal", why); });
     connect(page, &PageDriver::document_response, this, &SolveJob::on_document);
+    connect(page, &PageDriver::raw_document, this, &SolveJob::on_raw_document);
     // The request's zone is in effect before its first document exists.
     surface_->set_timezone(request_.timezone, [self = QPointer<SolveJob>(this)](QString error) {
         if (!self || self->finished_) return;
@@ -363,12 +428,49 @@ void SolveJob::on_document(const DocumentResponse& doc) {
     }
 }
 
+void SolveJob::on_raw_document(const RawDocument& doc) {
+    if (finished_ || phase_ == Phase::kPreparing) return;
+    step(QStringLiteral("the document is %1 (%2 bytes): answered as it came")
+             .arg(doc.mime_type)
+             .arg(doc.body.size()));
+    for (QTimer* t : {&quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_, &generic_timer_,
+                      &loop_guard_timer_, &token_timer_})
+        t->stop();
+    doc_status_ = doc.status;
+    http_status_ = doc.status;
+    doc_headers_ = doc.headers;
+    QJsonObject r = base_result();
+    if (doc.url.isValid()) r["url"] = doc.url.toString(QUrl::FullyEncoded);
+    if (!request_.return_only_cookies) {
+        // One byte past the cap, so the host sees the answer was longer and flags the cut.
+        const qint64 cap = request_.max_response_bytes;
+        QByteArray body = doc.body;
+        if (cap > 0 && body.size() > cap + 1) body.truncate(cap + 1);
+        if (doc.text)
+            r["html"] = QString::fromUtf8(body);
+        else
+            r["bodyBase64"] = QString::fromLatin1(body.toBase64());
+    }
+    r["message"] = challenge_seen_ ? "Challenge solved!" : "Challenge not detected!";
+    finished_ = true;
+    phase_ = Phase::kCollecting;
+    deadline_timer_.stop();
+    send_reply(QJsonObject{{"id", id_}, {"ok", true}, {"result", r}});
+}
+
 void SolveJob::navigate() {
     if (finished_) return;
     phase_ = Phase::kLoading;
     trace("navigate", request_.url.toString());
     surface_->keep_focus();
-    surface_->navigate(request_.url, request_.post, request_.post_data);
+    Navigation nav;
+    nav.url = request_.url;
+    nav.post = request_.post;
+    nav.body = request_.post_data;
+    nav.content_type = request_.content_type;
+    nav.headers = request_.headers;
+    nav.site_wide = request_.headers_site_wide;
+    surface_->navigate(nav);
 }
 
 void SolveJob::on_loading_changed(const LoadEvent& info) {
@@ -774,11 +876,51 @@ void SolveJob::settle() {
     generic_timer_.stop();
     loop_guard_timer_.stop();
     phase_ = Phase::kWaiting;
+    if (request_.tabs_till_verify > 0 && !tabs_sent_ && turnstile_token_.isEmpty()) {
+        try_tabs_till_verify();  // settles again once the token is there (or not coming)
+        return;
+    }
     if (request_.wait_ms > 0) {
         wait_timer_.start(static_cast<int>(std::min<qint64>(request_.wait_ms, INT_MAX)));
     } else {
         collect();
     }
+}
+
+void SolveJob::try_tabs_till_verify() {
+    tabs_sent_ = true;
+    step(QStringLiteral("tabs_till_verify: %1 Tab, then Space").arg(request_.tabs_till_verify));
+    surface_->keep_focus();
+    surface_->tab_space(request_.tabs_till_verify);
+    token_polls_ = 0;
+    token_timer_.start(kTokenPollMs);
+}
+
+void SolveJob::poll_turnstile_token() {
+    if (finished_) return;
+    // Turnstile writes its token into a hidden input of the host page's form.
+    static const QString kScript = QStringLiteral(
+        "(() => { const i = document.querySelector('input[name=\"cf-turnstile-response\"]');"
+        " return i ? String(i.value || '') : ''; })()");
+    QPointer<SolveJob> self(this);
+    surface_->run_isolated(kScript, [self](const QVariant& v) {
+        if (!self || self->finished_) return;
+        const QString token = v.toString();
+        if (!token.isEmpty()) {
+            self->turnstile_token_ = token;
+            self->step(QStringLiteral("turnstile token received (%1 chars)").arg(token.size()));
+            self->settle();
+            return;
+        }
+        // Stop waiting in time to answer: the page goes back without a token.
+        if (++self->token_polls_ * kTokenPollMs >= kTokenWaitMs ||
+            self->remaining_ms() < 2 * kTokenPollMs + 500) {
+            self->step("no turnstile token came");
+            self->settle();
+            return;
+        }
+        self->token_timer_.start(kTokenPollMs);
+    });
 }
 
 void SolveJob::collect() {
@@ -902,7 +1044,7 @@ void SolveJob::fail(const QString& kind, const QString& message, QJsonObject ext
     trace("fail", kind + ": " + message);
 
     for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_,
-                      &doc_wait_timer_, &generic_timer_, &loop_guard_timer_}) {
+                      &doc_wait_timer_, &generic_timer_, &loop_guard_timer_, &token_timer_}) {
         t->stop();
     }
     if (surface_ && phase_ != Phase::kPreparing) surface_->stop();

@@ -26,6 +26,10 @@ struct SolveRequest {
     QUrl url;
     bool post = false;
     QByteArray post_data;
+    QByteArray content_type;  // of post_data; empty: application/x-www-form-urlencoded
+    QList<QPair<QByteArray, QByteArray>> headers;  // the client's, in its order
+    bool headers_site_wide = false;                // headersScope "site"
+    int tabs_till_verify = 0;  // FlareSolverr's: Tab this often, then Space, for a token
     qint64 timeout_ms = 60000;
     QString session;
     QJsonArray cookies;
@@ -110,6 +114,10 @@ class SolveJob : public QObject {
     // the host runs at LOG_LEVEL=debug.
     void step(const QString& what) const;
     void on_document(const DocumentResponse& doc);
+    void on_raw_document(const RawDocument& doc);
+    // tabs_till_verify: Tab to the widget, Space, then poll for its token.
+    void try_tabs_till_verify();
+    void poll_turnstile_token();
 
     quint64 serial_;
     QJsonValue id_;
@@ -176,6 +184,9 @@ class SolveJob : public QObject {
     int clicks_ = 0;
     int click_polls_ = 0;
     QString turnstile_token_;
+    QTimer token_timer_;  // tabs_till_verify: polls the widget's hidden input
+    int token_polls_ = 0;
+    bool tabs_sent_ = false;
 };
 
 }  // namespace byparr::browser

@@ -1,5 +1,6 @@
 #include "cdp_page.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -228,6 +229,12 @@ void CdpPage::attached(std::shared_ptr<DevToolsSession> session) {
                   self->on_event(m, p);
               });
     });
+    // Documents that are not HTML, taken at their response by the session's I/O thread.
+    session_->take_raw_responses();
+    session_->on_raw_response([guard, router](const RawResponse& raw) {
+        RawDocument doc = to_raw_document(raw);
+        on_qt(router, guard, [doc](CdpPage* self) { emit self->raw_document(doc); });
+    });
     session_->on_document_response([guard, router](const DocumentResponse& doc) {
         on_qt(router, guard, [doc](CdpPage* self) {
             emit self->document_response(doc);
@@ -450,26 +457,30 @@ QString CdpPage::set_request_cookies(const QJsonArray& cookies, const QUrl& url)
     return {};
 }
 
-void CdpPage::navigate(const QUrl& url, bool post, const QByteArray& body) {
-    url_ = url;
-    last_host_ = url.host().toLower();
+void CdpPage::navigate(const Navigation& nav) {
+    url_ = nav.url;
+    last_host_ = nav.url.host().toLower();
     armed_ = false;
     loading_ = false;
     stop_pending_ = false;
     stop_timer_.stop();
     load_error_.clear();
     doc_status_ = 0;
-    post_pending_ = post;
-    post_url_ = url;
-    post_body_ = body;
+    post_pending_ = nav.post;
+    post_url_ = nav.url;
+    post_body_ = nav.body;
+    post_type_ = nav.content_type.isEmpty() ? QByteArray("application/x-www-form-urlencoded")
+                                            : nav.content_type;
+    headers_ = nav.headers;
+    headers_host_ = nav.site_wide && !nav.headers.isEmpty() ? nav.url.host().toLower() : QString();
     const bool auth = !options_.proxy_username.empty();
     QJsonArray patterns;
-    if (auth) {
-        // Authentication challenges are only raised while Fetch is on; it then pauses every
-        // request, and on_request_paused() lets them go.
+    // Every request (auth: challenges are only raised while Fetch is on, and
+    // on_request_paused() lets them go; site-wide headers: any type may need them).
+    if (auth || !headers_host_.isEmpty()) {
         patterns.append(QJsonObject{{"urlPattern", "*"}, {"requestStage", "Request"}});
     } else {
-        if (post)
+        if (nav.post || !headers_.isEmpty())
             patterns.append(QJsonObject{
                 {"urlPattern", "*"}, {"resourceType", "Document"}, {"requestStage", "Request"}});
         if (block_media_) {
@@ -478,13 +489,15 @@ void CdpPage::navigate(const QUrl& url, bool post, const QByteArray& body) {
                     {"urlPattern", "*"}, {"resourceType", type}, {"requestStage", "Request"}});
         }
     }
-    if (!patterns.isEmpty()) {
-        ++pending_setup_;
-        send("Fetch.enable", {{"patterns", patterns}, {"handleAuthRequests", auth}},
-             [this](const QJsonObject&, const QString&) {
-                 if (--pending_setup_ == 0 && after_setup_) std::exchange(after_setup_, nullptr)();
-             });
-    }
+    // Documents at their response: one that is not HTML (a PDF, JSON, a download) is taken
+    // whole before Chromium renders it in a viewer or turns the navigation into a download.
+    patterns.append(QJsonObject{
+        {"urlPattern", "*"}, {"resourceType", "Document"}, {"requestStage", "Response"}});
+    ++pending_setup_;
+    send("Fetch.enable", {{"patterns", patterns}, {"handleAuthRequests", auth}},
+         [this](const QJsonObject&, const QString&) {
+             if (--pending_setup_ == 0 && after_setup_) std::exchange(after_setup_, nullptr)();
+         });
     // The cookies and interception must be in place before the first request goes out.
     if (pending_setup_ > 0) {
         after_setup_ = [this] { start_navigation(); };
@@ -519,7 +532,37 @@ void CdpPage::start_navigation() {
          });
 }
 
+QJsonArray CdpPage::with_client_headers(const QJsonObject& h,
+                                        const QByteArray& content_type) const {
+    auto replaced = [&](const QString& name) {
+        if (!content_type.isEmpty() && name.compare("content-type", Qt::CaseInsensitive) == 0)
+            return true;
+        for (const auto& [n, v] : headers_)
+            if (name.compare(QString::fromUtf8(n), Qt::CaseInsensitive) == 0) return true;
+        return false;
+    };
+    // The paused request's headers come as a sorted object: back in Chrome's order first.
+    std::vector<std::pair<QString, QString>> own;
+    for (auto it = h.begin(); it != h.end(); ++it)
+        if (!replaced(it.key())) own.emplace_back(it.key(), it.value().toString());
+    if (!content_type.isEmpty()) own.emplace_back("Content-Type", QString::fromUtf8(content_type));
+    std::stable_sort(own.begin(), own.end(), [](const auto& a, const auto& b) {
+        return DevToolsClient::chrome_header_rank(a.first.toStdString()) <
+               DevToolsClient::chrome_header_rank(b.first.toStdString());
+    });
+    QJsonArray headers;
+    for (const auto& [name, value] : own)
+        headers.append(QJsonObject{{"name", name}, {"value", value}});
+    // After the browser's own, in the client's order: they go on the wire in this order.
+    for (const auto& [n, v] : headers_)
+        headers.append(
+            QJsonObject{{"name", QString::fromUtf8(n)}, {"value", QString::fromUtf8(v)}});
+    return headers;
+}
+
 void CdpPage::on_request_paused(const QJsonObject& p) {
+    // Response-stage pauses are the session's (take_raw_responses()).
+    if (p.contains("responseStatusCode") || p.contains("responseErrorReason")) return;
     const QString id = p.value("requestId").toString();
     const QString type = p.value("resourceType").toString();
     if (frozen_ && type == "Document") {
@@ -532,21 +575,24 @@ void CdpPage::on_request_paused(const QJsonObject& p) {
         return;
     }
     const QJsonObject request = p.value("request").toObject();
-    if (post_pending_ && type == "Document" && QUrl(request.value("url").toString()) == post_url_) {
+    const QUrl url(request.value("url").toString());
+    const QJsonObject h = request.value("headers").toObject();
+    if (post_pending_ && type == "Document" && url == post_url_) {
         // Page.navigate can only GET: the first request of the navigation becomes the POST.
         post_pending_ = false;
-        QJsonArray headers;
-        const QJsonObject h = request.value("headers").toObject();
-        for (auto it = h.begin(); it != h.end(); ++it) {
-            if (it.key().compare("content-type", Qt::CaseInsensitive) == 0) continue;
-            headers.append(QJsonObject{{"name", it.key()}, {"value", it.value().toString()}});
-        }
-        headers.append(
-            QJsonObject{{"name", "Content-Type"}, {"value", "application/x-www-form-urlencoded"}});
         send("Fetch.continueRequest", {{"requestId", id},
                                        {"method", "POST"},
                                        {"postData", QString::fromLatin1(post_body_.toBase64())},
-                                       {"headers", headers}});
+                                       {"headers", with_client_headers(h, post_type_)}});
+        return;
+    }
+    // The client's headers: on the main document and its redirect hops, or on every request
+    // to the target's host (headersScope "site").
+    const bool main_doc =
+        type == "Document" && p.value("frameId").toString() == QString::fromStdString(target_id_);
+    const bool site = !headers_host_.isEmpty() && url.host().toLower() == headers_host_;
+    if (!headers_.isEmpty() && (main_doc || site)) {
+        send("Fetch.continueRequest", {{"requestId", id}, {"headers", with_client_headers(h, {})}});
         return;
     }
     send("Fetch.continueRequest", {{"requestId", id}});
@@ -640,6 +686,9 @@ void CdpPage::reset_navigation_state() {
     block_media_ = false;
     post_pending_ = false;
     post_body_.clear();
+    post_type_.clear();
+    headers_.clear();
+    headers_host_.clear();
     frozen_ = false;
     auth_tries_.clear();
 }
@@ -786,7 +835,7 @@ void CdpPage::click(QPoint from, QPoint at, int hold_ms) {
                        [this, release] { send("Input.dispatchMouseEvent", release); });
 }
 
-void CdpPage::tab_space() {
+void CdpPage::tab_space(int tabs) {
     auto key = [](const char* type, const char* k, const char* code, int vk) {
         return QJsonObject{{"type", type},
                            {"key", k},
@@ -794,8 +843,10 @@ void CdpPage::tab_space() {
                            {"windowsVirtualKeyCode", vk},
                            {"nativeVirtualKeyCode", vk}};
     };
-    send("Input.dispatchKeyEvent", key("rawKeyDown", "Tab", "Tab", 9));
-    send("Input.dispatchKeyEvent", key("keyUp", "Tab", "Tab", 9));
+    for (int i = 0; i < std::max(1, tabs); ++i) {  // in order on one session
+        send("Input.dispatchKeyEvent", key("rawKeyDown", "Tab", "Tab", 9));
+        send("Input.dispatchKeyEvent", key("keyUp", "Tab", "Tab", 9));
+    }
     QTimer::singleShot(40, this, [this, key] {
         QJsonObject down = key("keyDown", " ", "Space", 32);
         down["text"] = " ";

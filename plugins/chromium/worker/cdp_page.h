@@ -60,7 +60,7 @@ class CdpPage : public PageDriver {
     bool is_ready() const override { return ready_; }
     QString set_request_cookies(const QJsonArray& cookies, const QUrl& url) override;
     void block_media() override { block_media_ = true; }
-    void navigate(const QUrl& url, bool post, const QByteArray& body) override;
+    void navigate(const Navigation& nav) override;
     void stop() override;
     void freeze() override;
     bool is_loading() const override { return loading_; }
@@ -69,7 +69,7 @@ class CdpPage : public PageDriver {
     void to_html(std::function<void(const QString& html)> cb) override;
     void screenshot(std::function<void(const QByteArray& png)> cb) override;
     void click(QPoint from, QPoint at, int hold_ms) override;
-    void tab_space() override;
+    void tab_space(int tabs) override;
     void set_timezone(const QString& zone, std::function<void(QString error)> done) override;
     int inflight_requests() const override;
     bool reports_documents() const override { return true; }
@@ -102,6 +102,10 @@ class CdpPage : public PageDriver {
     void place_window();
     void on_event(const QString& method, const QJsonObject& params);
     void on_request_paused(const QJsonObject& params);
+    // The request's headers with the client's in place (same names replaced), for
+    // Fetch.continueRequest; content_type replaces Content-Type when not empty.
+    QJsonArray with_client_headers(const QJsonObject& request_headers,
+                                   const QByteArray& content_type) const;
     void on_auth_required(const QJsonObject& params);
     void start_navigation();
     void eval_in_world(const QString& script, ScriptCallback cb, bool retried);
@@ -145,6 +149,9 @@ class CdpPage : public PageDriver {
     bool post_pending_ = false;
     QUrl post_url_;
     QByteArray post_body_;
+    QByteArray post_type_;                          // Content-Type of post_body_
+    QList<QPair<QByteArray, QByteArray>> headers_;  // the client's, for this navigation
+    QString headers_host_;  // headersScope "site": every request to this host gets them too
     bool frozen_ = false;  // freeze(): every further document request is failed
     std::map<QString, int> auth_tries_;
 

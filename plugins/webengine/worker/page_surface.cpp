@@ -179,14 +179,38 @@ void PageSurface::block_media() {
     page_->setUrlRequestInterceptor(blocker);
 }
 
-void PageSurface::navigate(const QUrl& url, bool post, const QByteArray& body) {
-    QWebEngineHttpRequest req(url);
-    if (post) {
+void PageSurface::navigate(const Navigation& nav) {
+    QWebEngineHttpRequest req(nav.url);
+    if (nav.post) {
         req.setMethod(QWebEngineHttpRequest::Post);
-        req.setHeader("Content-Type", "application/x-www-form-urlencoded");
-        req.setPostData(body);
+        req.setHeader("Content-Type", nav.content_type.isEmpty()
+                                          ? QByteArray("application/x-www-form-urlencoded")
+                                          : nav.content_type);
+        req.setPostData(nav.body);
     }
-    page_->load(req);
+    for (const auto& [name, value] : nav.headers)
+        req.setHeader(name, value);  // the first request; DevTools adds them to the hops
+    if (!devtools_session_) {
+        page_->load(req);
+        return;
+    }
+    // The request's headers on every redirect hop (and site-wide), and a document that is
+    // not HTML taken at its response: both through DevTools, set up before the load starts.
+    RequestRules rules;
+    for (const auto& [name, value] : nav.headers)
+        rules.headers.emplace_back(name.toStdString(), value.toStdString());
+    if (nav.site_wide) rules.site_host = nav.url.host().toLower().toStdString();
+    rules.capture_raw = true;
+    auto guard = guard_;
+    QObject* router = deps_.router;
+    devtools_session_->set_request_rules(std::move(rules), [guard, router, req] {
+        QMetaObject::invokeMethod(
+            router,
+            [guard, req] {
+                if (PageSurface* s = *guard) s->page_->load(req);
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 void PageSurface::stop() {
@@ -227,10 +251,11 @@ void PageSurface::click(QPoint from, QPoint at, int hold_ms) {
     QTest::mouseClick(target, Qt::LeftButton, {}, at, hold_ms);
 }
 
-void PageSurface::tab_space() {
+void PageSurface::tab_space(int tabs) {
     QWidget* target = view_->focusProxy();
     if (!target) return;
-    QTest::keyClick(target, Qt::Key_Tab, {}, 40);
+    for (int i = 0; i < std::max(1, tabs); ++i)
+        QTest::keyClick(target, Qt::Key_Tab, {}, 40);
     QTest::keyClick(target, Qt::Key_Space, {}, 60);
 }
 
@@ -393,6 +418,15 @@ void PageSurface::adopt_session(std::shared_ptr<DevToolsSession> session) {
                     s->origins_.append(origin);
                 }
                 emit s->document_response(doc);
+            },
+            Qt::QueuedConnection);
+    });
+    session->on_raw_response([guard, router](const RawResponse& raw) {
+        RawDocument doc = to_raw_document(raw);
+        QMetaObject::invokeMethod(
+            router,
+            [guard, doc] {
+                if (PageSurface* s = *guard) emit s->raw_document(doc);
             },
             Qt::QueuedConnection);
     });

@@ -115,7 +115,7 @@ class PageSurface : public PageDriver {
     // PageDriver
     QString set_request_cookies(const QJsonArray& cookies, const QUrl& url) override;
     void block_media() override;
-    void navigate(const QUrl& url, bool post, const QByteArray& body) override;
+    void navigate(const Navigation& nav) override;
     void stop() override;
     bool is_loading() const override;
     QUrl url() const override;
@@ -123,7 +123,7 @@ class PageSurface : public PageDriver {
     void to_html(std::function<void(const QString& html)> cb) override;
     void screenshot(std::function<void(const QByteArray& png)> cb) override;
     void click(QPoint from, QPoint at, int hold_ms) override;
-    void tab_space() override;
+    void tab_space(int tabs) override;
     bool reports_documents() const override { return has_devtools(); }
     void cookies_for(const QUrl& url, std::function<void(const QJsonArray&)> cb) override;
     bool renderer_alive() const override;

@@ -34,7 +34,7 @@ extern "C" {
 #define BYPARR_ABI_MAJOR 1
 /** ABI minor: a plugin built against a newer minor than the host is refused;
  *  an older minor is accepted (its structs are shorter and zero-extended). */
-#define BYPARR_ABI_MINOR 1
+#define BYPARR_ABI_MINOR 2
 
 /** The exported entry symbol of major 1. */
 #define BYPARR_ENTRY_SYMBOL_V1 "byparr_plugin_query_v1"
@@ -131,6 +131,23 @@ typedef struct byparr_proxy {
     byparr_str password;
 } byparr_proxy;
 
+/** Which requests of a page carry the request's headers (ABI 1.2). */
+typedef enum byparr_header_scope {
+    /** The main document request and its redirects (the default). */
+    BYPARR_HEADERS_DOCUMENT = 1,
+    /** Every request the page makes to the target URL's site (same registrable domain). */
+    BYPARR_HEADERS_SITE = 2
+} byparr_header_scope;
+
+/** A request header the client asked to send (ABI 1.2). The host has already refused
+ *  the names the browser owns (Host, Content-Length, hop-by-hop, Cookie, User-Agent,
+ *  Accept-Language, sec-ch-ua*) and values with line breaks. */
+typedef struct byparr_header {
+    uint32_t struct_size; /**< sizeof(byparr_header) as compiled by the writer */
+    byparr_str name;      /**< as the client spelled it */
+    byparr_str value;
+} byparr_header;
+
 /** One request as the host validated it. Borrowed for the duration of the call.
  *  Threading: solve() may be called concurrently from several host threads. */
 typedef struct byparr_request {
@@ -159,6 +176,19 @@ typedef struct byparr_request {
      *  checked to be a zone name; a solver whose engine does not know it fails the
      *  request with BYPARR_ERROR_INVALID_REQUEST. */
     byparr_str timezone;
+    /* ABI 1.2 */
+    /** Headers to send, in the client's order: array of header_count headers, each
+     *  struct_size-tagged (the stride is the first one's struct_size). */
+    const byparr_header* headers;
+    size_t header_count;
+    /** Which requests carry them (byparr_header_scope); 0: BYPARR_HEADERS_DOCUMENT. */
+    uint32_t header_scope;
+    /** Media type of post_data; empty: application/x-www-form-urlencoded. */
+    byparr_str content_type;
+    /** FlareSolverr's tabs_till_verify: press Tab this many times, then Space, to reach a
+     *  Turnstile widget on the page and report its token (set_turnstile_token); 0: not
+     *  asked. */
+    uint32_t tabs_till_verify;
 } byparr_request;
 
 /** Where a solver writes its result. Host-owned; every function copies its
@@ -181,6 +211,11 @@ typedef struct byparr_result_writer {
     void (*set_challenge)(void* ctx, byparr_str rule_id, byparr_str kind);
     /** Set the failure reason; only meaningful with BYPARR_OUTCOME_FAILED. */
     void (*set_error)(void* ctx, byparr_error_kind kind, byparr_str message);
+    /* ABI 1.2 */
+    /** The final document was not HTML or text (a PDF, an image, a download): its bytes,
+     *  in place of set_response. The host returns them base64-encoded with
+     *  responseEncoding "base64"; the document's content-type goes in add_header. */
+    void (*set_response_bytes)(void* ctx, byparr_str bytes);
 } byparr_result_writer;
 
 /** Where a component writes a list of strings (session ids) or an error. Host-owned,

@@ -66,6 +66,11 @@ struct Proxy {
     bool empty() const { return url.empty(); }
 };
 
+/// A request header the client asked to send (ABI 1.2).
+struct Header {
+    std::string name, value;
+};
+
 struct Error {
     byparr_error_kind kind = BYPARR_ERROR_INTERNAL;
     std::string message;
@@ -96,6 +101,18 @@ public:
             cookies.push_back(Cookie{str(k.name), str(k.value), str(k.domain), str(k.path),
                                      str(k.same_site), k.expires_s, k.http_only, k.secure});
         }
+        for (size_t i = 0; c.headers != nullptr && i < c.header_count; ++i) {
+            // Packed like the cookies: the stride is the writer's sizeof.
+            const auto* base = reinterpret_cast<const unsigned char*>(c.headers);
+            size_t stride =
+                c.headers[0].struct_size ? c.headers[0].struct_size : sizeof(byparr_header);
+            byparr_header h = read_sized(reinterpret_cast<const byparr_header*>(base + i * stride));
+            headers.push_back(Header{str(h.name), str(h.value)});
+        }
+        header_scope =
+            c.header_scope == BYPARR_HEADERS_SITE ? BYPARR_HEADERS_SITE : BYPARR_HEADERS_DOCUMENT;
+        content_type = str(c.content_type);
+        tabs_till_verify = c.tabs_till_verify;
         flags = c.flags;
         timeout_ms = c.timeout_ms;
         wait_after_ms = c.wait_after_ms;
@@ -108,6 +125,10 @@ public:
     std::string url, post_data, session_id, request_id, user_agent;
     Proxy proxy;
     std::vector<Cookie> cookies;
+    std::vector<Header> headers;  // ABI 1.2: in the client's order
+    byparr_header_scope header_scope = BYPARR_HEADERS_DOCUMENT;
+    std::string content_type;  // of post_data; empty: application/x-www-form-urlencoded
+    uint32_t tabs_till_verify = 0;
     uint32_t flags = 0;
     uint32_t timeout_ms = 0;
     uint32_t wait_after_ms = 0;
@@ -145,6 +166,12 @@ public:
     void set_response(std::string_view html) {
         if (w_.set_response) w_.set_response(w_.ctx, view(html));
     }
+    /// A final document that is not HTML or text: its bytes (ABI 1.2; a host older than
+    /// 1.2 gets nothing, so callers may also set_response a description).
+    void set_response_bytes(std::string_view bytes) {
+        if (w_.set_response_bytes) w_.set_response_bytes(w_.ctx, view(bytes));
+    }
+    bool takes_response_bytes() const { return w_.set_response_bytes != nullptr; }
     void add_header(std::string_view lower_name, std::string_view value) {
         if (w_.add_header) w_.add_header(w_.ctx, view(lower_name), view(value));
     }

@@ -26,14 +26,15 @@ TEST(V1Request, ParsesProwlarrGetBody) {
     EXPECT_TRUE(r.proxy->empty());
 }
 
-TEST(V1Request, ParsesProwlarrPostBodyAndWarnsAboutHeaders) {
+TEST(V1Request, ParsesProwlarrPostBodyAndTakesItsContentTypeFromHeaders) {
     auto r = ok(R"({"maxTimeout":60000,"cmd":"request.post","url":"https://a.test/login",
         "postData":"u=1&p=2","headers":{"contentType":"application/x-www-form-urlencoded"},
         "proxy":{"url":"http://proxy:8080","username":"u","password":"p"}})");
     EXPECT_EQ(r.cmd, Command::kRequestPost);
     EXPECT_EQ(r.post_data, "u=1&p=2");
-    ASSERT_EQ(r.deprecated_fields.size(), 1u);
-    EXPECT_EQ(r.deprecated_fields[0], "headers");
+    EXPECT_TRUE(r.deprecated_fields.empty());
+    EXPECT_TRUE(r.ext.headers.empty());  // contentType describes the body
+    EXPECT_EQ(r.ext.content_type, "");   // form-urlencoded, the default
     EXPECT_EQ(r.proxy->url, "http://proxy:8080");
     EXPECT_EQ(r.proxy->password, "p");
 }
@@ -124,7 +125,7 @@ TEST(V1Request, CookiesKeepEveryField) {
     EXPECT_EQ(c.path, "/x");
     EXPECT_TRUE(c.secure);
     EXPECT_TRUE(c.http_only);
-    EXPECT_EQ(c.expiry_s, 1900000000);
+    EXPECT_EQ(c.expires_s, 1900000000);
     EXPECT_EQ(c.same_site, "Strict");
 }
 
@@ -166,6 +167,97 @@ TEST(V1Request, InvalidProxyTimezoneOrCountryIsRefused) {
               "letters, such as DE).");
     EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"https://a.test/","proxy":{"country":5}})"),
               "Request parameter 'proxy.country' must be a string, got number.");
+}
+
+}  // namespace
+}  // namespace byparr
+
+namespace byparr {
+namespace {
+
+TEST(V1RequestHeaders, KeepsHeadersInTheClientsOrder) {
+    auto r = ok(R"({"cmd":"request.get","url":"http://a.test","headers":
+        {"X-Zulu":"1","Accept":"text/plain","X-Alpha":"two words"}})");
+    ASSERT_EQ(r.ext.headers.size(), 3u);
+    EXPECT_EQ(r.ext.headers[0].name, "X-Zulu");
+    EXPECT_EQ(r.ext.headers[1].name, "Accept");
+    EXPECT_EQ(r.ext.headers[2].value, "two words");
+    EXPECT_EQ(r.ext.header_scope, HeaderScope::kDocument);
+    EXPECT_EQ(
+        ok(R"({"cmd":"request.get","url":"http://a.test","headersScope":"site"})").ext.header_scope,
+        HeaderScope::kSite);
+}
+
+TEST(V1RequestHeaders, RefusesHeadersTheBrowserOwns) {
+    for (const char* h : {"Host", "content-length", "Connection", "Keep-Alive", "Transfer-Encoding",
+                          "TE", "Trailer", "Upgrade", "Proxy-Authorization", "User-Agent",
+                          "Accept-Language", "Cookie", "sec-ch-ua-platform"}) {
+        std::string body =
+            std::string(R"({"cmd":"request.get","url":"http://a.test","headers":{")") + h +
+            R"(":"x"}})";
+        std::string e = error_of(body);
+        EXPECT_NE(e.find(std::string("may not set '") + h + "'"), std::string::npos) << e;
+    }
+}
+
+TEST(V1RequestHeaders, RefusesMalformedHeaders) {
+    EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","headers":["a"]})"),
+              "Request parameter 'headers' must be an object, got array.");
+    EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","headers":{"X-A":1}})"),
+              "Request parameter 'headers.X-A' must be a string, got number.");
+    EXPECT_NE(error_of(R"({"cmd":"request.get","url":"http://a.test","headers":{"X A":"1"}})")
+                  .find("invalid header name"),
+              std::string::npos);
+    EXPECT_NE(
+        error_of(R"({"cmd":"request.get","url":"http://a.test","headers":{"X-A":"1\r\nX: 2"}})")
+            .find("line break"),
+        std::string::npos);
+    EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","headersScope":"all"})"),
+              "Request parameter 'headersScope' must be 'document' or 'site'.");
+}
+
+TEST(V1RequestBody, JsonPostDataIsSentAsJson) {
+    auto r =
+        ok(R"({"cmd":"request.post","url":"http://a.test","postData":{"b":1,"a":[true,"x"]}})");
+    EXPECT_EQ(r.post_data, R"({"b":1,"a":[true,"x"]})");
+    EXPECT_EQ(r.ext.content_type, "application/json");
+    auto arr = ok(R"({"cmd":"request.post","url":"http://a.test","postData":[1,2]})");
+    EXPECT_EQ(arr.post_data, "[1,2]");
+}
+
+TEST(V1RequestBody, StringPostDataTakesItsContentType) {
+    auto r = ok(
+        R"({"cmd":"request.post","url":"http://a.test","postData":"<a/>","contentType":"text/xml"})");
+    EXPECT_EQ(r.post_data, "<a/>");
+    EXPECT_EQ(r.ext.content_type, "text/xml");
+    auto h = ok(
+        R"({"cmd":"request.post","url":"http://a.test","postData":"{}","headers":{"Content-Type":"application/json"}})");
+    EXPECT_EQ(h.ext.content_type, "application/json");
+    EXPECT_TRUE(h.ext.headers.empty());
+    EXPECT_EQ(
+        ok(R"({"cmd":"request.post","url":"http://a.test","postData":"a=1"})").ext.content_type,
+        "");
+}
+
+TEST(V1RequestBody, RefusesBodiesThatCannotBeSentAsDeclared) {
+    EXPECT_EQ(
+        error_of(R"({"cmd":"request.post","url":"http://a.test","postData":"a","contentType":5})"),
+        "Request parameter 'contentType' must be a string, got number.");
+    EXPECT_EQ(error_of(R"({"cmd":"request.post","url":"http://a.test","postData":12})"),
+              "Request parameter 'postData' must be a string, an object or an array, got number.");
+    EXPECT_NE(
+        error_of(
+            R"({"cmd":"request.post","url":"http://a.test","postData":{"a":1},"contentType":"text/plain"})")
+            .find("cannot be sent as 'text/plain'"),
+        std::string::npos);
+    EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","contentType":"text/plain"})"),
+              "Request parameter 'contentType' needs a 'request.post' command.");
+    ParseLimits tight;
+    tight.max_post_bytes = 8;
+    auto big = parse_v1_request(
+        R"({"cmd":"request.post","url":"http://a.test","postData":{"k":"0123456789"}})", tight);
+    ASSERT_TRUE(std::holds_alternative<RequestError>(big));
+    EXPECT_NE(std::get<RequestError>(big).message.find("too large"), std::string::npos);
 }
 
 }  // namespace
