@@ -3,17 +3,11 @@
 #include <cctype>
 
 #include "core/public_suffix.h"
+#include "core/strings.h"
 
 namespace byparr {
 
 namespace {
-
-std::string lowered(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
 
 // The authority of a URL ("user:pw@host:port"), "" if it has none.
 std::string_view authority_of(std::string_view url) {
@@ -29,7 +23,7 @@ std::string proxy_identity(const ProxySpec& proxy) {
     if (proxy.url.empty()) return "";
     std::string_view url = proxy.url;
     size_t p = url.find("://");
-    std::string scheme = p == std::string_view::npos ? "http" : lowered(url.substr(0, p));
+    std::string scheme = p == std::string_view::npos ? "http" : ascii_lower(url.substr(0, p));
     std::string_view auth = authority_of(url);
     if (p == std::string_view::npos) auth = url.substr(0, url.find_first_of("/?#"));
     std::string user = proxy.username;
@@ -41,7 +35,7 @@ std::string proxy_identity(const ProxySpec& proxy) {
     }
     std::string id = scheme + "://";
     if (!user.empty()) id += user + "@";
-    return id + lowered(auth);
+    return id + ascii_lower(auth);
 }
 
 std::string site_of_url(std::string_view url) {
