@@ -1,4 +1,5 @@
 #include "core/challenge_rules.h"
+#include "core/strings.h"
 
 #include <algorithm>
 #include <array>
@@ -76,22 +77,6 @@ struct ParseError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-std::string to_lower_ascii(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
-std::string_view trim(std::string_view text) {
-    const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-    while (!text.empty() && is_space(text.front()))
-        text.remove_prefix(1);
-    while (!text.empty() && is_space(text.back()))
-        text.remove_suffix(1);
-    return text;
-}
-
 // Cut to at most max_bytes without splitting a UTF-8 sequence, so a regex never sees a dangling
 // lead byte that the page did not contain.
 std::string_view truncate_utf8(std::string_view text, std::size_t max_bytes) {
@@ -154,7 +139,7 @@ struct TextMatcher {
         }
         std::string lowered;
         if (case_insensitive) {
-            lowered = to_lower_ascii(text);
+            lowered = ascii_lower(text);
             text = lowered;
         }
         switch (op) {
@@ -317,7 +302,7 @@ struct DocumentParser {
                     throw ParseError(where + "'" + sub + "' is not a valid regex: " + e.what());
                 }
             } else if (matcher.case_insensitive) {
-                matcher.pattern = to_lower_ascii(matcher.pattern);
+                matcher.pattern = ascii_lower(matcher.pattern);
             }
         }
         if (found != 1) {
@@ -405,7 +390,7 @@ struct DocumentParser {
             const std::string field = name + ".headers." + header;
             // PageFacts carries lower-case names; accept "Server" here so an operator
             // copying from a browser's network panel does not get a rule that never fires.
-            const std::string lowered = to_lower_ascii(trim(header));
+            const std::string lowered = ascii_lower(trim(header));
             if (lowered.empty())
                 throw ParseError(where + "empty header name in '" + name + ".headers'");
             const auto duplicate = std::find_if(out.begin(), out.end(),

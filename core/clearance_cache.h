@@ -1,22 +1,22 @@
 // The clearance cache: cookies that cleared a challenge, reused for later
 // requests to the same site through the same proxy with the same user agent
-// (Cloudflare binds cf_clearance to the UA and the client IP), and single-flight
-// solving, so a burst of requests for one site costs one solve.
+// (Cloudflare binds cf_clearance to the UA and the client IP).
 //
-// Lookups are memory only (a hash lookup under a shared lock, microseconds);
-// SQLite (<state_dir>/cache.db) is written on every change and read once at
-// start; Redis (CACHE_BACKEND) is written on every change and read on a memory
-// miss, so instances sharing it reuse each other's clearances.
+// Lookups are memory only (a hash lookup under a shared lock, microseconds).
+// Behind memory sit up to two ClearanceStores (core/clearance_store.h):
+// SQLite (<state_dir>/cache.db), read once at start, and Redis
+// (CACHE_BACKEND), read on a memory miss; both are written on every change.
 //
 // It also keeps the per-site engine memory (which solver passed a site), under
 // the site key, in the same three places and with the same failure rules.
 //
-// Thread-safe. Failures of SQLite or Redis never fail a call: the cache logs a
-// warning and carries on in memory.
+// Thread-safe. Failures of SQLite or Redis never fail a call: the store logs a
+// warning and the cache carries on in memory.
+//
+// The key lives in core/clearance_key.h, single flight in core/single_flight.h;
+// both are included here for the callers that used to find them in this file.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,59 +29,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clearance_key.h"
+#include "core/clearance_store.h"
+#include "core/single_flight.h"
 #include "core/solution.h"
-#include "core/v1_request.h"
 
 namespace byparr {
 
-/// What a clearance is valid for.
-struct ClearanceKey {
-    std::string site;        // registrable domain of the URL host ("example.co.uk")
-    std::string user_agent;  // the UA the cookies were obtained with
-    std::string proxy;       // proxy_identity(): "" for none; never holds a password
-    bool operator==(const ClearanceKey&) const = default;
-
-    /// site + proxy: the single-flight key and the key of get_any_agent().
-    std::string site_proxy() const { return site + '|' + proxy; }
-};
-
-/// "scheme://[user@]host:port" of a proxy, lower-cased, without the password
-/// (neither ProxySpec::password nor one embedded in the URL): two proxy
-/// accounts are different exits, but the password must not reach the cache
-/// file, Redis or `byparrctl cache list`. "" for no proxy.
-std::string proxy_identity(const ProxySpec& proxy);
-
-/// registrable_domain() of the URL's host; "" when the URL has no host.
-std::string site_of_url(std::string_view url);
-
-/// {site_of_url(url), user_agent, proxy_identity(proxy)}.
-ClearanceKey make_clearance_key(std::string_view url, std::string_view user_agent,
-                                const ProxySpec& proxy);
-
-struct ClearanceEntry {
-    std::vector<Cookie> cookies;
-    std::string user_agent;  // == key.user_agent; the cookies are only valid with it
-    int64_t created_s = 0;   // unix seconds
-    int64_t expires_s = 0;   // unix seconds; a miss from then on
-};
-
-struct ClearanceRecord {
-    ClearanceKey key;
-    ClearanceEntry entry;
-};
-
-/// The solver that last passed a site (per-site engine memory): tried first for
-/// the site next time, so a site that only a later solver of the chain gets
-/// past does not cost every request an ESCALATE_AFTER on the first one.
-struct SiteSolver {
-    std::string site;    // registrable domain, as ClearanceKey::site
-    std::string solver;  // component id
-    int64_t created_s = 0;
-    int64_t expires_s = 0;
-};
-
 class ClearanceCache {
-public:
+  public:
     struct Options {
         int64_t duration_s = 0;   // CACHE_DURATION; <= 0 disables the cache entirely
         std::string state_dir;    // "" → no persistence; created (0700) if missing
@@ -155,9 +111,7 @@ public:
     /// passes, escalation relearns), while a forgotten one costs ESCALATE_AFTER.
     int64_t site_solver_lifetime_s() const;
 
-private:
-    class SqliteStore;
-    class RedisStore;
+  private:
     struct Slot {  // all entries of one site + proxy, by user agent
         std::string site, proxy;
         std::map<std::string, ClearanceEntry> by_agent;
@@ -171,64 +125,9 @@ private:
     mutable std::shared_mutex mu_;                    // guards slots_ and site_solvers_
     std::unordered_map<std::string, Slot> slots_;     // by ClearanceKey::site_proxy()
     std::map<std::string, SiteSolver> site_solvers_;  // by site
-    std::mutex write_mu_;  // orders writers, so memory, SQLite and Redis agree
-    std::unique_ptr<SqliteStore> sqlite_;
-    std::unique_ptr<RedisStore> redis_;
-};
-
-/// Single-flight solving: the first request for a key leads (solves), the ones
-/// that arrive while it runs follow (wait for its outcome instead of solving).
-///
-///   auto t = flights.join_or_lead(key.site_proxy());
-///   if (t.leader()) { SolveOutcome o = solve(); t.publish(o); }
-///   else if (auto o = t.wait(deadline)) { /* reuse *o */ } else { /* own timeout */ }
-///
-/// A leader Ticket destroyed without publish() publishes an internal error, so
-/// followers never wait for a leader that threw or returned early.
-class SingleFlight {
-    struct Flight;
-
-public:
-    class Ticket {
-    public:
-        Ticket(Ticket&& other) noexcept;
-        Ticket& operator=(Ticket&&) = delete;
-        Ticket(const Ticket&) = delete;
-        ~Ticket();
-
-        bool leader() const { return leader_; }
-        /// Followers waiting on this flight right now (for tests and metrics).
-        size_t followers() const;
-        /// Leader only: hands the outcome to every follower (present and
-        /// joining until now) and ends the flight; later calls are ignored.
-        void publish(const SolveOutcome& outcome);
-        /// Follower only: the leader's outcome, or nullopt at the deadline.
-        std::optional<SolveOutcome> wait(std::chrono::steady_clock::time_point deadline) const;
-
-    private:
-        friend class SingleFlight;
-        Ticket(SingleFlight* owner, std::string key, std::shared_ptr<Flight> f, bool leader);
-        SingleFlight* owner_;
-        std::string key_;
-        std::shared_ptr<Flight> flight_;
-        bool leader_;
-    };
-
-    Ticket join_or_lead(const std::string& key);
-    /// Keys being solved right now.
-    size_t in_flight() const;
-
-private:
-    struct Flight {
-        std::mutex mu;
-        std::condition_variable cv;
-        std::optional<SolveOutcome> outcome;
-        size_t followers = 0;
-    };
-    void finish(const std::string& key, const std::shared_ptr<Flight>& f, SolveOutcome outcome);
-
-    mutable std::mutex mu_;
-    std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
+    std::mutex write_mu_;                     // orders writers, so memory, SQLite and Redis agree
+    std::unique_ptr<ClearanceStore> sqlite_;  // read at start
+    std::unique_ptr<ClearanceStore> redis_;   // read on a miss
 };
 
 }  // namespace byparr

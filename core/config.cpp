@@ -1,4 +1,5 @@
 #include "core/config.h"
+#include "core/strings.h"
 
 #include <byparr/settings.hpp>
 
@@ -92,9 +93,7 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
     if (!uint_var("PORT", 0, 65535, &c.port))
         return fail("PORT", *get("PORT"), "is not a port number (0-65535)");
     if (auto v = get("LOG_LEVEL"); v && !v->empty()) {
-        std::string l;
-        for (char ch : *v)
-            l += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::string l = ascii_lower(*v);
         if (l == "warn") l = "warning";
         if (l != "debug" && l != "info" && l != "warning" && l != "error")
             return fail("LOG_LEVEL", *v, "is not one of debug, info, warning, error");

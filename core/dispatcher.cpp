@@ -1,139 +1,19 @@
 #include "core/dispatcher.h"
 
 #include <algorithm>
-#include <condition_variable>
+#include <atomic>
+#include <functional>
 #include <mutex>
-#include <thread>
 
+#include "core/guarded_call.h"
 #include "core/log.h"
+#include "core/plugin_marshal.h"
 #include "core/time_zones.h"
 
 namespace byparr {
 namespace {
 
-std::string sv(byparr_str s) {
-    return s.data ? std::string(s.data, s.len) : std::string();
-}
-byparr_str view(const std::string& s) {
-    return byparr_str{s.data(), s.size()};
-}
-
-// The state of one plugin call, shared between the waiting request thread and the
-// thread running the call. Whoever finishes last frees it.
-struct CallState {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    std::atomic<bool> cancelled{false};
-    byparr_outcome outcome = BYPARR_OUTCOME_FAILED;
-    Solution solution;
-    bool has_error = false;
-    byparr_error_kind error_kind = BYPARR_ERROR_INTERNAL;
-    std::string error;
-};
-
-CallState* cs(void* ctx) {
-    return static_cast<CallState*>(ctx);
-}
-
-// Writer callbacks. They lock because an abandoned call may still write while the
-// request thread has moved on (it no longer reads, but the state must stay sane).
-void w_url(void* c, byparr_str v) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.url = sv(v);
-}
-void w_status(void* c, int32_t s) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.status = s;
-}
-void w_ua(void* c, byparr_str v) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.user_agent = sv(v);
-}
-void w_response(void* c, byparr_str v) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.response = sv(v);
-    cs(c)->solution.has_response = true;
-}
-void w_response_bytes(void* c, byparr_str v) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.response = sv(v);
-    cs(c)->solution.has_response = true;
-    cs(c)->solution.response_binary = true;
-}
-void w_header(void* c, byparr_str k, byparr_str v) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.headers.emplace_back(sv(k), sv(v));
-}
-void w_cookie(void* c, const byparr_cookie* k) {
-    if (k == nullptr) return;
-    byparr_cookie x{};
-    std::memcpy(&x, k, std::min<size_t>(k->struct_size, sizeof x));
-    Cookie out{sv(x.name),      sv(x.value), sv(x.domain), sv(x.path),
-               sv(x.same_site), x.expires_s, x.http_only,  x.secure};
-    if (out.path.empty()) out.path = "/";
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.cookies.push_back(std::move(out));
-}
-void w_screenshot(void* c, byparr_str v) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.screenshot = sv(v);
-}
-void w_turnstile(void* c, byparr_str v) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.turnstile_token = sv(v);
-}
-void w_challenge(void* c, byparr_str rule, byparr_str kind) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->solution.challenge = true;
-    cs(c)->solution.challenge_rule = sv(rule);
-    cs(c)->solution.challenge_kind = sv(kind);
-}
-void w_error(void* c, byparr_error_kind kind, byparr_str msg) {
-    std::lock_guard l(cs(c)->mu);
-    cs(c)->has_error = true;
-    cs(c)->error_kind = kind;
-    cs(c)->error = sv(msg);
-}
-bool is_cancelled(void* c) {
-    return cs(c)->cancelled.load();
-}
-
-// The host's result writer, filling `state`.
-byparr_result_writer result_writer(CallState* state) {
-    return byparr_result_writer{sizeof(byparr_result_writer),
-                                state,
-                                &w_url,
-                                &w_status,
-                                &w_ua,
-                                &w_response,
-                                &w_header,
-                                &w_cookie,
-                                &w_screenshot,
-                                &w_turnstile,
-                                &w_challenge,
-                                &w_error,
-                                &w_response_bytes};
-}
-
-struct ListSink {
-    std::vector<std::string> items;
-    bool has_error = false;
-    byparr_error_kind kind = BYPARR_ERROR_INTERNAL;
-    std::string error;
-};
-void l_add(void* c, byparr_str v) {
-    static_cast<ListSink*>(c)->items.push_back(sv(v));
-}
-void l_error(void* c, byparr_error_kind k, byparr_str m) {
-    auto* s = static_cast<ListSink*>(c);
-    s->has_error = true;
-    s->kind = k;
-    s->error = sv(m);
-}
-byparr_list_writer list_writer(ListSink& s) {
-    return byparr_list_writer{sizeof(byparr_list_writer), &s, &l_add, &l_error};
-}
+using Clock = std::chrono::steady_clock;
 
 // Failures that are the component's own fault count against its breaker, and
 // make the chain try the next solver; the site's answers (block, captcha) and the
@@ -157,62 +37,66 @@ std::chrono::milliseconds ms_between(std::chrono::steady_clock::time_point from,
     return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
 }
 
-// Everything the C structs of one solve() call point into, owned together: the
-// call thread keeps it alive until the plugin returns, however late that is.
-struct Job {
-    SolveRequest req;
-    std::vector<byparr_cookie> cookies;
-    std::vector<byparr_header> headers;
-    byparr_request creq{};
-    byparr_result_writer writer{};
+// What one guarded call of a list-writer entry point came back with. Abandoned:
+// FAILED with a TIMEOUT error, no items.
+struct ListCall {
+    byparr_outcome outcome = BYPARR_OUTCOME_FAILED;
+    std::vector<std::string> items;
+    bool has_error = false;
+    byparr_error_kind kind = BYPARR_ERROR_INTERNAL;
+    std::string error;
 };
 
-std::shared_ptr<Job> make_job(const SolveRequest& r, uint32_t budget_ms, uint32_t extra_flags,
-                              CallState* state) {
-    auto job = std::make_shared<Job>();
-    job->req = r;
-    for (const auto& k : job->req.cookies) {
-        byparr_cookie x{};
-        x.struct_size = sizeof x;
-        x.name = view(k.name);
-        x.value = view(k.value);
-        x.domain = view(k.domain);
-        x.path = view(k.path);
-        x.same_site = view(k.same_site);
-        x.expires_s = k.expires_s;
-        x.http_only = k.http_only;
-        x.secure = k.secure;
-        job->cookies.push_back(x);
+ListCall call_listing(const std::shared_ptr<Component>& c, const char* entry,
+                      Clock::time_point deadline,
+                      std::function<byparr_outcome(const byparr_list_writer*)> fn) {
+    auto sink = std::make_shared<ListSink>();
+    auto outcome = std::make_shared<std::atomic<byparr_outcome>>(BYPARR_OUTCOME_FAILED);
+    CallEnd end = guarded_call(c, entry, deadline, [sink, outcome, fn = std::move(fn)] {
+        byparr_list_writer w = list_writer(sink.get());
+        *outcome = fn(&w);
+    });
+    ListCall out;
+    if (end == CallEnd::kAbandoned) {
+        out.has_error = true;
+        out.kind = BYPARR_ERROR_TIMEOUT;
+        out.error = "'" + c->id() + "' did not answer " + entry + " in time";
+        return out;
     }
-    auto& q = job->creq;
-    q.struct_size = sizeof q;
-    q.method = job->req.cmd == Command::kRequestPost ? BYPARR_METHOD_POST : BYPARR_METHOD_GET;
-    q.url = view(job->req.url);
-    q.post_data = view(job->req.post_data);
-    q.session_id = view(job->req.session);
-    q.request_id = view(job->req.request_id);
-    q.user_agent = view(job->req.user_agent);
-    q.proxy = byparr_proxy{sizeof(byparr_proxy), view(job->req.proxy.url),
-                           view(job->req.proxy.username), view(job->req.proxy.password)};
-    q.cookies = job->cookies.empty() ? nullptr : job->cookies.data();
-    q.cookie_count = job->cookies.size();
-    q.flags = job->req.flags | extra_flags;
-    q.timeout_ms = budget_ms;
-    q.wait_after_ms = job->req.wait_ms;
-    q.session_ttl_ms = job->req.session_ttl_ms;
-    q.is_cancelled = &is_cancelled;
-    q.cancel_ctx = state;
-    q.timezone = view(job->req.proxy.timezone);
-    for (const auto& h : job->req.ext.headers)
-        job->headers.push_back(byparr_header{sizeof(byparr_header), view(h.name), view(h.value)});
-    q.headers = job->headers.empty() ? nullptr : job->headers.data();
-    q.header_count = job->headers.size();
-    q.header_scope = job->req.ext.header_scope == HeaderScope::kSite ? BYPARR_HEADERS_SITE
-                                                                     : BYPARR_HEADERS_DOCUMENT;
-    q.content_type = view(job->req.ext.content_type);
-    q.tabs_till_verify = static_cast<uint32_t>(std::max(0, job->req.ext.tabs_till_verify));
-    job->writer = result_writer(state);
-    return job;
+    std::lock_guard<std::mutex> lock(sink->mu);
+    out.outcome = outcome->load();
+    out.items = std::move(sink->items);
+    out.has_error = sink->has_error;
+    out.kind = sink->kind;
+    out.error = std::move(sink->error);
+    return out;
+}
+
+// One guarded call of an entry point that answers through a result writer into
+// `sink` (solve, lookup, captcha solve); fn's captures must keep what it
+// touches alive. False when it was abandoned.
+bool call_for_result(const std::shared_ptr<Component>& c, const char* entry,
+                     Clock::time_point deadline, const std::shared_ptr<ResultSink>& sink,
+                     std::function<byparr_outcome()> fn) {
+    auto body = [sink, fn = std::move(fn)] {
+        byparr_outcome o = fn();
+        std::lock_guard<std::mutex> lock(sink->mu);
+        sink->outcome = o;
+    };
+    return guarded_call(c, entry, deadline, std::move(body), &sink->cancelled) ==
+           CallEnd::kReturned;
+}
+
+// The kind of a sample from a plugin older than ABI 1.2, which does not say:
+// the Prometheus naming convention.
+byparr_metric_kind kind_from_name(const std::string& sample) {
+    std::string_view name = std::string_view(sample).substr(0, sample.find_first_of("{ "));
+    return name.ends_with("_total") ? BYPARR_METRIC_COUNTER : BYPARR_METRIC_GAUGE;
+}
+
+uint32_t budget_ms(Clock::time_point deadline) {
+    auto left = ms_between(Clock::now(), deadline).count();
+    return left > 0 ? static_cast<uint32_t>(left) : 0;
 }
 
 }  // namespace
@@ -233,96 +117,98 @@ std::string Dispatcher::no_solver_message() const {
 SolveOutcome Dispatcher::call_solver(const std::shared_ptr<Component>& c, const SolveRequest& r,
                                      std::chrono::steady_clock::time_point deadline,
                                      uint32_t extra_flags) {
-    auto state = std::make_shared<CallState>();
-    auto now = std::chrono::steady_clock::now();
-    uint32_t budget_ms =
-        deadline > now
-            ? static_cast<uint32_t>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count())
-            : 0;
-
-    auto job = make_job(r, budget_ms, extra_flags, state.get());
-    c->note_call();
-    std::thread([c, state, job] {
-        byparr_outcome o = c->def.solver.solve(c->instance, &job->creq, &job->writer);
-        std::lock_guard<std::mutex> lock(state->mu);
-        state->outcome = o;
-        state->done = true;
-        if (state->cancelled) c->note_returned_after_abandon();
-        state->cv.notify_all();
-    }).detach();
+    auto sink = std::make_shared<ResultSink>();
+    auto job = make_solve_job(r, budget_ms(deadline), extra_flags, sink.get());
+    bool returned = call_for_result(c, "solve", deadline + kGrace, sink, [c, job] {
+        return c->def.solver.solve(c->instance, &job->creq, &job->writer);
+    });
 
     SolveOutcome out;
     out.solver_id = c->id();
-    std::unique_lock<std::mutex> lock(state->mu);
-    if (!state->cv.wait_until(lock, deadline + kGrace, [&] { return state->done; })) {
-        state->cancelled = true;
-        c->note_abandoned();
-        lock.unlock();
-        c->record_fault("solve() did not return by its deadline", /*hang=*/true);
-        log::error("dispatch", "solver '{}' did not return within its deadline; abandoned",
-                   c->id());
+    if (!returned) {
         out.error_kind = BYPARR_ERROR_TIMEOUT;
         out.error = "timeout";
         return out;
     }
-    switch (state->outcome) {
+    std::unique_lock<std::mutex> lock(sink->mu);
+    switch (sink->outcome) {
         case BYPARR_OUTCOME_OK:
             out.ok = true;
-            out.solution = std::move(state->solution);
+            out.solution = std::move(sink->solution);
             c->record_success();
             break;
         case BYPARR_OUTCOME_NOT_APPLICABLE:
+            out.not_applicable = true;
             out.error_kind = BYPARR_ERROR_UNSUPPORTED;
             out.error = "not applicable";
             break;
         default:
-            out.error_kind = state->has_error ? state->error_kind : BYPARR_ERROR_INTERNAL;
-            out.error = state->has_error ? state->error : "solver failed without a reason";
+            out.error_kind = sink->has_error ? sink->error_kind : BYPARR_ERROR_INTERNAL;
+            out.error = sink->has_error ? sink->error : "solver failed without a reason";
             // Which rule blocked, timed out or showed a captcha: for the metrics, the
             // access line and the captcha hook.
-            out.solution.challenge_rule = state->solution.challenge_rule;
-            out.solution.challenge_kind = state->solution.challenge_kind;
-            out.challenge_seen = state->solution.challenge;
-            if (component_fault(out.error_kind) && !failed_bot_check(out)) {
-                lock.unlock();
+            out.solution.challenge_rule = sink->solution.challenge_rule;
+            out.solution.challenge_kind = sink->solution.challenge_kind;
+            out.challenge_seen = sink->solution.challenge;
+            lock.unlock();
+            if (component_fault(out.error_kind) && !failed_bot_check(out))
                 c->record_fault(out.error, false);
-            } else {
+            else
                 c->record_success();  // the component worked; the site said no
-            }
             break;
     }
-    // Keep NOT_APPLICABLE distinguishable for the chain.
-    if (state->outcome == BYPARR_OUTCOME_NOT_APPLICABLE) out.solver_id = "";
     return out;
 }
 
-void Dispatcher::apply_cookie_sources(SolveRequest& r) {
+void Dispatcher::apply_cookie_sources(SolveRequest& r, TimePoint deadline) {
     for (const auto& src : registry_.enabled(Kind::kCookieSource)) {
-        CallState st;
-        byparr_result_writer w = result_writer(&st);
-        src->note_call();
-        byparr_outcome o = src->def.cookie_source.lookup(src->instance, view(r.url), &w);
-        if (o != BYPARR_OUTCOME_OK) continue;
-        add_missing_cookies(r.cookies, st.solution.cookies);
-        if (r.user_agent.empty()) r.user_agent = st.solution.user_agent;
+        auto sink = std::make_shared<ResultSink>();
+        auto url = std::make_shared<const std::string>(r.url);
+        auto lookup = [src, sink, url] {
+            byparr_result_writer w = result_writer(sink.get());
+            return src->def.cookie_source.lookup(src->instance, view(*url), &w);
+        };
+        if (!call_for_result(src, "lookup", std::min(deadline, Clock::now() + call_budgets.quick),
+                             sink, lookup))
+            continue;
+        std::lock_guard<std::mutex> lock(sink->mu);
+        if (sink->outcome != BYPARR_OUTCOME_OK) continue;
+        add_missing_cookies(r.cookies, sink->solution.cookies);
+        if (r.user_agent.empty()) r.user_agent = sink->solution.user_agent;
         log::debug("dispatch", "cookie source '{}' supplied {} cookie(s)", src->id(),
-                   st.solution.cookies.size());
+                   sink->solution.cookies.size());
     }
 }
 
-std::string Dispatcher::pick_proxy(const std::string& url, std::shared_ptr<Component>* provider) {
+std::string Dispatcher::pick_proxy(const std::string& url, TimePoint deadline,
+                                   std::shared_ptr<Component>* provider) {
     for (const auto& p : registry_.enabled(Kind::kProxyProvider)) {
-        ListSink sink;
-        auto w = list_writer(sink);
-        p->note_call();
-        if (p->def.proxy_provider.pick(p->instance, view(url), &w) == BYPARR_OUTCOME_OK &&
-            !sink.items.empty()) {
-            *provider = p;
-            return sink.items.front();
-        }
+        ListCall call =
+            call_listing(p, "pick", std::min(deadline, Clock::now() + call_budgets.quick),
+                         [p, url](const byparr_list_writer* w) {
+                             return p->def.proxy_provider.pick(p->instance, view(url), w);
+                         });
+        if (call.outcome != BYPARR_OUTCOME_OK || call.items.empty()) continue;
+        *provider = p;
+        return call.items.front();
     }
     return "";
+}
+
+void Dispatcher::report_proxy(const std::shared_ptr<Component>& provider, const SolveRequest& r,
+                              const SolveOutcome& last) {
+    auto proxy = std::make_shared<const std::string>(r.proxy.url);
+    auto url = std::make_shared<const std::string>(r.url);
+    byparr_outcome o = last.ok ? BYPARR_OUTCOME_OK : BYPARR_OUTCOME_FAILED;
+    byparr_error_kind kind = last.error_kind;
+    // Bookkeeping after the answer: it gets a short budget of its own, not the
+    // request's (which may be spent), so a slow report never faults a provider
+    // that merely got no time.
+    guarded_call(provider, "report", Clock::now() + call_budgets.report,
+                 [provider, proxy, url, o, kind] {
+                     provider->def.proxy_provider.report(provider->instance, view(*proxy),
+                                                         view(*url), o, kind);
+                 });
 }
 
 bool Dispatcher::cannot_get_past(const SolveOutcome& o) {
@@ -390,10 +276,9 @@ void Dispatcher::learn_applicability(const Component& c, const SolveRequest& r,
 }
 
 void Dispatcher::note_outcome(const Component& c, const SolveRequest& r, const SolveOutcome& o) {
-    bool not_applicable = !o.ok && o.solver_id.empty();
-    learn_applicability(c, r, not_applicable);
+    learn_applicability(c, r, o.not_applicable);
     if (on_solver_outcome)
-        on_solver_outcome(c.id(), not_applicable ? "not_applicable" : outcome_name(o));
+        on_solver_outcome(c.id(), o.not_applicable ? "not_applicable" : outcome_name(o));
 }
 
 Dispatcher::ChainResult Dispatcher::run_chain(const Chain& chain, const SolveRequest& r,
@@ -419,7 +304,7 @@ Dispatcher::ChainResult Dispatcher::run_chain(const Chain& chain, const SolveReq
         SolveOutcome o = call_solver(c, r, capped ? now + escalate_after : deadline,
                                      capped ? uint32_t{BYPARR_REQ_MAY_HAND_OVER} : 0u);
         note_outcome(*c, r, o);
-        if (!o.ok && o.solver_id.empty()) continue;  // not applicable: not handed to it
+        if (o.not_applicable) continue;  // not handed to it
         if (!handed_from.empty()) {
             log::debug("dispatch", "request {}: escalated from '{}' to '{}' with {} ms left",
                        r.request_id, handed_from, c->id(), ms_between(now, deadline).count());
@@ -461,22 +346,24 @@ Dispatcher::ChainResult Dispatcher::run_chain(const Chain& chain, const SolveReq
 
 void Dispatcher::try_captcha_solvers(SolveOutcome& last, const SolveRequest& r,
                                      TimePoint deadline) {
+    auto kind = std::make_shared<const std::string>(last.solution.challenge_kind);
+    auto url = std::make_shared<const std::string>(r.url);
     for (const auto& cap : registry_.enabled(Kind::kCaptchaSolver)) {
-        auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) break;
-        CallState st;
-        byparr_result_writer w = result_writer(&st);
-        auto left = ms_between(now, deadline);
-        cap->note_call();
-        if (cap->def.captcha_solver.solve(cap->instance, view(last.solution.challenge_kind),
-                                          view(r.url), byparr_str{nullptr, 0},
-                                          static_cast<uint32_t>(left.count()),
-                                          &w) == BYPARR_OUTCOME_OK) {
-            last.ok = true;
-            last.solution = std::move(st.solution);
-            last.solver_id = cap->id();
-            return;
-        }
+        if (Clock::now() >= deadline) break;
+        auto sink = std::make_shared<ResultSink>();
+        uint32_t left_ms = budget_ms(deadline);
+        auto solve = [cap, sink, kind, url, left_ms] {
+            byparr_result_writer w = result_writer(sink.get());
+            return cap->def.captcha_solver.solve(cap->instance, view(*kind), view(*url),
+                                                 byparr_str{nullptr, 0}, left_ms, &w);
+        };
+        if (!call_for_result(cap, "captcha solve", deadline + kGrace, sink, solve)) continue;
+        std::lock_guard<std::mutex> lock(sink->mu);
+        if (sink->outcome != BYPARR_OUTCOME_OK) continue;
+        last.ok = true;
+        last.solution = std::move(sink->solution);
+        last.solver_id = cap->id();
+        return;
     }
 }
 
@@ -484,11 +371,11 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
     auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(request.timeout_ms);
     SolveRequest r = request;
-    apply_cookie_sources(r);
+    apply_cookie_sources(r, deadline);
 
     std::shared_ptr<Component> provider;
     if (r.proxy.empty() && r.session.empty()) {
-        std::string picked = pick_proxy(r.url, &provider);
+        std::string picked = pick_proxy(r.url, deadline, &provider);
         // A pool entry may name its exit's zone (core/time_zones.h): "URL#country=DE".
         std::string why;
         if (!picked.empty()) {
@@ -509,11 +396,7 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
     if (site_memory_ && may_escalate && last.ok &&
         (last.solution.challenge || res.escalated_on_challenge))
         site_memory_->remember_site_solver(site_of_url(r.url), last.solver_id);
-    if (provider) {
-        provider->def.proxy_provider.report(provider->instance, view(r.proxy.url), view(r.url),
-                                            last.ok ? BYPARR_OUTCOME_OK : BYPARR_OUTCOME_FAILED,
-                                            last.error_kind);
-    }
+    if (provider) report_proxy(provider, r, last);
     // The captcha hook: a captcha-solver plugin gets a chance before we give up.
     if (!last.ok && last.error_kind == BYPARR_ERROR_CAPTCHA) try_captcha_solvers(last, r, deadline);
     return std::move(last);
@@ -532,11 +415,8 @@ SolveOutcome Dispatcher::probe(const std::string& solver_id, const SolveRequest&
     out = call_solver(c, r, deadline);
     // The self-test is a plain page request: what it says about applicability
     // holds for the chain (not its outcome, which is no client's request).
-    learn_applicability(*c, r, !out.ok && out.solver_id.empty());
-    if (!out.ok && out.solver_id.empty()) {
-        out.solver_id = solver_id;
-        out.error = "not applicable to a plain local page";
-    }
+    learn_applicability(*c, r, out.not_applicable);
+    if (out.not_applicable) out.error = "not applicable to a plain local page";
     return out;
 }
 
@@ -567,20 +447,27 @@ SessionOutcome Dispatcher::session_create(const std::string& id, const ProxySpec
     SessionOutcome out;
     auto c = session_solver(solver, &out.error);
     if (!c) return out;
-    ListSink sink;
-    auto w = list_writer(sink);
-    byparr_proxy p{sizeof(byparr_proxy), view(proxy.url), view(proxy.username),
-                   view(proxy.password)};
-    bool existed = false;
-    // session_open (ABI 1.1) carries what session_create cannot: the session's zone.
-    byparr_session_spec spec{sizeof(byparr_session_spec), view(id), p, view(proxy.timezone)};
-    byparr_outcome o = c->def.solver.session_open
-                           ? c->def.solver.session_open(c->instance, &spec, &existed, &w)
-                           : c->def.solver.session_create(c->instance, view(id), &p, &existed, &w);
-    out.ok = o == BYPARR_OUTCOME_OK;
-    out.existed = existed;
-    out.error_kind = sink.kind;
-    out.error = sink.has_error ? sink.error : "session could not be created";
+    auto existed = std::make_shared<std::atomic<bool>>(false);
+    ListCall call =
+        call_listing(c, "session_open", Clock::now() + call_budgets.session,
+                     [c, id, proxy, existed](const byparr_list_writer* w) {
+                         byparr_proxy p{sizeof(byparr_proxy), view(proxy.url), view(proxy.username),
+                                        view(proxy.password)};
+                         bool ex = false;
+                         // session_open (ABI 1.1) carries what session_create cannot: the zone.
+                         byparr_session_spec spec{sizeof(byparr_session_spec), view(id), p,
+                                                  view(proxy.timezone)};
+                         byparr_outcome o =
+                             c->def.solver.session_open
+                                 ? c->def.solver.session_open(c->instance, &spec, &ex, w)
+                                 : c->def.solver.session_create(c->instance, view(id), &p, &ex, w);
+                         *existed = ex;
+                         return o;
+                     });
+    out.ok = call.outcome == BYPARR_OUTCOME_OK;
+    out.existed = *existed;
+    out.error_kind = call.kind;
+    out.error = call.has_error ? call.error : "session could not be created";
     return out;
 }
 
@@ -588,12 +475,13 @@ SessionOutcome Dispatcher::session_list(const std::string& solver) {
     SessionOutcome out;
     auto c = session_solver(solver, &out.error);
     if (!c) return out;
-    ListSink sink;
-    auto w = list_writer(sink);
-    out.ok = c->def.solver.session_list(c->instance, &w) == BYPARR_OUTCOME_OK;
-    out.sessions = std::move(sink.items);
-    out.error_kind = sink.kind;
-    out.error = sink.error;
+    ListCall call = call_listing(
+        c, "session_list", Clock::now() + call_budgets.session,
+        [c](const byparr_list_writer* w) { return c->def.solver.session_list(c->instance, w); });
+    out.ok = call.outcome == BYPARR_OUTCOME_OK;
+    out.sessions = std::move(call.items);
+    out.error_kind = call.kind;
+    out.error = call.error;
     return out;
 }
 
@@ -601,41 +489,68 @@ SessionOutcome Dispatcher::session_destroy(const std::string& id, const std::str
     SessionOutcome out;
     auto c = session_solver(solver, &out.error);
     if (!c) return out;
-    ListSink sink;
-    auto w = list_writer(sink);
-    out.ok = c->def.solver.session_destroy(c->instance, view(id), &w) == BYPARR_OUTCOME_OK;
-    out.error_kind = sink.has_error ? sink.kind : BYPARR_ERROR_INTERNAL;
-    out.error = sink.error;
+    ListCall call = call_listing(c, "session_destroy", Clock::now() + call_budgets.session,
+                                 [c, id](const byparr_list_writer* w) {
+                                     return c->def.solver.session_destroy(c->instance, view(id), w);
+                                 });
+    out.ok = call.outcome == BYPARR_OUTCOME_OK;
+    out.error_kind = call.has_error ? call.kind : BYPARR_ERROR_INTERNAL;
+    out.error = call.error;
     return out;
 }
 
 std::string Dispatcher::user_agent() {
     for (const auto& c : registry_.solver_chain()) {
         if (!c->def.solver.user_agent) continue;
-        ListSink sink;
-        auto w = list_writer(sink);
-        c->def.solver.user_agent(c->instance, &w);
-        if (!sink.items.empty()) return sink.items.front();
+        ListCall call = call_listing(c, "user_agent", Clock::now() + call_budgets.quick,
+                                     [c](const byparr_list_writer* w) {
+                                         c->def.solver.user_agent(c->instance, w);
+                                         return BYPARR_OUTCOME_OK;
+                                     });
+        if (!call.items.empty()) return call.items.front();
     }
     return "";
 }
 
 std::vector<std::string> Dispatcher::solver_metrics() {
     std::vector<std::string> out;
-    for (auto& [id, line] : solver_metrics_by_component())
-        out.push_back(std::move(line));
+    for (auto& m : solver_metric_samples())
+        out.push_back(std::move(m.sample));
     return out;
 }
 
 std::vector<std::pair<std::string, std::string>> Dispatcher::solver_metrics_by_component() {
     std::vector<std::pair<std::string, std::string>> out;
+    for (auto& m : solver_metric_samples())
+        out.emplace_back(std::move(m.component), std::move(m.sample));
+    return out;
+}
+
+std::vector<Dispatcher::SolverMetric> Dispatcher::solver_metric_samples() {
+    std::vector<SolverMetric> out;
     for (const auto& c : registry_.enabled(Kind::kSolver)) {
-        if (!c->def.solver.metrics || c->instance == nullptr) continue;
-        ListSink sink;
-        auto w = list_writer(sink);
-        c->def.solver.metrics(c->instance, &w);
-        for (auto& l : sink.items)
-            out.emplace_back(c->id(), std::move(l));
+        if (c->instance == nullptr) continue;
+        // A scrape must answer: a solver that does not report in time is left
+        // out of this one and, faulted, out of the next ones until it is back.
+        auto deadline = Clock::now() + call_budgets.metrics;
+        if (c->def.solver.metric_samples) {
+            auto sink = std::make_shared<MetricSink>();
+            if (guarded_call(c, "metric_samples", deadline, [c, sink] {
+                    byparr_metric_writer w = metric_writer(sink.get());
+                    c->def.solver.metric_samples(c->instance, &w);
+                }) != CallEnd::kReturned)
+                continue;
+            std::lock_guard<std::mutex> lock(sink->mu);
+            for (auto& [kind, sample] : sink->samples)
+                out.push_back({c->id(), kind, std::move(sample)});
+        } else if (c->def.solver.metrics) {
+            ListCall call = call_listing(c, "metrics", deadline, [c](const byparr_list_writer* w) {
+                c->def.solver.metrics(c->instance, w);
+                return BYPARR_OUTCOME_OK;
+            });
+            for (auto& l : call.items)
+                out.push_back({c->id(), kind_from_name(l), std::move(l)});
+        }
     }
     return out;
 }

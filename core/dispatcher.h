@@ -62,9 +62,20 @@ class Dispatcher {
     /// The UA the first solver of the chain reports without starting a browser.
     std::string user_agent();
 
-    /// Extra metric lines from solvers ("name value", without the byparr_ prefix).
+    /// One metric sample a solver reported: "name{labels} value" without the
+    /// byparr_ prefix, the kind of its family, and the solver (for HELP text).
+    struct SolverMetric {
+        std::string component;
+        byparr_metric_kind kind = BYPARR_METRIC_GAUGE;
+        std::string sample;
+    };
+    /// Every enabled solver's samples: with the kind it declared (ABI 1.2
+    /// metric_samples), or, from an older plugin's metrics, guessed from the
+    /// name as before ("_total": counter, else gauge).
+    std::vector<SolverMetric> solver_metric_samples();
+    /// The samples alone (byparrctl stats).
     std::vector<std::string> solver_metrics();
-    /// The same, each line with the id of the solver that wrote it (for HELP text).
+    /// The samples with the solver that wrote each.
     std::vector<std::pair<std::string, std::string>> solver_metrics_by_component();
 
     /// How long past its own deadline a solver may take before it is abandoned:
@@ -72,6 +83,19 @@ class Dispatcher {
     /// hand-off. Kept small because the contract promises the timeout answer
     /// within 0.5 s of the deadline.
     static constexpr std::chrono::milliseconds kGrace{250};
+
+    /// How long the entry points other than solve() may take before they are
+    /// abandoned and their component faulted (core/guarded_call.h). Cookie
+    /// lookup and proxy pick get min(quick, the request's time left): they are
+    /// lookups, and a hung one must not eat the solve's time or hold its gate
+    /// slot. Set before the first request (tests shorten them).
+    struct CallBudgets {
+        std::chrono::milliseconds quick{2000};     // lookup, pick, user_agent
+        std::chrono::milliseconds report{1000};    // proxy report, after the answer
+        std::chrono::milliseconds metrics{1000};   // per solver, per scrape
+        std::chrono::milliseconds session{30000};  // may start a browser
+    };
+    CallBudgets call_budgets;
 
     /// Called when a request moves on to the next solver after one failed on its
     /// own account or could not get past a challenge (metrics). Set before the
@@ -118,8 +142,11 @@ class Dispatcher {
     void note_outcome(const Component& c, const SolveRequest& r, const SolveOutcome& o);
     void try_captcha_solvers(SolveOutcome& last, const SolveRequest& r, TimePoint deadline);
     std::shared_ptr<Component> session_solver(const std::string& solver, std::string* error);
-    void apply_cookie_sources(SolveRequest& r);
-    std::string pick_proxy(const std::string& url, std::shared_ptr<Component>* provider);
+    void apply_cookie_sources(SolveRequest& r, TimePoint deadline);
+    std::string pick_proxy(const std::string& url, TimePoint deadline,
+                           std::shared_ptr<Component>* provider);
+    void report_proxy(const std::shared_ptr<Component>& provider, const SolveRequest& r,
+                      const SolveOutcome& last);
 
     Registry& registry_;
     ClearanceCache* site_memory_ = nullptr;

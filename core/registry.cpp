@@ -16,6 +16,7 @@
 
 #include "core/json_writer.h"
 #include "core/log.h"
+#include "core/plugin_state.h"
 
 namespace fs = std::filesystem;
 
@@ -93,42 +94,6 @@ std::string Component::health_reason() const {
         return "circuit open for " + std::to_string(left.count() + 1) + " s: " + last_fault_;
     }
     return "";
-}
-
-std::optional<std::string> write_file_atomic(const std::string& path, const std::string& content) {
-    std::string tmp = path + ".tmp." + std::to_string(getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return "cannot write " + tmp + ": " + std::strerror(errno);
-    size_t off = 0;
-    while (off < content.size()) {
-        ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            std::string e = std::strerror(errno);
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            return "cannot write " + tmp + ": " + e;
-        }
-        off += static_cast<size_t>(n);
-    }
-    // fsync before rename: otherwise a crash can leave the new name pointing at
-    // an empty file on some file systems.
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        std::string e = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return "cannot flush " + tmp + ": " + e;
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::string e = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return "cannot replace " + path + ": " + e;
-    }
-    int dfd = ::open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
-    return std::nullopt;
 }
 
 namespace {
@@ -265,11 +230,6 @@ std::string probe_in_child(const RegisteredComponent& def, void* plugin_ctx,
 
 // The chain when SOLVERS is unset: the browser first; imported cookies answer
 // what the browser passes on (and requests that name them).
-const std::vector<std::string>& default_solvers() {
-    static const std::vector<std::string> d{"webengine", "cookie-import"};
-    return d;
-}
-
 Registry::Registry(Config config, RegistryOptions options)
     : config_(std::move(config)), options_(options) {}
 
@@ -278,7 +238,7 @@ Registry::~Registry() {
 }
 
 std::string Registry::state_file() const {
-    return config_.state_dir + "/plugins.json";
+    return plugin_state_file(config_.state_dir);
 }
 
 void Registry::load_all() {
@@ -359,56 +319,27 @@ void Registry::create_component(const PluginRecord& rec, const RegisteredCompone
 }
 
 void Registry::load_state() {
+    std::string why;
+    PluginState saved = PluginState::load(state_file(), &why);
+    if (!why.empty()) log::warning("registry", "ignoring unreadable {}: {}", state_file(), why);
     std::lock_guard<std::mutex> lock(mu_);
-    order_ = config_.solvers.empty() ? default_solvers() : config_.solvers;
-    std::ifstream in(state_file());
-    if (in) {
-        std::stringstream buf;
-        buf << in.rdbuf();
-        try {
-            Poco::JSON::Parser p;
-            auto obj = p.parse(buf.str()).extract<Poco::JSON::Object::Ptr>();
-            for (const char* key : {"enabled", "disabled"}) {
-                auto arr = obj->getArray(key);
-                for (size_t i = 0; arr && i < arr->size(); ++i)
-                    explicit_state_[arr->getElement<std::string>(static_cast<unsigned>(i))] =
-                        std::string(key) == "enabled";
-            }
-            // SOLVERS in the environment wins over a persisted order: an operator
-            // who sets it expects it to hold after a restart.
-            if (auto arr = obj->getArray("order"); arr && config_.solvers.empty()) {
-                order_.clear();
-                for (size_t i = 0; i < arr->size(); ++i)
-                    order_.push_back(arr->getElement<std::string>(static_cast<unsigned>(i)));
-            }
-        } catch (const std::exception& e) {
-            log::warning("registry", "ignoring unreadable {}: {}", state_file(), e.what());
-        }
-    }
-    // Solvers not in the order go last, in load order.
+    std::vector<std::string> solvers;  // in load order: those not in the order go last
     for (const auto& c : components_)
-        if (c->kind() == Kind::kSolver &&
-            std::find(order_.begin(), order_.end(), c->id()) == order_.end())
-            order_.push_back(c->id());
+        if (c->kind() == Kind::kSolver) solvers.push_back(c->id());
+    state_ = std::move(saved);
+    order_ = state_.chain_order(config_.solvers, default_solvers(), solvers);
 }
 
 bool Registry::is_enabled(const std::string& id) const {
-    // set_enabled() writes explicit_state_ under mu_ while request threads ask (#17).
+    // set_enabled() writes state_ under mu_ while request threads ask (#17).
     std::lock_guard<std::mutex> lock(mu_);
     return is_enabled_locked(id);
 }
 
 bool Registry::is_enabled_locked(const std::string& id) const {
-    auto it = explicit_state_.find(id);
-    if (it != explicit_state_.end()) return it->second;
-    for (const auto& c : components_) {
-        if (c->id() != id) continue;
-        if (c->kind() != Kind::kSolver) return true;  // harmless when unconfigured
-        // Solvers run only when asked for: the default (or SOLVERS) chain, so a
-        // plugin dropped into the path never takes traffic until enabled.
-        const auto& want = config_.solvers.empty() ? default_solvers() : config_.solvers;
-        return std::find(want.begin(), want.end(), id) != want.end();
-    }
+    const auto& configured = config_.solvers.empty() ? default_solvers() : config_.solvers;
+    for (const auto& c : components_)
+        if (c->id() == id) return state_.is_enabled(id, c->kind() == Kind::kSolver, configured);
     return false;
 }
 
@@ -463,23 +394,24 @@ std::shared_ptr<Component> Registry::find(const std::string& id) const {
     return nullptr;
 }
 
-std::optional<std::string> Registry::set_enabled(const std::string& id, bool enabled) {
+std::optional<AdminError> Registry::set_enabled(const std::string& id, bool enabled) {
     std::lock_guard<std::mutex> lock(mu_);
     bool known = std::any_of(components_.begin(), components_.end(),
                              [&](const auto& c) { return c->id() == id; });
-    if (!known) return "no component '" + id + "'";
-    explicit_state_[id] = enabled;
+    if (!known) return AdminError{AdminError::Kind::kNotFound, "no component '" + id + "'"};
+    state_.explicit_state[id] = enabled;
     log::info("registry", "component '{}' {}", id, enabled ? "enabled" : "disabled");
     return save_state();
 }
 
-std::optional<std::string> Registry::set_order(const std::vector<std::string>& ids) {
+std::optional<AdminError> Registry::set_order(const std::vector<std::string>& ids) {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& id : ids) {
         bool solver = std::any_of(components_.begin(), components_.end(), [&](const auto& c) {
             return c->id() == id && c->kind() == Kind::kSolver;
         });
-        if (!solver) return "no solver '" + id + "'";
+        // The order names the solvers: one that is not there makes the request invalid.
+        if (!solver) return AdminError{AdminError::Kind::kInvalid, "no solver '" + id + "'"};
     }
     std::vector<std::string> order = ids;
     for (const auto& id : order_)
@@ -488,24 +420,13 @@ std::optional<std::string> Registry::set_order(const std::vector<std::string>& i
     return save_state();
 }
 
-std::optional<std::string> Registry::save_state() const {
-    JsonWriter w;
-    w.begin_object();
-    for (bool want : {true, false}) {
-        w.key(want ? "enabled" : "disabled").begin_array();
-        for (const auto& [id, on] : explicit_state_)
-            if (on == want) w.value(id);
-        w.end_array();
-    }
-    w.key("order").begin_array();
-    for (const auto& id : order_)
-        w.value(id);
-    w.end_array().end_object();
-    std::error_code ec;
-    fs::create_directories(config_.state_dir, ec);
-    auto err = write_file_atomic(state_file(), w.str() + "\n");
-    if (err) log::warning("registry", "state not saved: {}", *err);
-    return err;
+std::optional<AdminError> Registry::save_state() const {
+    PluginState s = state_;
+    s.order = order_;  // the effective order, so a restart keeps it whatever the defaults
+    auto err = s.save(state_file());
+    if (!err) return std::nullopt;
+    log::warning("registry", "state not saved: {}", *err);
+    return AdminError{AdminError::Kind::kIo, *err};
 }
 
 void Registry::stop_components(std::chrono::milliseconds deadline) {

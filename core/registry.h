@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/plugin_loader.h"
+#include "core/plugin_state.h"
 
 namespace byparr {
 
@@ -100,9 +101,10 @@ class Registry {
     std::shared_ptr<Component> find(const std::string& id) const;
     bool is_enabled(const std::string& id) const;
 
-    /// Admin changes; persisted. Return an error message on failure.
-    std::optional<std::string> set_enabled(const std::string& id, bool enabled);
-    std::optional<std::string> set_order(const std::vector<std::string>& ids);
+    /// Admin changes; persisted (core/plugin_state.h). A typed error on failure;
+    /// kIo: the change holds in memory but was not saved.
+    std::optional<AdminError> set_enabled(const std::string& id, bool enabled);
+    std::optional<AdminError> set_order(const std::vector<std::string>& ids);
 
     /// Runs every component's shutdown verb (deadline shared) and destroys nothing,
     /// so calls still inside a component can end while it is alive. Once only;
@@ -120,26 +122,20 @@ class Registry {
     void create_component(const PluginRecord& rec, const RegisteredComponent& def);
     void load_state();
     bool is_enabled_locked(const std::string& id) const;  // caller holds mu_
-    std::optional<std::string> save_state() const;  // caller holds mu_
+    std::optional<AdminError> save_state() const;         // caller holds mu_
 
     Config config_;
     RegistryOptions options_;
     std::vector<PluginRecord> plugins_;
     mutable std::mutex mu_;
     std::vector<std::shared_ptr<Component>> components_;
-    std::map<std::string, bool> explicit_state_;  // persisted user choices
-    std::vector<std::string> order_;              // solver order
-    bool stopped_ = false;                        // shutdown verbs ran
-    bool shut_down_ = false;                      // components destroyed
+    PluginState state_;               // persisted user choices (its order: as loaded)
+    std::vector<std::string> order_;  // the effective solver order
+    bool stopped_ = false;            // shutdown verbs ran
+    bool shut_down_ = false;          // components destroyed
     // Strings handed to plugins through byparr_config::get must outlive them.
     std::vector<std::unique_ptr<std::string>> config_strings_;
     std::vector<std::unique_ptr<ConfigCtx>> config_ctxs_;
 };
-
-/// The solver chain when SOLVERS is unset: webengine, cookie-import.
-const std::vector<std::string>& default_solvers();
-
-/// Atomically replaces `path` with `content` (write temp, fsync, rename, fsync dir).
-std::optional<std::string> write_file_atomic(const std::string& path, const std::string& content);
 
 }  // namespace byparr

@@ -63,6 +63,9 @@ struct SolveOutcome {
     byparr_error_kind error_kind = BYPARR_ERROR_INTERNAL;
     std::string error;      // message without the "Error: " prefix
     std::string solver_id;  // who answered (or failed last)
+    // The solver passed on the request (NOT_APPLICABLE): it was not handed to
+    // it, and the chain moves on. error_kind is UNSUPPORTED then.
+    bool not_applicable = false;
     // A failure on a page that still showed a challenge: the solver named it
     // (set_challenge) with its error, e.g. a timeout's partial result. What the
     // dispatcher escalates on; solution.challenge_rule/kind say which one.

@@ -1,4 +1,5 @@
 #include "core/target_guard.h"
+#include "core/strings.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -64,13 +65,6 @@ Cidr must_parse(const char* text) {
     return out.at(0);  // constant tables: a typo fails every test at once
 }
 
-std::string trim(std::string_view s) {
-    size_t b = s.find_first_not_of(" \t");
-    if (b == std::string_view::npos) return {};
-    size_t e = s.find_last_not_of(" \t");
-    return std::string(s.substr(b, e - b + 1));
-}
-
 }  // namespace
 
 IpAddress IpAddress::v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
@@ -117,7 +111,7 @@ bool parse_cidr_list(std::string_view text, std::vector<Cidr>* out, std::string*
     while (start <= text.size()) {
         size_t comma = text.find(',', start);
         if (comma == std::string_view::npos) comma = text.size();
-        std::string item = trim(text.substr(start, comma - start));
+        std::string item(trim(text.substr(start, comma - start)));
         start = comma + 1;
         if (item.empty()) continue;
         std::string addr = item;

@@ -1,4 +1,5 @@
 #include "core/time_zones.h"
+#include "core/strings.h"
 
 #include <algorithm>
 #include <cctype>
@@ -283,8 +284,7 @@ bool zone_char(char c) {
 
 std::optional<std::string_view> zone_of_country(std::string_view country) {
     if (country.size() != 2) return std::nullopt;
-    char cc[3] = {static_cast<char>(std::toupper(static_cast<unsigned char>(country[0]))),
-                  static_cast<char>(std::toupper(static_cast<unsigned char>(country[1]))), 0};
+    char cc[3] = {ascii_upper(country[0]), ascii_upper(country[1]), 0};
     auto it =
         std::lower_bound(std::begin(kCountryZones), std::end(kCountryZones), std::string_view(cc),
                          [](const CountryZone& z, std::string_view key) {

@@ -183,8 +183,8 @@ private:
                 for (size_t i = 0; i < arr->size(); ++i)
                     ids.push_back(arr->getElement<std::string>(static_cast<unsigned>(i)));
                 if (auto err = r_.set_order(ids)) {
-                    *status = 400;
-                    return error_json(*err);
+                    *status = http_status(err->kind);
+                    return error_json(err->message);
                 }
                 return ok_json("order saved");
             }
@@ -192,8 +192,8 @@ private:
                 std::string id = decoded(rest.substr(0, slash)), verb = rest.substr(slash + 1);
                 if (verb == "enable" || verb == "disable") {
                     if (auto err = r_.set_enabled(id, verb == "enable")) {
-                        *status = err->rfind("no component", 0) == 0 ? 404 : 500;
-                        return error_json(*err);
+                        *status = http_status(err->kind);  // typed (core/plugin_state.h)
+                        return error_json(err->message);
                     }
                     return ok_json(id + " " + verb + "d");
                 }

@@ -97,8 +97,7 @@ void SelfTest::run() {
                 // The egress guard refused the loopback page: the browser started and
                 // asked for it, which is what the test is for.
                 r.self_test = "passed";
-            } else if (o.error_kind == BYPARR_ERROR_UNSUPPORTED &&
-                       o.error.rfind("not applicable", 0) == 0) {
+            } else if (o.not_applicable) {
                 // A solver that answers only some sites (cookie-import: those it holds
                 // cookies for) declined the page: not broken, but no proof it can serve.
                 r.self_test = "not applicable";

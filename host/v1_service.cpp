@@ -276,15 +276,21 @@ HttpReply V1Service::metrics() {
     // family gets exactly one HELP and one TYPE line before its samples.
     struct Family {
         std::string plugin;
+        byparr_metric_kind kind = BYPARR_METRIC_GAUGE;
         std::vector<std::string> lines;
     };
     std::map<std::string, Family> families;
-    for (auto& [id, line] : dispatcher_.solver_metrics_by_component()) {
-        auto end = line.find_first_of("{ ");
+    for (auto& m : dispatcher_.solver_metric_samples()) {
+        auto end = m.sample.find_first_of("{ ");
         if (end == std::string::npos || end == 0) continue;
-        auto& f = families[line.substr(0, end)];
-        if (f.plugin.empty()) f.plugin = id;
-        f.lines.push_back(std::move(line));
+        std::string name = m.sample.substr(0, end);
+        // A histogram's samples belong to the family named without the suffix.
+        if (m.kind == BYPARR_METRIC_HISTOGRAM)
+            for (std::string_view suffix : {"_bucket", "_sum", "_count"})
+                if (name.ends_with(suffix)) name.resize(name.size() - suffix.size());
+        auto& f = families[name];
+        if (f.plugin.empty()) f.plugin = m.component, f.kind = m.kind;  // the first one's word
+        f.lines.push_back(std::move(m.sample));
     }
     std::string extra;
     for (const auto& [name, f] : families) {
@@ -294,7 +300,10 @@ HttpReply V1Service::metrics() {
                       ? help->second
                       : "Reported by the '" + f.plugin + "' solver plugin.") +
                  "\n";
-        extra += "# TYPE byparr_" + name + (name.ends_with("_total") ? " counter\n" : " gauge\n");
+        extra += "# TYPE byparr_" + name +
+                 (f.kind == BYPARR_METRIC_COUNTER     ? " counter\n"
+                  : f.kind == BYPARR_METRIC_HISTOGRAM ? " histogram\n"
+                                                      : " gauge\n");
         for (const auto& l : f.lines)
             extra += "byparr_" + l + "\n";
     }

@@ -24,6 +24,8 @@ runtime_pkgs=(
     # core links Poco Data/SQLite/Redis (CMake PUBLIC); --as-needed drops them while no
     # code calls them, but the clearance cache's Redis backend will: keep them installed.
     libpocodata80 libpocodatasqlite80 libpocoredis80
+    # core/public_suffix.cpp: libpsl, with its compiled-in list and the newer system one
+    libpsl5 publicsuffix
     # byparr-webengine-worker: Qt 6.4 WebEngine (Chromium 102) and the Qt modules it links
     libqt6core6 libqt6gui6 libqt6widgets6 libqt6network6 libqt6test6
     libqt6webenginecore6 libqt6webenginewidgets6

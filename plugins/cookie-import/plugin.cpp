@@ -96,31 +96,13 @@ class ImportSolver : public Solver {
     std::shared_ptr<CookieStore> store_;
 };
 
-// Registered by hand rather than with Registrar::add_solver, which fills in the
-// session entry points: the host picks the first chain solver that has them for
-// sessions.*, and this one has no browser to keep a session in.
-void register_solver_without_sessions() {
-    static const std::string id = "cookie-import";
-    static const std::string description =
-        "Answers returnOnlyCookies requests from imported browser cookies";
-    byparr_solver_v1 s{};
-    s.struct_size = sizeof s;
-    s.id = view(id);
-    s.description = view(description);
-    s.create = &detail::create<ImportSolver>;
-    s.solve = &detail::solver_solve<ImportSolver>;
-    s.shutdown = &detail::shutdown<ImportSolver>;
-    s.destroy = &detail::destroy<ImportSolver>;
-    s.metrics = &detail::solver_metrics<ImportSolver>;
-    const byparr_host_api_v1* host = Log::host();
-    if (host == nullptr || host->register_solver == nullptr ||
-        !host->register_solver(host->host_ctx, &s))
-        throw std::runtime_error("the host refused solver '" + id + "'");
-}
-
 void register_components(Registrar& r) {
-    register_solver_without_sessions();
-    r.add_cookie_source<ImportSource>(
+    // No sessions: the host picks the first chain solver that has them for
+    // sessions.*, and this one has no browser to keep a session in.
+    r.add<ImportSolver>("cookie-import",
+                        "Answers returnOnlyCookies requests from imported browser cookies",
+                        kNoSessions);
+    r.add<ImportSource>(
         "cookie-import-source", "Cookies exported from a browser (cookies.txt or JSON) per site");
 }
 

@@ -26,7 +26,7 @@ private:
 };
 
 void register_components(byparr::sdk::Registrar& r) {
-    r.add_captcha_solver<CaptchaHook>("captcha-hook", "Skeleton captcha solver (does nothing)");
+    r.add<CaptchaHook>("captcha-hook", "Skeleton captcha solver (does nothing)");
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ private:
 };
 
 void register_components(byparr::sdk::Registrar& r) {
-    r.add_solver<HelloSolver>("hello", "Answers URLs containing 'hello' with a fixed page");
+    r.add<HelloSolver>("hello", "Answers URLs containing 'hello' with a fixed page");
 }
 
 }  // namespace

@@ -237,6 +237,27 @@ typedef struct byparr_session_spec {
     byparr_str timezone;
 } byparr_session_spec;
 
+/** What a metric family is (ABI 1.2), so the host writes its Prometheus TYPE from the
+ *  plugin's word rather than from the sample's name. */
+typedef enum byparr_metric_kind {
+    BYPARR_METRIC_COUNTER = 1,   /**< only goes up (restarts, pages served) */
+    BYPARR_METRIC_GAUGE = 2,     /**< goes up and down (workers, memory) */
+    BYPARR_METRIC_HISTOGRAM = 3  /**< a family's _bucket, _sum and _count samples */
+} byparr_metric_kind;
+
+/** Where a solver writes its metric samples (ABI 1.2). Host-owned, same rules as
+ *  byparr_list_writer. */
+typedef struct byparr_metric_writer {
+    uint32_t struct_size;
+    void* ctx;
+    /** One sample in Prometheus sample syntax without the byparr_ prefix
+     *  ("browser_workers 2", "page_seconds_bucket{le=\"1\"} 3"), of a family of
+     *  `kind`. A histogram's _bucket, _sum and _count samples all say HISTOGRAM; the
+     *  family is the name without that suffix. Every sample of a family must say the
+     *  same kind. */
+    void (*add)(void* ctx, byparr_metric_kind kind, byparr_str sample);
+} byparr_metric_writer;
+
 /** Host settings a component may read at create() time. Borrowed during create(). */
 typedef struct byparr_config {
     uint32_t struct_size;
@@ -259,7 +280,14 @@ typedef struct byparr_solver_v1 {
     byparr_str id;          /**< component id, [a-z0-9-], unique in the host */
     byparr_str description; /**< one line for `byparrctl plugins list` */
     /** Create an instance. Called once, on a host thread, before any other call.
-     *  Return NULL and write the reason through `error` to refuse. */
+     *  Return NULL and write the reason through `error` to refuse.
+     *  The host may first call it in a forked child process (a probe, so a create()
+     *  that crashes faults the component instead of taking the host down); the child
+     *  then calls shutdown and destroy and exits, and the real create() follows in the
+     *  host. So create() may run twice per host start, the probe in a copy of a
+     *  multithreaded process where only the calling thread exists: it must not leave
+     *  state outside the process (lock files, sockets, child processes) that the second
+     *  create() trips over. Applies to every component kind's create(). */
     void* (*create)(void* plugin_ctx, const byparr_config* config, const byparr_list_writer* error);
     /** Serve one request. Called concurrently from many host threads. Must return
      *  by request->timeout_ms (plus a small grace); the host abandons calls that do
@@ -293,6 +321,11 @@ typedef struct byparr_solver_v1 {
      *  calls it instead of session_create when set. Same rules as session_create. */
     byparr_outcome (*session_open)(void* instance, const byparr_session_spec* spec, bool* existed,
                                    const byparr_list_writer* error);
+    /* ABI 1.2 */
+    /** Optional: metrics with their kind declared; the host calls it instead of
+     *  `metrics` when set. Any thread; must return quickly (the host abandons a call
+     *  that does not, and faults the component). */
+    void (*metric_samples)(void* instance, const byparr_metric_writer* out);
 } byparr_solver_v1;
 
 /** A cookie source: supplies cookies for a URL before a solver runs (e.g. cookies a

@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -285,6 +286,21 @@ public:
     }
 };
 
+/// One metric sample and the kind of its family (byparr_metric_kind).
+struct MetricSample {
+    byparr_metric_kind kind = BYPARR_METRIC_GAUGE;
+    std::string sample;  // "name{labels} value", without the byparr_ prefix
+};
+
+/// What a component offers beyond its kind's required entry points; passed to
+/// Registrar::add. Solvers offer sessions unless told otherwise.
+struct Features {
+    bool sessions = true;
+};
+/// A solver that keeps no sessions (no browser to keep one in): the host then
+/// never picks it for sessions.* and goes on to a solver that can.
+inline constexpr Features kNoSessions{false};
+
 inline byparr_outcome unsupported(Error& e, std::string_view what) {
     e.kind = BYPARR_ERROR_UNSUPPORTED;
     e.message = std::string(what) + " is not supported by this component";
@@ -307,8 +323,21 @@ public:
         return unsupported(error, "sessions");
     }
     virtual void shutdown(uint32_t /*deadline_ms*/) {}
-    /// Extra metric samples, e.g. "browser_workers 2" (prefix byparr_ is added).
+    /// Extra metric samples, e.g. "browser_workers 2" (prefix byparr_ is added), whose
+    /// kind is taken from the name: "_total" a counter, anything else a gauge.
     virtual void metrics(std::vector<std::string>& /*lines*/) {}
+    /// The same with each sample's kind declared (ABI 1.2); override this one for
+    /// counters not named _total, and for histograms. The default reports metrics().
+    virtual void metric_samples(std::vector<MetricSample>& samples) {
+        std::vector<std::string> lines;
+        metrics(lines);
+        for (auto& l : lines) {
+            std::string_view name = std::string_view(l).substr(0, l.find_first_of("{ "));
+            bool counter = name.size() >= 6 && name.substr(name.size() - 6) == "_total";
+            samples.push_back(
+                {counter ? BYPARR_METRIC_COUNTER : BYPARR_METRIC_GAUGE, std::move(l)});
+        }
+    }
     /// The UA this solver sends, if known without starting a browser; "" if not.
     virtual std::string user_agent() { return ""; }
 };
@@ -484,6 +513,18 @@ void solver_metrics(void* instance, const byparr_list_writer* out) noexcept {
 }
 
 template <typename T>
+void solver_metric_samples(void* instance, const byparr_metric_writer* out) noexcept {
+    try {
+        std::vector<MetricSample> samples;
+        static_cast<T*>(instance)->metric_samples(samples);
+        byparr_metric_writer w = read_sized(out);
+        for (const auto& m : samples)
+            if (w.add) w.add(w.ctx, m.kind, view(m.sample));
+    } catch (...) {
+    }
+}
+
+template <typename T>
 void solver_user_agent(void* instance, const byparr_list_writer* out) noexcept {
     try {
         std::string ua = static_cast<T*>(instance)->user_agent();
@@ -545,71 +586,80 @@ class Registrar {
 public:
     explicit Registrar(const byparr_host_api_v1* host) : host_(host) {}
 
+    /// Registers a component of type T, whose kind follows from its base class
+    /// (Solver, CookieSource, ProxyProvider, CaptchaSolver):
+    ///     r.add<MySolver>("my-solver", "What it does");
+    ///     r.add<ImportSolver>("cookie-import", "...", byparr::sdk::kNoSessions);
+    template <typename T>
+    bool add(std::string_view id, std::string_view description, Features features = {}) {
+        if constexpr (std::is_base_of_v<Solver, T>) {
+            byparr_solver_v1 s = common<byparr_solver_v1, T>(id, description);
+            s.solve = &detail::solver_solve<T>;
+            if (features.sessions) {
+                s.session_create = &detail::solver_session_create<T>;
+                s.session_list = &detail::solver_session_list<T>;
+                s.session_destroy = &detail::solver_session_destroy<T>;
+                s.session_open = &detail::solver_session_open<T>;
+            }
+            s.metrics = &detail::solver_metrics<T>;
+            s.metric_samples = &detail::solver_metric_samples<T>;
+            s.user_agent = &detail::solver_user_agent<T>;
+            return ok(host_->register_solver && host_->register_solver(host_->host_ctx, &s));
+        } else if constexpr (std::is_base_of_v<CookieSource, T>) {
+            byparr_cookie_source_v1 s = common<byparr_cookie_source_v1, T>(id, description);
+            s.lookup = &detail::cookie_lookup<T>;
+            return ok(host_->register_cookie_source &&
+                      host_->register_cookie_source(host_->host_ctx, &s));
+        } else if constexpr (std::is_base_of_v<ProxyProvider, T>) {
+            byparr_proxy_provider_v1 s = common<byparr_proxy_provider_v1, T>(id, description);
+            s.pick = &detail::proxy_pick<T>;
+            s.report = &detail::proxy_report<T>;
+            return ok(host_->register_proxy_provider &&
+                      host_->register_proxy_provider(host_->host_ctx, &s));
+        } else {
+            static_assert(std::is_base_of_v<CaptchaSolver, T>,
+                          "T must derive from Solver, CookieSource, ProxyProvider or CaptchaSolver");
+            byparr_captcha_solver_v1 s = common<byparr_captcha_solver_v1, T>(id, description);
+            s.solve = &detail::captcha_solve<T>;
+            return ok(host_->register_captcha_solver &&
+                      host_->register_captcha_solver(host_->host_ctx, &s));
+        }
+    }
+
+    // The names before add<T>(); kept so existing plugins build unchanged.
     template <typename T>
     bool add_solver(std::string_view id, std::string_view description) {
-        byparr_solver_v1 s{};
-        s.struct_size = sizeof s;
-        s.id = keep(id);
-        s.description = keep(description);
-        s.create = &detail::create<T>;
-        s.solve = &detail::solver_solve<T>;
-        s.session_create = &detail::solver_session_create<T>;
-        s.session_list = &detail::solver_session_list<T>;
-        s.session_destroy = &detail::solver_session_destroy<T>;
-        s.shutdown = &detail::shutdown<T>;
-        s.destroy = &detail::destroy<T>;
-        s.metrics = &detail::solver_metrics<T>;
-        s.user_agent = &detail::solver_user_agent<T>;
-        s.session_open = &detail::solver_session_open<T>;
-        return ok(host_->register_solver && host_->register_solver(host_->host_ctx, &s));
+        return add<T>(id, description);
     }
-
     template <typename T>
     bool add_cookie_source(std::string_view id, std::string_view description) {
-        byparr_cookie_source_v1 s{};
-        s.struct_size = sizeof s;
-        s.id = keep(id);
-        s.description = keep(description);
-        s.create = &detail::create<T>;
-        s.lookup = &detail::cookie_lookup<T>;
-        s.shutdown = &detail::shutdown<T>;
-        s.destroy = &detail::destroy<T>;
-        return ok(host_->register_cookie_source &&
-                  host_->register_cookie_source(host_->host_ctx, &s));
+        return add<T>(id, description);
     }
-
     template <typename T>
     bool add_proxy_provider(std::string_view id, std::string_view description) {
-        byparr_proxy_provider_v1 s{};
-        s.struct_size = sizeof s;
-        s.id = keep(id);
-        s.description = keep(description);
-        s.create = &detail::create<T>;
-        s.pick = &detail::proxy_pick<T>;
-        s.report = &detail::proxy_report<T>;
-        s.shutdown = &detail::shutdown<T>;
-        s.destroy = &detail::destroy<T>;
-        return ok(host_->register_proxy_provider &&
-                  host_->register_proxy_provider(host_->host_ctx, &s));
+        return add<T>(id, description);
     }
-
     template <typename T>
     bool add_captcha_solver(std::string_view id, std::string_view description) {
-        byparr_captcha_solver_v1 s{};
-        s.struct_size = sizeof s;
-        s.id = keep(id);
-        s.description = keep(description);
-        s.create = &detail::create<T>;
-        s.solve = &detail::captcha_solve<T>;
-        s.shutdown = &detail::shutdown<T>;
-        s.destroy = &detail::destroy<T>;
-        return ok(host_->register_captcha_solver &&
-                  host_->register_captcha_solver(host_->host_ctx, &s));
+        return add<T>(id, description);
     }
 
     bool all_accepted() const { return all_ok_; }
 
 private:
+    // What every component struct starts with: size, id, description and the
+    // lifecycle verbs every kind has.
+    template <typename S, typename T>
+    S common(std::string_view id, std::string_view description) {
+        S s{};
+        s.struct_size = sizeof s;
+        s.id = keep(id);
+        s.description = keep(description);
+        s.create = &detail::create<T>;
+        s.shutdown = &detail::shutdown<T>;
+        s.destroy = &detail::destroy<T>;
+        return s;
+    }
     byparr_str keep(std::string_view s) {
         // Static storage: the registry copies the strings, but keeping them alive
         // for the library's life costs nothing and forgives hosts that do not.

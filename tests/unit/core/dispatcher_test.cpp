@@ -253,6 +253,18 @@ TEST(Dispatcher, TheStartUpProbeTeachesWhichSolversTakeNoPageRequests) {
     EXPECT_EQ(calls_to(e.calls, "engine-stuck"), 1u);  // the whole budget at once
 }
 
+TEST(Dispatcher, NotApplicableIsAnExplicitValueThatKeepsTheSolverId) {
+    Engines e("engine-na,engine-pass", "1");
+    SolveRequest plain;
+    plain.url = "http://127.0.0.1:9/";
+    plain.timeout_ms = 1000;
+    auto na = e.dispatcher.probe("engine-na", plain);
+    EXPECT_TRUE(na.not_applicable);
+    EXPECT_EQ(na.solver_id, "engine-na");  // no longer blanked to say "not applicable"
+    auto ok = e.dispatcher.probe("engine-pass", plain);
+    EXPECT_FALSE(ok.not_applicable);
+}
+
 TEST(Dispatcher, ASessionRequestDoesNotEscalate) {
     Engines e("engine-stuck,engine-pass", "1");
     SolveRequest r;

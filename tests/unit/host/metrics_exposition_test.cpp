@@ -174,6 +174,10 @@ TEST(MetricsExposition, HostMetricsAreValidAfterTraffic) {
           "byparr_queue_depth", "byparr_inflight_requests", "byparr_plugin_state",
           "flaresolverr_request_total"})
         EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
+    // Plugin metrics carry the kind the plugin declared (ABI 1.2), not a guess.
+    EXPECT_NE(text.find("# TYPE byparr_echo_solve_seconds histogram\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("# TYPE byparr_echo_solves_total counter\n"), std::string::npos);
+    EXPECT_NE(text.find("# TYPE byparr_echo_sessions gauge\n"), std::string::npos);
     std::filesystem::remove_all(state);
 }
 

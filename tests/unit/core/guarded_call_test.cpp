@@ -1,0 +1,144 @@
+// Every plugin entry point is guarded (core/guarded_call.h), with the real
+// loader, registry and dispatcher and the "hang-entries" fixture
+// (tests/fixtures/plugins/hanging_entries.cpp): a cookie source, a proxy
+// provider and a captcha solver that never return, and a solver that answers
+// solve() but hangs in metrics, user_agent and session calls.
+#include "core/guarded_call.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "core/dispatcher.h"
+#include "core/registry.h"
+
+namespace byparr {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+Config hang_config() {
+    static int n = 0;
+    auto state = fs::temp_directory_path() /
+                 ("byparr-guard-" + std::to_string(getpid()) + "-" + std::to_string(++n));
+    fs::remove_all(state);
+    std::string err;
+    auto c = Config::from_map(
+        {{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/hang-entries"},
+         {"BYPARR_STATE_DIR", state.string()},
+         {"SOLVERS", "steady"}},
+        &err);
+    EXPECT_TRUE(c) << err;
+    return *c;
+}
+
+struct Hung {
+    Hung() : registry(hang_config()), dispatcher(registry) {
+        registry.load_all();
+        dispatcher.call_budgets.quick = milliseconds(200);
+        dispatcher.call_budgets.report = milliseconds(200);
+        dispatcher.call_budgets.metrics = milliseconds(200);
+        dispatcher.call_budgets.session = milliseconds(200);
+    }
+    std::string state_of(const std::string& id) {
+        for (const auto& s : registry.status())
+            if (s.id == id) return std::string(s.state()) + ": " + s.reason;
+        return "missing";
+    }
+    Registry registry;
+    Dispatcher dispatcher;
+};
+
+long ms_since(Clock::time_point t0) {
+    return static_cast<long>(std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count());
+}
+
+TEST(GuardedCall, ReturnsWhatTheBodyDidInTime) {
+    Hung h;
+    auto c = h.registry.find("steady");
+    ASSERT_TRUE(c);
+    int ran = 0;
+    EXPECT_EQ(guarded_call(c, "test", Clock::now() + milliseconds(1000), [&] { ran = 1; }),
+              CallEnd::kReturned);
+    EXPECT_EQ(ran, 1);
+    EXPECT_EQ(h.state_of("steady").rfind("enabled", 0), 0u) << h.state_of("steady");
+}
+
+TEST(GuardedCall, HungCookieSourceAndProxyPickDoNotHoldTheRequest) {
+    Hung h;
+    SolveRequest r;
+    r.url = "http://127.0.0.1:9/";
+    r.timeout_ms = 5000;
+    auto t0 = Clock::now();
+    auto o = h.dispatcher.solve(r);
+    long ms = ms_since(t0);
+    EXPECT_TRUE(o.ok) << o.error;
+    EXPECT_EQ(o.solver_id, "steady");
+    EXPECT_LT(ms, 1500);  // two abandoned 200 ms calls, not the request's 5 s
+    EXPECT_EQ(h.state_of("hang-lookup").rfind("faulted: circuit open", 0), 0u)
+        << h.state_of("hang-lookup");
+    EXPECT_NE(h.state_of("hang-lookup").find("lookup() did not return"), std::string::npos);
+    EXPECT_EQ(h.state_of("hang-pick").rfind("faulted: circuit open", 0), 0u)
+        << h.state_of("hang-pick");
+    // Out of the way now: the next request pays nothing for them.
+    t0 = Clock::now();
+    EXPECT_TRUE(h.dispatcher.solve(r).ok);
+    EXPECT_LT(ms_since(t0), 150);
+}
+
+TEST(GuardedCall, HungCaptchaHookEndsAtTheRequestDeadline) {
+    Hung h;
+    SolveRequest r;
+    r.url = "http://127.0.0.1:9/captcha";
+    r.timeout_ms = 2500;
+    auto t0 = Clock::now();
+    auto o = h.dispatcher.solve(r);
+    long ms = ms_since(t0);
+    EXPECT_FALSE(o.ok);
+    EXPECT_EQ(o.error_kind, BYPARR_ERROR_CAPTCHA) << o.error;
+    EXPECT_LT(ms, 2500 + 500);
+    EXPECT_EQ(h.state_of("hang-captcha").rfind("faulted: circuit open", 0), 0u)
+        << h.state_of("hang-captcha");
+}
+
+TEST(GuardedCall, HungMetricsDoNotHangAScrape) {
+    Hung h;
+    auto t0 = Clock::now();
+    auto lines = h.dispatcher.solver_metrics_by_component();
+    EXPECT_LT(ms_since(t0), 1000);
+    EXPECT_TRUE(lines.empty());
+    EXPECT_EQ(h.state_of("steady").rfind("faulted: circuit open", 0), 0u) << h.state_of("steady");
+    // The next scrape skips the faulted solver at once.
+    t0 = Clock::now();
+    h.dispatcher.solver_metrics_by_component();
+    EXPECT_LT(ms_since(t0), 100);
+}
+
+TEST(GuardedCall, HungUserAgentIsAbandoned) {
+    Hung h;
+    auto t0 = Clock::now();
+    EXPECT_EQ(h.dispatcher.user_agent(), "");
+    EXPECT_LT(ms_since(t0), 1000);
+}
+
+TEST(GuardedCall, HungSessionCallsAnswerWithATimeout) {
+    Hung h;
+    auto t0 = Clock::now();
+    auto created = h.dispatcher.session_create("s1", {}, "steady");
+    EXPECT_FALSE(created.ok);
+    EXPECT_EQ(created.error_kind, BYPARR_ERROR_TIMEOUT);
+    EXPECT_NE(created.error.find("session_open"), std::string::npos) << created.error;
+    auto listed = h.dispatcher.session_list("steady");
+    EXPECT_FALSE(listed.ok);
+    auto destroyed = h.dispatcher.session_destroy("s1", "steady");
+    EXPECT_FALSE(destroyed.ok);
+    EXPECT_LT(ms_since(t0), 1500);
+}
+
+}  // namespace
+}  // namespace byparr
