@@ -499,6 +499,23 @@ void SolvePipeline::finish(const AccessRecord& a, int http_status, double second
                 {"rule", a.rule},
                 {"kind", a.kind},
                 {"cache", a.cache}});
+
+    // The status page: the same facts, minus the client address (a person's
+    // view need not list who asked). The domain is a host name, never a URL.
+    RequestSample sample;
+    sample.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    sample.id = request_id;
+    sample.cmd = a.cmd;
+    sample.domain = a.domain;
+    sample.outcome = a.outcome;
+    sample.rule = a.rule;
+    sample.solver = a.solver;
+    sample.cache = a.cache;
+    sample.http_status = http_status;
+    sample.duration_ms = seconds * 1000;
+    board_.record(std::move(sample));
 }
 
 }  // namespace byparr

@@ -9,11 +9,11 @@
 //   conclude        outcome vocabulary, challenge metrics, the error message
 //
 // and, for every /v1 request whatever command it was, `finish`: the one place that
-// writes the request metrics and the access log line.
+// writes the request metrics, the access log line and the status board.
 //
 // The v1 service parses the body, calls solve_page (or the session commands) and
 // renders the answer; the admin server reads the same object's metrics, gate
-// and cache. Thread-safe: one object serves every request thread.
+// cache and status board. Thread-safe: one object serves every request thread.
 #pragma once
 
 #include <atomic>
@@ -30,6 +30,7 @@
 #include "core/dispatcher.h"
 #include "core/metrics.h"
 #include "core/registry.h"
+#include "core/status_board.h"
 #include "core/v1_request.h"
 
 namespace byparr {
@@ -68,7 +69,7 @@ class SolvePipeline {
     ProxySpec proxy_for(const std::optional<ProxySpec>& given) const;
 
     /// The one place a finished /v1 request is accounted for: metrics, the access
-    /// line. `client` is "" when unknown.
+    /// line, the status board. `client` is "" when unknown.
     void finish(const AccessRecord& a, int http_status, double seconds,
                 const std::string& request_id, const std::string& client);
 
@@ -84,6 +85,8 @@ class SolvePipeline {
     Dispatcher& dispatcher() { return dispatcher_; }
     ConcurrencyGate& gate() { return gate_; }
     ClearanceCache& cache() { return cache_; }
+    /// Recent requests, latency per minute and per-site outcomes (GET /status.json).
+    StatusBoard& status_board() { return board_; }
     const Config& config() const { return config_; }
     Registry& registry() { return registry_; }
 
@@ -111,6 +114,7 @@ class SolvePipeline {
     ClearanceCache cache_;
     SingleFlight flights_;
     Metrics metrics_;
+    StatusBoard board_;
     // Sites (site|proxy) whose last page had no challenge: single flight is
     // skipped for them for a while, so a burst of searches on an unprotected
     // indexer runs in parallel instead of in two waves.

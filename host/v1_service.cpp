@@ -10,6 +10,7 @@
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "core/target_guard.h"
+#include "host/api_key.h"
 
 namespace byparr {
 
@@ -167,15 +168,6 @@ HttpReply V1Service::metrics() {
 }
 
 namespace {
-
-// Compares without an early exit, so the time taken says nothing about how much
-// of the key was right.
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-    return diff == 0;
-}
 
 // BLOCK_PRIVATE_TARGETS, answered before any browser work: the page URL, and a
 // per-request proxy (a client-chosen destination too). This catches the obvious
