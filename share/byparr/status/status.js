@@ -27,6 +27,7 @@
 
   function ms(v) {
     if (v === null || v === undefined) return "–";
+    if (v > 0 && v < 1) return "<1 ms";
     return v >= 10000 ? (v / 1000).toFixed(1) + " s" : v >= 1000 ? (v / 1000).toFixed(2) + " s"
          : Math.round(v) + " ms";
   }
@@ -113,6 +114,8 @@
     if (avg.length) box.append(svg("polyline", { points: avg.join(" "), class: "avg" }));
     minutes.forEach((m, i) => {
       if (m.requests === 0) return;
+      // The slowest as a small mark too: a lone minute has no line to show it.
+      box.append(svg("circle", { cx: x(i), cy: y(m.maxMs), r: 2.5, class: "max-point" }));
       const c = svg("circle", { cx: x(i), cy: y(m.averageMs), r: 3.5, class: "point" });
       const tip = svg("title");
       tip.textContent = `${clock(m.start)}: ${m.requests} requests, average ${ms(m.averageMs)}, ` +
