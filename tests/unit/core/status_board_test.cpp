@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 namespace byparr {
 namespace {
 
@@ -115,6 +118,27 @@ TEST(StatusBoard, SiteTableIsBoundedDroppingTheLeastRecent) {
     EXPECT_EQ(snap.sites.size(), StatusBoard::kMaxSites);
     for (const auto& s : snap.sites)
         EXPECT_NE(s.domain, "s0");
+}
+
+TEST(StatusBoard, RecordsFromManyThreadsWhileTheStatusPageReads) {
+    // Request threads record while /status.json reads (TSan runs this too).
+    StatusBoard b;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&b, t] {
+            for (int i = 0; i < 500; ++i)
+                b.record(page(kT0 + i, "t" + std::to_string(t), i % 3 ? "solved" : "error", i));
+        });
+    size_t seen = 0;
+    for (int i = 0; i < 50; ++i)
+        seen = std::max(seen, b.snapshot(kT0 + 1000).recent.size());
+    for (auto& t : threads)
+        t.join();
+    auto snap = b.snapshot(kT0 + 1000);
+    EXPECT_EQ(snap.recent.size(), StatusBoard::kRecent);
+    EXPECT_EQ(snap.requests_hour, 2000u);
+    EXPECT_EQ(snap.sites.size(), 4u);
+    EXPECT_LE(seen, StatusBoard::kRecent);
 }
 
 }  // namespace
