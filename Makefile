@@ -33,7 +33,7 @@ test-asan: deps
 # Qt worker, no browser tests: Chromium is not instrumented and would only add minutes), and
 # ctest runs every test they registered. halt_on_error: a race in a child host process
 # fails the test that started it, not just its log. Suppressions: tests/tsan.supp.
-TSAN_TARGETS ?= unit_tests plugin_unit_tests egress_guard_test host_api_test startup_test \
+TSAN_TARGETS ?= unit_tests plugin_unit_tests egress_guard_test host_api_test startup_test status_page_test \
 	byparr byparr_fixture_plugins
 test-tsan: deps
 	cmake --preset tsan

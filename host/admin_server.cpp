@@ -201,7 +201,7 @@ private:
         }
         if (path == "/stats" && m == "GET") return stats();
         if (path == "/sessions" && m == "GET") {
-            auto o = s_.dispatcher().session_list("");
+            auto o = s_.pipeline().dispatcher().session_list("");
             JsonWriter w;
             w.begin_object().key("sessions").begin_array();
             for (const auto& id : o.sessions) w.value(id);
@@ -209,7 +209,7 @@ private:
             return w.take();
         }
         if (path.rfind("/sessions/", 0) == 0 && m == "DELETE") {
-            auto o = s_.dispatcher().session_destroy(decoded(path.substr(10)), "");
+            auto o = s_.pipeline().dispatcher().session_destroy(decoded(path.substr(10)), "");
             if (!o.ok) {
                 *status = 404;
                 return error_json("The session doesn't exist.");
@@ -269,7 +269,7 @@ private:
 
     // The figures byparrctl stats shows, each defined once here (and in its --help).
     std::string stats() {
-        auto& mx = s_.metrics_registry();
+        auto& mx = s_.pipeline().metrics();
         auto sum = [&](const char* result) {
             return mx.value("byparr_requests_total",
                             {{"cmd", "request.get"}, {"result", result}}) +
@@ -318,8 +318,8 @@ private:
         w.field("cacheHitRate", hits + misses > 0 ? hits / (hits + misses) : 0.0);
         w.field("memoryBytes", static_cast<int64_t>(process_tree_pss_bytes(::getpid())));
         w.field("hostResidentBytes", resident_bytes());
-        w.field("inFlight", static_cast<int64_t>(s_.gate().in_flight()));
-        w.field("queued", static_cast<int64_t>(s_.gate().queued()));
+        w.field("inFlight", static_cast<int64_t>(s_.pipeline().gate().in_flight()));
+        w.field("queued", static_cast<int64_t>(s_.pipeline().gate().queued()));
         // Per solver: each outcome of its calls; escalations by source and target.
         std::map<std::string, std::map<std::string, double>> outcomes;
         for (const auto& [labels, v] : mx.series("byparr_solver_outcomes_total"))
@@ -339,7 +339,7 @@ private:
         }
         w.end_array();
         w.key("solver").begin_object();
-        for (const auto& line : s_.dispatcher().solver_metrics()) {
+        for (const auto& line : s_.pipeline().dispatcher().solver_metrics()) {
             auto sp = line.rfind(' ');
             if (sp == std::string::npos) continue;
             try {
@@ -371,23 +371,8 @@ private:
 
 }  // namespace
 
-namespace {
-
-// The service's clearance cache when it has one. Detected rather than called
-// directly so this file builds with a V1Service that has no cache() as well.
-template <typename S>
-auto service_cache(S& s, int) -> decltype(&s.cache()) {
-    return &s.cache();
-}
-template <typename S>
-ClearanceCache* service_cache(S&, long) {
-    return nullptr;
-}
-
-}  // namespace
-
 AdminServer::AdminServer(const Config& config, Registry& registry, V1Service& service)
-    : config_(config), registry_(registry), service_(service), cache_(service_cache(service, 0)) {}
+    : config_(config), registry_(registry), service_(service), cache_(&service.pipeline().cache()) {}
 
 AdminServer::~AdminServer() { stop(); }
 

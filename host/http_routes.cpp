@@ -8,6 +8,7 @@
 
 #include "core/json_writer.h"
 #include "core/log.h"
+#include "host/status_page.h"
 
 namespace byparr {
 namespace {
@@ -65,11 +66,20 @@ private:
             if (only("GET")) send(resp, s_.metrics());
         } else if (path == "/v1") {
             if (only("POST")) handle_v1(req, resp);
+        } else if (path == "/status.json") {
+            if (only("GET")) send(resp, status_authorized(req) ? status_json(s_) : status_unauthorized());
+        } else if (auto page = status_asset(path)) {
+            // The page and its script and style: a person's view, so behind the key too.
+            if (only("GET")) send(resp, status_authorized(req) ? *page : status_unauthorized());
         } else {
             std::string shown = path.size() > 200 ? path.substr(0, 200) + "..." : path;
             send(resp, HttpReply{404, plain_error(404, "Not found: '" + shown + "'"),
                                  "application/json", {}});
         }
+    }
+
+    bool status_authorized(const HTTPServerRequest& req) const {
+        return byparr::status_authorized(s_.pipeline().config(), req.get("Authorization", ""));
     }
 
     void handle_v1(HTTPServerRequest& req, HTTPServerResponse& resp) {

@@ -1,6 +1,7 @@
 // The FlareSolverr v1 API as a function from request bytes to reply bytes,
 // independent of the HTTP server: routes call it, unit tests and benchmarks call
-// it directly. Owns the gate and the metrics families of the request path.
+// it directly. Translates between the wire and the engine (SolvePipeline), which
+// owns the gate, the cache and the metrics of the request path.
 #pragma once
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include "core/dispatcher.h"
 #include "core/metrics.h"
 #include "core/registry.h"
+#include "core/solve_pipeline.h"
 #include "core/v1_request.h"
 #include "host/self_test.h"
 
@@ -37,17 +39,6 @@ struct HttpReply {
 struct RequestMeta {
     std::string request_id;  // the client's X-Request-Id if usable, else "" (one is made)
     std::string client;      // peer address, "" in tests that call handle_v1 directly
-};
-
-/// What one /v1 request did, for its access line and the metrics: filled in as the
-/// request goes, written once at the end.
-struct AccessRecord {
-    std::string cmd = "invalid";
-    std::string domain;
-    std::string outcome = "invalid";  // solved, not_detected, cached, timeout, blocked,
-                                      // captcha, proxy, error, busy, invalid, ok
-    std::string solver, rule, kind, cache;
-    std::string detail;  // the error message, when there is one
 };
 
 class V1Service {
@@ -69,14 +60,16 @@ public:
     /// The error envelope for a failure outside a command (bad body, too large…).
     HttpReply error_reply(int http_status, const std::string& message) const;
 
-    Metrics& metrics_registry() { return metrics_; }
-    Dispatcher& dispatcher() { return dispatcher_; }
-    ConcurrencyGate& gate() { return gate_; }
-    ClearanceCache& cache() { return cache_; }
+    /// The engine behind /v1: the admin server reads its metrics, gate and cache.
+    SolvePipeline& pipeline() { return pipeline_; }
+    Metrics& metrics_registry() { return pipeline_.metrics(); }
+    Dispatcher& dispatcher() { return pipeline_.dispatcher(); }
+    ConcurrencyGate& gate() { return pipeline_.gate(); }
+    ClearanceCache& cache() { return pipeline_.cache(); }
     /// Requests currently inside handle_v1 (for graceful shutdown).
     int active() const { return active_.load(); }
     /// Refuse new commands from now on (shutdown in progress).
-    void stop_accepting() { accepting_ = false; gate_.close(); }
+    void stop_accepting() { accepting_ = false; pipeline_.gate().close(); }
 
 private:
     HttpReply dispatch_v1(std::string_view body, std::string_view authorization,
@@ -86,36 +79,17 @@ private:
     HttpReply solution_reply(const V1Request& req, const Solution& s, int64_t start_ms);
     HttpReply run_session_cmd(const V1Request& req, int64_t start_ms, AccessRecord& a);
     HttpReply envelope_error(const std::string& message, int64_t start_ms, int http_status = 500) const;
-    std::string error_message(const SolveOutcome& o, uint32_t timeout_ms, int64_t asked_ms) const;
-    std::string timeout_message(uint32_t timeout_ms, int64_t asked_ms) const;
-    /// Metrics and the access line of one finished /v1 request.
-    void record(const AccessRecord& a, int http_status, double seconds, const std::string& rid,
-                const RequestMeta& meta);
-    /// FlareSolverr's domain label, bounded: past kMaxDomains distinct values "other".
-    std::string domain_label(const std::string& domain);
-    static constexpr size_t kMaxDomains = 1000;
+    void register_host_gauges();
 
     const Config& config_;
     Registry& registry_;
-    Dispatcher dispatcher_;
-    ConcurrencyGate gate_;
-    ClearanceCache cache_;
-    SingleFlight flights_;
-    Metrics metrics_;
+    SolvePipeline pipeline_;
     std::atomic<int> active_{0};
     std::atomic<bool> accepting_{true};
     std::atomic<uint64_t> next_id_{1};
-    // Sites (site|proxy) whose last page had no challenge: single flight is
-    // skipped for them for a while, so a burst of searches on an unprotected
-    // indexer runs in parallel instead of in two waves.
-    std::mutex open_sites_mu_;
-    std::map<std::string, std::chrono::steady_clock::time_point> open_sites_;
-    std::mutex ua_mu_;
-    std::string cached_ua_;
-    std::mutex domains_mu_;
-    std::map<std::string, bool> domains_;
+    std::mutex warned_mu_;
     SelfTest self_test_;
-    std::set<std::string> warned_fields_;  // removed parameters already logged (open_sites_mu_)
+    std::set<std::string> warned_fields_;  // removed parameters already logged (warned_mu_)
 };
 
 int64_t now_epoch_ms();
