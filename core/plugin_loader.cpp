@@ -19,35 +19,52 @@ namespace fs = std::filesystem;
 namespace byparr {
 
 class LoadedLibrary {
-public:
+  public:
     boost::dll::shared_library lib;
 };
 
 const char* to_string(LoadRefusal r) {
     switch (r) {
-        case LoadRefusal::kNone: return "loaded";
-        case LoadRefusal::kManifestInvalid: return "manifest-invalid";
-        case LoadRefusal::kLibraryMissing: return "library-missing";
-        case LoadRefusal::kMissingEntrySymbol: return "missing-entry-symbol";
-        case LoadRefusal::kWrongAbiMajor: return "wrong-abi-major";
-        case LoadRefusal::kNewerAbiMinor: return "newer-abi-minor";
-        case LoadRefusal::kLoadFailed: return "load-failed";
-        case LoadRefusal::kInvalidModule: return "invalid-module";
-        case LoadRefusal::kTruncatedStruct: return "truncated-struct";
-        case LoadRefusal::kOversizedStruct: return "oversized-struct";
-        case LoadRefusal::kManifestMismatch: return "manifest-mismatch";
-        case LoadRefusal::kLoadRefused: return "load-refused";
-        case LoadRefusal::kDuplicateId: return "duplicate-id";
+        case LoadRefusal::kNone:
+            return "loaded";
+        case LoadRefusal::kManifestInvalid:
+            return "manifest-invalid";
+        case LoadRefusal::kLibraryMissing:
+            return "library-missing";
+        case LoadRefusal::kMissingEntrySymbol:
+            return "missing-entry-symbol";
+        case LoadRefusal::kWrongAbiMajor:
+            return "wrong-abi-major";
+        case LoadRefusal::kNewerAbiMinor:
+            return "newer-abi-minor";
+        case LoadRefusal::kLoadFailed:
+            return "load-failed";
+        case LoadRefusal::kInvalidModule:
+            return "invalid-module";
+        case LoadRefusal::kTruncatedStruct:
+            return "truncated-struct";
+        case LoadRefusal::kOversizedStruct:
+            return "oversized-struct";
+        case LoadRefusal::kManifestMismatch:
+            return "manifest-mismatch";
+        case LoadRefusal::kLoadRefused:
+            return "load-refused";
+        case LoadRefusal::kDuplicateId:
+            return "duplicate-id";
     }
     return "?";
 }
 
 const char* to_string(RegisteredComponent::Kind k) {
     switch (k) {
-        case RegisteredComponent::Kind::kSolver: return "solver";
-        case RegisteredComponent::Kind::kCookieSource: return "cookie-source";
-        case RegisteredComponent::Kind::kProxyProvider: return "proxy-provider";
-        case RegisteredComponent::Kind::kCaptchaSolver: return "captcha-solver";
+        case RegisteredComponent::Kind::kSolver:
+            return "solver";
+        case RegisteredComponent::Kind::kCookieSource:
+            return "cookie-source";
+        case RegisteredComponent::Kind::kProxyProvider:
+            return "proxy-provider";
+        case RegisteredComponent::Kind::kCaptchaSolver:
+            return "captcha-solver";
     }
     return "?";
 }
@@ -80,14 +97,16 @@ std::vector<PluginRecord> discover_plugins(const std::vector<std::string>& path)
             std::vector<fs::path> manifests;
             for (const auto& f : fs::directory_iterator(dir, ec)) {
                 auto name = f.path().filename().string();
-                if (name.size() > 12 && name.ends_with(".plugin.json")) manifests.push_back(f.path());
+                if (name.size() > 12 && name.ends_with(".plugin.json"))
+                    manifests.push_back(f.path());
             }
             std::sort(manifests.begin(), manifests.end());
             for (const auto& mp : manifests) {
                 PluginRecord r;
                 r.dir = dir.string();
                 r.manifest_path = mp.string();
-                r.manifest.id = mp.filename().string().substr(0, mp.filename().string().size() - 12);
+                r.manifest.id =
+                    mp.filename().string().substr(0, mp.filename().string().size() - 12);
                 std::ifstream in(mp, std::ios::binary);
                 std::stringstream buf;
                 buf << in.rdbuf();
@@ -146,8 +165,9 @@ bool copy_sized(LoadCtx* c, const T* in, T* out, const char* what) {
         return false;
     }
     if (in->struct_size > sizeof(T)) {
-        c->problems.push_back(std::string(what) + ": struct_size " + std::to_string(in->struct_size) +
-                              " is larger than ABI " + std::to_string(BYPARR_ABI_MAJOR) + "." +
+        c->problems.push_back(std::string(what) + ": struct_size " +
+                              std::to_string(in->struct_size) + " is larger than ABI " +
+                              std::to_string(BYPARR_ABI_MAJOR) + "." +
                               std::to_string(BYPARR_ABI_MINOR) + "'s " + std::to_string(sizeof(T)));
         c->oversized = true;
         return false;
@@ -180,7 +200,9 @@ bool accept(LoadCtx* c, RegisteredComponent comp, bool has_required) {
     return true;
 }
 
-std::string sv(byparr_str s) { return s.data ? std::string(s.data, s.len) : std::string(); }
+std::string sv(byparr_str s) {
+    return s.data ? std::string(s.data, s.len) : std::string();
+}
 
 void host_log(void* ctx, byparr_log_level level, byparr_str msg) {
     auto* c = static_cast<LoadCtx*>(ctx);
@@ -249,37 +271,51 @@ void refuse(PluginRecord& r, LoadRefusal why, std::string detail) {
 
 }  // namespace
 
-void load_plugin(PluginRecord& r) {
-    if (!r.loaded()) return;
-    const auto& m = r.manifest;
-    // Rules that need no code: the manifest already says what the binary is for.
-    if (m.abi_major != BYPARR_ABI_MAJOR)
-        return refuse(r, LoadRefusal::kWrongAbiMajor,
-                      "built for plugin ABI " + std::to_string(m.abi_major) + ", host speaks " +
-                          std::to_string(BYPARR_ABI_MAJOR));
-    if (m.abi_minor > BYPARR_ABI_MINOR)
-        return refuse(r, LoadRefusal::kNewerAbiMinor,
-                      "built against ABI 1." + std::to_string(m.abi_minor) + ", host speaks 1." +
-                          std::to_string(BYPARR_ABI_MINOR) + ": upgrade Byparr");
-    std::error_code ec;
-    if (!fs::is_regular_file(r.library_path, ec))
-        return refuse(r, LoadRefusal::kLibraryMissing, "library " + r.library_path + " not found");
+namespace {
 
-    // Look at the symbol table before dlopen: loading runs static constructors,
-    // which a library that is not a Byparr plugin at all should never get to do.
+// Rules that need no code: the manifest already says what the binary is for. Then the
+// symbol table, before dlopen: loading runs static constructors, which a library that
+// is not a Byparr plugin at all should never get to do. False: refused.
+bool check_before_open(PluginRecord& r) {
+    const auto& m = r.manifest;
+    if (m.abi_major != BYPARR_ABI_MAJOR) {
+        refuse(r, LoadRefusal::kWrongAbiMajor,
+               "built for plugin ABI " + std::to_string(m.abi_major) + ", host speaks " +
+                   std::to_string(BYPARR_ABI_MAJOR));
+        return false;
+    }
+    if (m.abi_minor > BYPARR_ABI_MINOR) {
+        refuse(r, LoadRefusal::kNewerAbiMinor,
+               "built against ABI 1." + std::to_string(m.abi_minor) + ", host speaks 1." +
+                   std::to_string(BYPARR_ABI_MINOR) + ": upgrade Byparr");
+        return false;
+    }
+    std::error_code ec;
+    if (!fs::is_regular_file(r.library_path, ec)) {
+        refuse(r, LoadRefusal::kLibraryMissing, "library " + r.library_path + " not found");
+        return false;
+    }
     std::string elf_error;
     auto symbols = elf_exported_symbols(r.library_path, &elf_error);
-    if (!symbols) return refuse(r, LoadRefusal::kLoadFailed, "not a loadable library: " + elf_error);
-    bool has_v1 = std::find(symbols->begin(), symbols->end(), BYPARR_ENTRY_SYMBOL_V1) != symbols->end();
-    if (!has_v1) {
-        for (const auto& s : *symbols)
-            if (s.rfind("byparr_plugin_query_v", 0) == 0)
-                return refuse(r, LoadRefusal::kWrongAbiMajor,
-                              "exports " + s + " but this host speaks ABI 1");
-        return refuse(r, LoadRefusal::kMissingEntrySymbol,
-                      std::string("does not export ") + BYPARR_ENTRY_SYMBOL_V1);
+    if (!symbols) {
+        refuse(r, LoadRefusal::kLoadFailed, "not a loadable library: " + elf_error);
+        return false;
     }
+    if (std::find(symbols->begin(), symbols->end(), BYPARR_ENTRY_SYMBOL_V1) != symbols->end())
+        return true;
+    for (const auto& s : *symbols) {
+        if (s.rfind("byparr_plugin_query_v", 0) == 0) {
+            refuse(r, LoadRefusal::kWrongAbiMajor, "exports " + s + " but this host speaks ABI 1");
+            return false;
+        }
+    }
+    refuse(r, LoadRefusal::kMissingEntrySymbol,
+           std::string("does not export ") + BYPARR_ENTRY_SYMBOL_V1);
+    return false;
+}
 
+// Maps the library for good, or null (refused).
+std::shared_ptr<LoadedLibrary> open_library(PluginRecord& r) {
     // Never unloaded (no hot unload): a call the host abandoned may still be
     // running in the library, and plugins may keep pointers into it. The
     // libraries live in a process-wide list that is never destroyed, so the
@@ -297,47 +333,72 @@ void load_plugin(PluginRecord& r) {
         lib->lib.load(fs::path(r.library_path),
                       boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
     } catch (const std::exception& e) {
-        return refuse(r, LoadRefusal::kLoadFailed, e.what());
+        refuse(r, LoadRefusal::kLoadFailed, e.what());
+        return nullptr;
     }
+    return lib;
+}
+
+// The module the entry point describes, checked against the ABI and the manifest, or
+// null (refused). *copy: the part of it this host knows.
+const byparr_module_v1* query_module(PluginRecord& r, LoadedLibrary& lib, byparr_module_v1* copy) {
     byparr_plugin_query_v1_fn query = nullptr;
     try {
-        query = lib->lib.get<const byparr_module_v1*()>(BYPARR_ENTRY_SYMBOL_V1);
+        query = lib.lib.get<const byparr_module_v1*()>(BYPARR_ENTRY_SYMBOL_V1);
     } catch (const std::exception& e) {
-        return refuse(r, LoadRefusal::kMissingEntrySymbol, e.what());
+        refuse(r, LoadRefusal::kMissingEntrySymbol, e.what());
+        return nullptr;
     }
     const byparr_module_v1* mod = query ? query() : nullptr;
-    if (mod == nullptr) return refuse(r, LoadRefusal::kInvalidModule, "query returned NULL");
+    auto refused = [&](LoadRefusal why, std::string detail) {
+        refuse(r, why, std::move(detail));
+        return nullptr;
+    };
+    if (mod == nullptr) return refused(LoadRefusal::kInvalidModule, "query returned NULL");
     if (mod->struct_size < kModuleMinSize)
-        return refuse(r, LoadRefusal::kTruncatedStruct,
-                      "module struct_size " + std::to_string(mod->struct_size) + " < " +
-                          std::to_string(kModuleMinSize));
+        return refused(LoadRefusal::kTruncatedStruct, "module struct_size " +
+                                                          std::to_string(mod->struct_size) + " < " +
+                                                          std::to_string(kModuleMinSize));
     if (mod->abi_major != BYPARR_ABI_MAJOR)
-        return refuse(r, LoadRefusal::kWrongAbiMajor,
-                      "module says ABI " + std::to_string(mod->abi_major));
+        return refused(LoadRefusal::kWrongAbiMajor,
+                       "module says ABI " + std::to_string(mod->abi_major));
     if (mod->abi_minor > BYPARR_ABI_MINOR)
-        return refuse(r, LoadRefusal::kNewerAbiMinor,
-                      "module says ABI 1." + std::to_string(mod->abi_minor) + ", host speaks 1." +
-                          std::to_string(BYPARR_ABI_MINOR));
+        return refused(LoadRefusal::kNewerAbiMinor,
+                       "module says ABI 1." + std::to_string(mod->abi_minor) + ", host speaks 1." +
+                           std::to_string(BYPARR_ABI_MINOR));
     // Same or older minor, yet larger than the newest struct this host knows:
     // the plugin is lying about its version or corrupt; reading it is unsafe.
     if (mod->struct_size > sizeof(byparr_module_v1))
-        return refuse(r, LoadRefusal::kOversizedStruct,
-                      "module struct_size " + std::to_string(mod->struct_size) +
-                          " is larger than ABI 1." + std::to_string(mod->abi_minor) + " allows (" +
-                          std::to_string(sizeof(byparr_module_v1)) + ")");
-    byparr_module_v1 mc{};
-    std::memcpy(&mc, mod, mod->struct_size);
-    std::string bin_id = mc.id ? mc.id : "", bin_version = mc.version ? mc.version : "";
+        return refused(LoadRefusal::kOversizedStruct,
+                       "module struct_size " + std::to_string(mod->struct_size) +
+                           " is larger than ABI 1." + std::to_string(mod->abi_minor) + " allows (" +
+                           std::to_string(sizeof(byparr_module_v1)) + ")");
+    *copy = byparr_module_v1{};
+    std::memcpy(copy, mod, mod->struct_size);
+    const auto& m = r.manifest;
+    std::string bin_id = copy->id ? copy->id : "", bin_version = copy->version ? copy->version : "";
     if (bin_id != m.id || bin_version != m.version)
-        return refuse(r, LoadRefusal::kManifestMismatch,
-                      "binary is " + bin_id + " " + bin_version + ", manifest says " + m.id + " " +
-                          m.version);
-    if (mc.load == nullptr) return refuse(r, LoadRefusal::kInvalidModule, "module has no load()");
+        return refused(LoadRefusal::kManifestMismatch, "binary is " + bin_id + " " + bin_version +
+                                                           ", manifest says " + m.id + " " +
+                                                           m.version);
+    if (copy->load == nullptr) return refused(LoadRefusal::kInvalidModule, "module has no load()");
+    return mod;
+}
+
+}  // namespace
+
+void load_plugin(PluginRecord& r) {
+    if (!r.loaded() || !check_before_open(r)) return;
+    auto lib = open_library(r);
+    if (!lib) return;
+    byparr_module_v1 mc{};
+    const byparr_module_v1* mod = query_module(r, *lib, &mc);
+    if (mod == nullptr) return;
 
     auto host = std::make_shared<PluginHost>();
     LoadCtx& ctx = *host;
     ctx.record = &r;
-    ctx.plugin_id = m.id;
+    ctx.plugin_id = r.manifest.id;
     byparr_host_api_v1& api = host->api;
     api.struct_size = sizeof api;
     api.abi_major = BYPARR_ABI_MAJOR;

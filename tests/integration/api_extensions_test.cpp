@@ -5,7 +5,6 @@
 // test compares what the browser sent with what the client asked for, byte for byte.
 #include <gtest/gtest.h>
 
-#include <Poco/Base64Decoder.h>
 #include <Poco/Base64Encoder.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -35,14 +34,6 @@ namespace byparr::test {
 namespace {
 
 using Json = Poco::JSON::Object::Ptr;
-
-std::string base64_decode(const std::string& in) {
-    std::istringstream src(in);
-    Poco::Base64Decoder dec(src);
-    std::ostringstream out;
-    out << dec.rdbuf();
-    return out.str();
-}
 
 // Deterministic bytes: a PDF header, then every byte value (NUL and invalid UTF-8 included).
 std::string pdf_bytes(size_t size) {

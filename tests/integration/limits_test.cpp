@@ -9,7 +9,6 @@
 #include <sstream>
 #include <string>
 
-#include <Poco/Base64Decoder.h>
 #include <Poco/JSON/Object.h>
 
 #include "tests/support/byparr_server.h"
@@ -18,14 +17,6 @@
 
 namespace byparr::test {
 namespace {
-
-std::string base64_decode(const std::string& in) {
-    std::istringstream src(in);
-    Poco::Base64Decoder dec(src);
-    std::ostringstream out;
-    out << dec.rdbuf();
-    return out.str();
-}
 
 uint32_t be32(const std::string& s, size_t at) {
     return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) |

@@ -15,7 +15,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include <Poco/Base64Decoder.h>
 #include <Poco/JSON/Parser.h>
 
 extern char** environ;
@@ -272,14 +271,6 @@ Poco::JSON::Object::Ptr parse_object(const std::string& text) {
     } catch (...) {
         return nullptr;
     }
-}
-
-std::string base64_decode(const std::string& text) {
-    std::istringstream in(text);
-    Poco::Base64Decoder dec(in);
-    std::ostringstream out;
-    out << dec.rdbuf();
-    return out.str();
 }
 
 }  // namespace byparr::test

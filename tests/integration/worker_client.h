@@ -14,6 +14,8 @@
 
 #include <Poco/JSON/Object.h>
 
+#include "tests/support/http_client.h"  // base64_decode
+
 namespace byparr::test {
 
 class WorkerClient {
@@ -74,8 +76,5 @@ std::string pre_text(const std::string& html, const std::string& id);
 
 // Parses JSON text into an object; nullptr when it is not one.
 Poco::JSON::Object::Ptr parse_object(const std::string& text);
-
-// Standard base64 decode (screenshots).
-std::string base64_decode(const std::string& text);
 
 }  // namespace byparr::test

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <Poco/Base64Decoder.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -86,6 +87,14 @@ HttpResult http_request_via(const HttpProxy& proxy, const std::string& method,
 
 HttpResult post_json(const std::string& url, const std::string& json, int timeout_ms) {
     return http_request("POST", url, json, {{"Content-Type", "application/json"}}, timeout_ms);
+}
+
+std::string base64_decode(const std::string& text) {
+    std::istringstream in(text);
+    Poco::Base64Decoder dec(in);
+    std::ostringstream out;
+    out << dec.rdbuf();
+    return out.str();
 }
 
 }  // namespace byparr::test

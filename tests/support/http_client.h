@@ -42,4 +42,7 @@ HttpResult http_request_via(const HttpProxy& proxy, const std::string& method,
 // POST with Content-Type: application/json.
 HttpResult post_json(const std::string& url, const std::string& json, int timeout_ms = 10000);
 
+// Standard base64 decode (screenshots, binary answers).
+std::string base64_decode(const std::string& text);
+
 }  // namespace byparr::test
