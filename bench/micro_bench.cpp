@@ -20,28 +20,33 @@ const char* kProwlarrBody =
     R"({"maxTimeout":60000,"cmd":"request.get","url":"https://indexer.example.org/search?q=linux&cat=5000","proxy":{}})";
 
 void BM_ParseProwlarrRequest(benchmark::State& s) {
-    for (auto _ : s) benchmark::DoNotOptimize(parse_v1_request(kProwlarrBody));
+    for (auto _ : s)
+        benchmark::DoNotOptimize(parse_v1_request(kProwlarrBody));
 }
 BENCHMARK(BM_ParseProwlarrRequest);
 
 void BM_ParseRequestWith20Cookies(benchmark::State& s) {
     std::string body = R"({"cmd":"request.get","url":"https://a.example.org/","cookies":[)";
     for (int i = 0; i < 20; ++i)
-        body += std::string(i ? "," : "") + R"({"name":"c)" + std::to_string(i) +
-                R"(","value":"0123456789abcdef0123456789abcdef","domain":".example.org","path":"/","httpOnly":true,"secure":true,"expiry":1900000000})";
+        body +=
+            std::string(i ? "," : "") + R"({"name":"c)" + std::to_string(i) +
+            R"(","value":"0123456789abcdef0123456789abcdef","domain":".example.org","path":"/","httpOnly":true,"secure":true,"expiry":1900000000})";
     body += "]}";
-    for (auto _ : s) benchmark::DoNotOptimize(parse_v1_request(body));
+    for (auto _ : s)
+        benchmark::DoNotOptimize(parse_v1_request(body));
 }
 BENCHMARK(BM_ParseRequestWith20Cookies);
 
 Config bench_config() {
     std::string err;
-    auto state = std::filesystem::temp_directory_path() / ("byparr-bench-" + std::to_string(getpid()));
-    auto c = Config::from_map({{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
-                               {"BYPARR_STATE_DIR", state.string()},
-                               {"SOLVERS", "echo-solver"},
-                               {"LOG_LEVEL", "error"}},
-                              &err);
+    auto state =
+        std::filesystem::temp_directory_path() / ("byparr-bench-" + std::to_string(getpid()));
+    auto c =
+        Config::from_map({{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
+                          {"BYPARR_STATE_DIR", state.string()},
+                          {"SOLVERS", "echo-solver"},
+                          {"LOG_LEVEL", "error"}},
+                         &err);
     return *c;
 }
 
@@ -64,7 +69,8 @@ Fixture& fixture() {
 // a deadline thread, serialise.
 void BM_HandleV1ThroughEchoPlugin(benchmark::State& s) {
     auto& f = fixture();
-    for (auto _ : s) benchmark::DoNotOptimize(f.service->handle_v1(kProwlarrBody));
+    for (auto _ : s)
+        benchmark::DoNotOptimize(f.service->handle_v1(kProwlarrBody));
 }
 BENCHMARK(BM_HandleV1ThroughEchoPlugin);
 
@@ -74,7 +80,8 @@ void BM_SerialiseLargeAnswer(benchmark::State& s) {
     // page of that size to escape and copy.
     std::string body = R"({"cmd":"request.post","url":"https://a.example.org/","postData":")" +
                        std::string(200 * 1024, 'x') + "\"}";
-    for (auto _ : s) benchmark::DoNotOptimize(f.service->handle_v1(body));
+    for (auto _ : s)
+        benchmark::DoNotOptimize(f.service->handle_v1(body));
     s.SetBytesProcessed(int64_t(s.iterations()) * int64_t(body.size()));
 }
 BENCHMARK(BM_SerialiseLargeAnswer);
@@ -95,12 +102,17 @@ void BM_SolveThroughCAbi(benchmark::State& s) {
     } sink;
     auto str_cb = [](void* ctx, byparr_str v) { static_cast<Sink*>(ctx)->n += v.len; };
     auto int_cb = [](void* ctx, int32_t v) { static_cast<Sink*>(ctx)->n += size_t(v); };
-    auto hdr_cb = [](void* ctx, byparr_str k, byparr_str v) { static_cast<Sink*>(ctx)->n += k.len + v.len; };
-    auto cookie_cb = [](void* ctx, const byparr_cookie* k) { static_cast<Sink*>(ctx)->n += k->name.len; };
+    auto hdr_cb = [](void* ctx, byparr_str k, byparr_str v) {
+        static_cast<Sink*>(ctx)->n += k.len + v.len;
+    };
+    auto cookie_cb = [](void* ctx, const byparr_cookie* k) {
+        static_cast<Sink*>(ctx)->n += k->name.len;
+    };
     auto err_cb = [](void*, byparr_error_kind, byparr_str) {};
-    byparr_result_writer w{sizeof w, &sink, str_cb, int_cb, str_cb, str_cb, hdr_cb, cookie_cb,
-                           str_cb, str_cb, hdr_cb, err_cb, str_cb};
-    for (auto _ : s) benchmark::DoNotOptimize(c->def.solver.solve(c->instance, &q, &w));
+    byparr_result_writer w{sizeof w,  &sink,  str_cb, int_cb, str_cb, str_cb, hdr_cb,
+                           cookie_cb, str_cb, str_cb, hdr_cb, err_cb, str_cb};
+    for (auto _ : s)
+        benchmark::DoNotOptimize(c->def.solver.solve(c->instance, &q, &w));
 }
 BENCHMARK(BM_SolveThroughCAbi);
 
@@ -112,7 +124,8 @@ struct DirectEcho {
         s.status = 200;
         s.user_agent = "EchoSolver/1.0";
         s.headers.emplace_back("content-type", "text/html");
-        s.response = R"({"method":"GET","postData":"","cookies":"","proxy":"","session":"","timeoutMs":1000,"flags":0})";
+        s.response =
+            R"({"method":"GET","postData":"","cookies":"","proxy":"","session":"","timeoutMs":1000,"flags":0})";
         s.cookies.push_back(Cookie{"echo", "1", "example.test", "/", "Lax", -1, false, false});
         return s;
     }
@@ -120,7 +133,8 @@ struct DirectEcho {
 void BM_SolveDirectCall(benchmark::State& s) {
     DirectEcho d;
     std::string url = "https://a.example.org/";
-    for (auto _ : s) benchmark::DoNotOptimize(d.solve(url));
+    for (auto _ : s)
+        benchmark::DoNotOptimize(d.solve(url));
 }
 BENCHMARK(BM_SolveDirectCall);
 
@@ -130,7 +144,8 @@ void BM_DispatchThroughChain(benchmark::State& s) {
     SolveRequest r;
     r.url = "https://a.example.org/";
     r.timeout_ms = 1000;
-    for (auto _ : s) benchmark::DoNotOptimize(f.service->dispatcher().solve(r));
+    for (auto _ : s)
+        benchmark::DoNotOptimize(f.service->dispatcher().solve(r));
 }
 BENCHMARK(BM_DispatchThroughChain);
 

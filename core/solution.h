@@ -39,7 +39,7 @@ struct SolveRequest {
     ProxySpec proxy;
     std::vector<Cookie> cookies;
     RequestExtensions ext;  // headers, body type, tabs_till_verify
-    uint32_t flags = 0;  // BYPARR_REQ_*
+    uint32_t flags = 0;     // BYPARR_REQ_*
     uint32_t timeout_ms = 60000;
     uint32_t wait_ms = 0;
     uint32_t session_ttl_ms = 0;

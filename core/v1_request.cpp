@@ -18,11 +18,16 @@ namespace byparr {
 
 const char* to_string(Command c) {
     switch (c) {
-        case Command::kRequestGet: return "request.get";
-        case Command::kRequestPost: return "request.post";
-        case Command::kSessionsCreate: return "sessions.create";
-        case Command::kSessionsList: return "sessions.list";
-        case Command::kSessionsDestroy: return "sessions.destroy";
+        case Command::kRequestGet:
+            return "request.get";
+        case Command::kRequestPost:
+            return "request.post";
+        case Command::kSessionsCreate:
+            return "sessions.create";
+        case Command::kSessionsList:
+            return "sessions.list";
+        case Command::kSessionsDestroy:
+            return "sessions.destroy";
     }
     return "?";
 }
@@ -35,7 +40,8 @@ std::string python_seconds(int64_t ms) {
     char buf[4] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
                    static_cast<char>('0' + frac % 10), 0};
     std::string f(buf);
-    while (f.size() > 1 && f.back() == '0') f.pop_back();
+    while (f.size() > 1 && f.back() == '0')
+        f.pop_back();
     return s + f;
 }
 
@@ -51,16 +57,21 @@ size_t nesting_depth(std::string_view s, size_t stop_at) {
     bool in_str = false, esc = false;
     for (char c : s) {
         if (in_str) {
-            if (esc) esc = false;
-            else if (c == '\\') esc = true;
-            else if (c == '"') in_str = false;
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
             continue;
         }
-        if (c == '"') in_str = true;
+        if (c == '"')
+            in_str = true;
         else if (c == '{' || c == '[') {
             max_depth = std::max(max_depth, ++depth);
             if (max_depth > stop_at) return max_depth;
-        } else if ((c == '}' || c == ']') && depth > 0) --depth;
+        } else if ((c == '}' || c == ']') && depth > 0)
+            --depth;
     }
     return max_depth;
 }
@@ -155,7 +166,8 @@ struct Reader {
         try {
             return v.convert<int64_t>();
         } catch (const Poco::Exception&) {
-            if (!error) error = RequestError{"Request parameter '" + display + "' is out of range."};
+            if (!error)
+                error = RequestError{"Request parameter '" + display + "' is out of range."};
             return std::nullopt;
         }
     }
@@ -178,7 +190,8 @@ std::optional<std::string> check_target_url(std::string_view url, size_t max_byt
     std::string trimmed(url);
     if (!iequals_prefix(trimmed, "http://") && !iequals_prefix(trimmed, "https://")) {
         auto colon = trimmed.find(':');
-        std::string scheme = colon == std::string::npos || colon > 32 ? "" : trimmed.substr(0, colon);
+        std::string scheme =
+            colon == std::string::npos || colon > 32 ? "" : trimmed.substr(0, colon);
         if (scheme.empty())
             return "Request parameter 'url' must be an absolute http:// or https:// URL.";
         return "Request parameter 'url' has scheme '" + scheme +
@@ -202,7 +215,8 @@ std::optional<std::string> check_proxy_url(std::string_view url) {
     std::string u(url);
     if (!iequals_prefix(u, "http://") && !iequals_prefix(u, "https://") &&
         !iequals_prefix(u, "socks4://") && !iequals_prefix(u, "socks5://"))
-        return std::string("Request parameter 'proxy.url' must start with http://, socks4:// or socks5://.");
+        return std::string(
+            "Request parameter 'proxy.url' must start with http://, socks4:// or socks5://.");
     try {
         Poco::URI uri(u);
         if (uri.getHost().empty()) return std::string("Request parameter 'proxy.url' has no host.");
@@ -245,11 +259,16 @@ Failure parse_command(Reader& r, V1Request& req) {
     if (r.error) return r.error;
     if (!cmd || cmd->empty()) return RequestError{"Request parameter 'cmd' is mandatory."};
     req.cmd_text = *cmd;
-    if (*cmd == "request.get") req.cmd = Command::kRequestGet;
-    else if (*cmd == "request.post") req.cmd = Command::kRequestPost;
-    else if (*cmd == "sessions.create") req.cmd = Command::kSessionsCreate;
-    else if (*cmd == "sessions.list") req.cmd = Command::kSessionsList;
-    else if (*cmd == "sessions.destroy") req.cmd = Command::kSessionsDestroy;
+    if (*cmd == "request.get")
+        req.cmd = Command::kRequestGet;
+    else if (*cmd == "request.post")
+        req.cmd = Command::kRequestPost;
+    else if (*cmd == "sessions.create")
+        req.cmd = Command::kSessionsCreate;
+    else if (*cmd == "sessions.list")
+        req.cmd = Command::kSessionsList;
+    else if (*cmd == "sessions.destroy")
+        req.cmd = Command::kSessionsDestroy;
     else {
         std::string shown = cmd->size() > 64 ? cmd->substr(0, 64) + "..." : *cmd;
         return RequestError{"Request parameter 'cmd' = '" + shown + "' is invalid."};
@@ -264,7 +283,8 @@ Failure parse_options(Reader& r, V1Request& req) {
         if (r.obj.has(k)) req.deprecated_fields.emplace_back(k);
     if (auto v = r.integer("maxTimeout")) req.max_timeout_ms = *v < 1 ? 60000 : *v;
     if (auto v = r.string("session")) req.session = *v;
-    if (auto v = r.integer("session_ttl_minutes")) req.session_ttl_minutes = std::max<int64_t>(0, *v);
+    if (auto v = r.integer("session_ttl_minutes"))
+        req.session_ttl_minutes = std::max<int64_t>(0, *v);
     if (auto v = r.boolean("returnOnlyCookies")) req.return_only_cookies = *v;
     if (auto v = r.boolean("returnScreenshot")) req.return_screenshot = *v;
     if (auto v = r.boolean("disableMedia")) {
@@ -538,7 +558,8 @@ std::variant<V1Request, RequestError> parse_v1_request(std::string_view body,
     if (auto e = parse_cookies(r, req, limits)) return *e;
     if (auto e = parse_target(r, req, limits)) return *e;
     if (req.cmd == Command::kSessionsDestroy && req.session.empty())
-        return RequestError{"Request parameter 'session' is mandatory in 'sessions.destroy' command."};
+        return RequestError{
+            "Request parameter 'session' is mandatory in 'sessions.destroy' command."};
     return req;
 }
 

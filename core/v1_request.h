@@ -87,12 +87,12 @@ struct V1Request {
     bool return_screenshot = false;
     bool disable_media = false;
     std::optional<bool> disable_media_set;  // request value, if given
-    std::optional<ProxySpec> proxy;  // absent vs {} (explicitly no proxy) matter
-    std::string post_data;           // the body's bytes (a JSON postData serialised)
+    std::optional<ProxySpec> proxy;         // absent vs {} (explicitly no proxy) matter
+    std::string post_data;                  // the body's bytes (a JSON postData serialised)
     RequestExtensions ext;
     int64_t wait_seconds = 0;
-    std::string solver;   // beyond: an explicit solver id
-    std::string api_key;  // beyond: the apiKey field
+    std::string solver;                          // beyond: an explicit solver id
+    std::string api_key;                         // beyond: the apiKey field
     std::vector<std::string> deprecated_fields;  // present, ignored, warned about
 };
 

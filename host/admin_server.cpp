@@ -1,12 +1,12 @@
 #include "host/admin_server.h"
 
+#include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/JSON/Parser.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,7 +43,8 @@ void write_plugin(JsonWriter& w, const PluginRecord& p, bool details,
         w.key("abi").begin_object().field("major", static_cast<int64_t>(p.manifest.abi_major));
         w.field("minor", static_cast<int64_t>(p.manifest.abi_minor)).end_object();
         w.key("capabilities").begin_array();
-        for (const auto& c : p.manifest.capabilities) w.value(c);
+        for (const auto& c : p.manifest.capabilities)
+            w.value(c);
         w.end_array();
         w.key("settings").begin_array();
         for (const auto& name : p.manifest.settings) {
@@ -79,9 +80,11 @@ int64_t resident_bytes() {
 std::string plugins_json(const Registry& registry) {
     JsonWriter w;
     w.begin_object().key("plugins").begin_array();
-    for (const auto& p : registry.plugins()) write_plugin(w, p, false);
+    for (const auto& p : registry.plugins())
+        write_plugin(w, p, false);
     w.end_array().key("components").begin_array();
-    for (const auto& s : registry.status()) write_component(w, s);
+    for (const auto& s : registry.status())
+        write_component(w, s);
     w.end_array().end_object();
     return w.take();
 }
@@ -125,7 +128,7 @@ std::string ok_json(const std::string& m) {
 }
 
 class AdminHandler : public Poco::Net::HTTPRequestHandler {
-public:
+  public:
     AdminHandler(Registry& r, V1Service& s, ClearanceCache* c) : r_(r), s_(s), cache_(c) {}
 
     void handleRequest(HTTPServerRequest& req, HTTPServerResponse& resp) override {
@@ -143,7 +146,7 @@ public:
         resp.sendBuffer(body.data(), body.size());
     }
 
-private:
+  private:
     static std::string decoded(const std::string& s) {
         std::string out;
         Poco::URI::decode(s, out);
@@ -167,8 +170,7 @@ private:
         if (path == "/plugins" && m == "GET") return plugins_json(r_);
         const std::string prefix = "/plugins/";
         if (path.rfind(prefix, 0) == 0 && m == "GET") {
-            if (auto info = plugin_info_json(r_, decoded(path.substr(prefix.size()))))
-                return *info;
+            if (auto info = plugin_info_json(r_, decoded(path.substr(prefix.size())))) return *info;
             *status = 404;
             return error_json("no plugin or component '" + decoded(path.substr(prefix.size())) +
                               "'");
@@ -204,7 +206,8 @@ private:
             auto o = s_.pipeline().dispatcher().session_list("");
             JsonWriter w;
             w.begin_object().key("sessions").begin_array();
-            for (const auto& id : o.sessions) w.value(id);
+            for (const auto& id : o.sessions)
+                w.value(id);
             w.end_array().end_object();
             return w.take();
         }
@@ -271,8 +274,7 @@ private:
     std::string stats() {
         auto& mx = s_.pipeline().metrics();
         auto sum = [&](const char* result) {
-            return mx.value("byparr_requests_total",
-                            {{"cmd", "request.get"}, {"result", result}}) +
+            return mx.value("byparr_requests_total", {{"cmd", "request.get"}, {"result", result}}) +
                    mx.value("byparr_requests_total", {{"cmd", "request.post"}, {"result", result}});
         };
         // Page requests: request.get/request.post that passed validation. Session
@@ -286,13 +288,15 @@ private:
             failed_total += v;
         double answered = solved + not_detected + cached;
         double page_requests = answered + failed_total;
-        double invalid = mx.value("byparr_requests_total", {{"cmd", "invalid"}, {"result", "invalid"}}) +
-                         sum("invalid");
+        double invalid =
+            mx.value("byparr_requests_total", {{"cmd", "invalid"}, {"result", "invalid"}}) +
+            sum("invalid");
         double sessions = 0;
         for (const char* cmd : {"sessions.create", "sessions.list", "sessions.destroy"})
             for (const char* r : {"ok", "error", "invalid"})
                 sessions += mx.value("byparr_requests_total", {{"cmd", cmd}, {"result", r}});
-        double hits = mx.value("byparr_cache_hits_total"), misses = mx.value("byparr_cache_misses_total");
+        double hits = mx.value("byparr_cache_hits_total"),
+               misses = mx.value("byparr_cache_misses_total");
         auto num = [](double v) { return std::isnan(v) ? 0.0 : v; };
         auto pages_only = [](const Labels& l) {
             for (const auto& [k, v] : l)
@@ -310,8 +314,7 @@ private:
         w.end_object();
         w.field("solveRate", page_requests > 0 ? answered / page_requests : 0.0);
         w.field("sessionCommands", sessions).field("invalidRequests", invalid);
-        w.field("p50Seconds",
-                num(mx.quantile("byparr_request_duration_seconds", 0.5, pages_only)));
+        w.field("p50Seconds", num(mx.quantile("byparr_request_duration_seconds", 0.5, pages_only)));
         w.field("p95Seconds",
                 num(mx.quantile("byparr_request_duration_seconds", 0.95, pages_only)));
         w.field("cacheHits", hits).field("cacheMisses", misses);
@@ -357,13 +360,13 @@ private:
 };
 
 class AdminFactory : public Poco::Net::HTTPRequestHandlerFactory {
-public:
+  public:
     AdminFactory(Registry& r, V1Service& s, ClearanceCache* c) : r_(r), s_(s), cache_(c) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
         return new AdminHandler(r_, s_, cache_);
     }
 
-private:
+  private:
     Registry& r_;
     V1Service& s_;
     ClearanceCache* cache_;
@@ -372,11 +375,18 @@ private:
 }  // namespace
 
 AdminServer::AdminServer(const Config& config, Registry& registry, V1Service& service)
-    : config_(config), registry_(registry), service_(service), cache_(&service.pipeline().cache()) {}
+    : config_(config),
+      registry_(registry),
+      service_(service),
+      cache_(&service.pipeline().cache()) {}
 
-AdminServer::~AdminServer() { stop(); }
+AdminServer::~AdminServer() {
+    stop();
+}
 
-std::string AdminServer::socket_path() const { return config_.state_dir + "/admin.sock"; }
+std::string AdminServer::socket_path() const {
+    return config_.state_dir + "/admin.sock";
+}
 
 void AdminServer::start() {
     std::string path = socket_path();
@@ -399,12 +409,14 @@ void AdminServer::start() {
         params->setMaxThreads(4);
         params->setKeepAlive(false);
         server_ = std::make_unique<QuietHttpServer>(new AdminFactory(registry_, service_, cache_),
-                                                          sock, params);
+                                                    sock, params);
         server_->start();
         log::info("admin", "admin socket at {}", path);
     } catch (const Poco::Exception& e) {
-        log::warning("admin", "admin socket {} unavailable ({}); byparrctl will not reach this "
-                     "server", path, e.displayText());
+        log::warning("admin",
+                     "admin socket {} unavailable ({}); byparrctl will not reach this "
+                     "server",
+                     path, e.displayText());
     }
 }
 

@@ -20,7 +20,8 @@ using Poco::Net::HTTPServerResponse;
 void send(HTTPServerResponse& resp, const HttpReply& r) {
     resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
     resp.setContentType(r.content_type);
-    for (const auto& [k, v] : r.headers) resp.set(k, v);
+    for (const auto& [k, v] : r.headers)
+        resp.set(k, v);
     resp.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
     resp.sendBuffer(r.body.data(), r.body.size());
 }
@@ -32,7 +33,7 @@ std::string plain_error(int status, const std::string& message) {
 }
 
 class Handler : public HTTPRequestHandler {
-public:
+  public:
     Handler(V1Service& s, size_t max_body) : s_(s), max_body_(max_body) {}
 
     void handleRequest(HTTPServerRequest& req, HTTPServerResponse& resp) override {
@@ -42,18 +43,21 @@ public:
             // Last line of defence: whatever happened, the client gets the envelope
             // and this thread goes back to the pool.
             log::error("http", "handler failed: {}", e.what());
-            if (!resp.sent()) send(resp, s_.error_reply(500, std::string("Internal error: ") + e.what()));
+            if (!resp.sent())
+                send(resp, s_.error_reply(500, std::string("Internal error: ") + e.what()));
         }
     }
 
-private:
+  private:
     void route(HTTPServerRequest& req, HTTPServerResponse& resp) {
         std::string path = req.getURI();
         if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
         const std::string& m = req.getMethod();
         auto only = [&](const char* allowed) {
             if (m == allowed || (std::string(allowed) == "GET" && m == "HEAD")) return true;
-            HttpReply r{405, plain_error(405, "Method not allowed."), "application/json",
+            HttpReply r{405,
+                        plain_error(405, "Method not allowed."),
+                        "application/json",
                         {{"Allow", allowed}}};
             send(resp, r);
             return false;
@@ -67,14 +71,16 @@ private:
         } else if (path == "/v1") {
             if (only("POST")) handle_v1(req, resp);
         } else if (path == "/status.json") {
-            if (only("GET")) send(resp, status_authorized(req) ? status_json(s_) : status_unauthorized());
+            if (only("GET"))
+                send(resp, status_authorized(req) ? status_json(s_) : status_unauthorized());
         } else if (auto page = status_asset(path)) {
             // The page and its script and style: a person's view, so behind the key too.
             if (only("GET")) send(resp, status_authorized(req) ? *page : status_unauthorized());
         } else {
             std::string shown = path.size() > 200 ? path.substr(0, 200) + "..." : path;
-            send(resp, HttpReply{404, plain_error(404, "Not found: '" + shown + "'"),
-                                 "application/json", {}});
+            send(resp,
+                 HttpReply{
+                     404, plain_error(404, "Not found: '" + shown + "'"), "application/json", {}});
         }
     }
 
@@ -84,7 +90,8 @@ private:
 
     void handle_v1(HTTPServerRequest& req, HTTPServerResponse& resp) {
         // Refuse by the declared length first, so a huge body is never read.
-        if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(max_body_)) {
+        if (req.hasContentLength() &&
+            req.getContentLength64() > static_cast<Poco::Int64>(max_body_)) {
             // Read (and drop) a moderately oversized body before answering: a
             // client still sending when we close gets a reset instead of the 413.
             // Anything beyond 16 MiB is not worth the bandwidth; it gets the reset.
@@ -140,27 +147,28 @@ namespace {
 
 // PROMETHEUS_PORT: /metrics only, as FlareSolverr's exporter port.
 class MetricsHandler : public HTTPRequestHandler {
-public:
+  public:
     explicit MetricsHandler(V1Service& s) : s_(s) {}
     void handleRequest(HTTPServerRequest& req, HTTPServerResponse& resp) override {
         std::string path = req.getURI();
         if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
         if (path != "/metrics" && path != "/") {
-            send(resp, HttpReply{404, plain_error(404, "Not found: '" + path.substr(0, 200) + "'"),
-                                 "application/json", {}});
+            send(resp, HttpReply{404,
+                                 plain_error(404, "Not found: '" + path.substr(0, 200) + "'"),
+                                 "application/json",
+                                 {}});
             return;
         }
         send(resp, s_.metrics());
     }
 
-private:
+  private:
     V1Service& s_;
 };
 
 }  // namespace
 
-Poco::Net::HTTPRequestHandler* MetricsRouteFactory::createRequestHandler(
-    const HTTPServerRequest&) {
+Poco::Net::HTTPRequestHandler* MetricsRouteFactory::createRequestHandler(const HTTPServerRequest&) {
     return new MetricsHandler(service_);
 }
 

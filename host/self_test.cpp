@@ -101,8 +101,9 @@ void SelfTest::run() {
                 // A solver that answers only some sites (cookie-import: those it holds
                 // cookies for) declined the page: not broken, but no proof it can serve.
                 r.self_test = "not applicable";
-                r.reason = "it answers only the sites it is made for; it declined the "
-                           "self-test page";
+                r.reason =
+                    "it answers only the sites it is made for; it declined the "
+                    "self-test page";
             } else {
                 r.self_test = "failed";
                 r.reason = "self-test page did not load: " + o.error;

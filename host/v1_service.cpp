@@ -343,8 +343,8 @@ HttpReply V1Service::run_session_cmd(const V1Request& req, int64_t start_ms, Acc
                              ? Poco::UUIDGenerator::defaultGenerator().createRandom().toString()
                              : req.session;
         // The session keeps this proxy (and its zone) for its life.
-        auto o = pipeline_.dispatcher().session_create(id, pipeline_.proxy_for(req.proxy),
-                                                       req.solver);
+        auto o =
+            pipeline_.dispatcher().session_create(id, pipeline_.proxy_for(req.proxy), req.solver);
         if (!o.ok) {
             done("error");
             return envelope_error(o.error, start_ms);

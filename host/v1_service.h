@@ -42,7 +42,7 @@ struct RequestMeta {
 };
 
 class V1Service {
-public:
+  public:
     V1Service(const Config& config, Registry& registry);
 
     /// `authorization` is the request's Authorization header ("" if none). The reply
@@ -69,16 +69,20 @@ public:
     /// Requests currently inside handle_v1 (for graceful shutdown).
     int active() const { return active_.load(); }
     /// Refuse new commands from now on (shutdown in progress).
-    void stop_accepting() { accepting_ = false; pipeline_.gate().close(); }
+    void stop_accepting() {
+        accepting_ = false;
+        pipeline_.gate().close();
+    }
 
-private:
+  private:
     HttpReply dispatch_v1(std::string_view body, std::string_view authorization,
                           const std::string& rid, int64_t start_ms, AccessRecord& a);
     HttpReply run_request(const V1Request& req, int64_t start_ms, const std::string& rid,
                           AccessRecord& a);
     HttpReply solution_reply(const V1Request& req, const Solution& s, int64_t start_ms);
     HttpReply run_session_cmd(const V1Request& req, int64_t start_ms, AccessRecord& a);
-    HttpReply envelope_error(const std::string& message, int64_t start_ms, int http_status = 500) const;
+    HttpReply envelope_error(const std::string& message, int64_t start_ms,
+                             int http_status = 500) const;
     void register_host_gauges();
 
     const Config& config_;

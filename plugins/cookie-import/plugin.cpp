@@ -102,8 +102,8 @@ void register_components(Registrar& r) {
     r.add<ImportSolver>("cookie-import",
                         "Answers returnOnlyCookies requests from imported browser cookies",
                         kNoSessions);
-    r.add<ImportSource>(
-        "cookie-import-source", "Cookies exported from a browser (cookies.txt or JSON) per site");
+    r.add<ImportSource>("cookie-import-source",
+                        "Cookies exported from a browser (cookies.txt or JSON) per site");
 }
 
 }  // namespace

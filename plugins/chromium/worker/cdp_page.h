@@ -152,7 +152,7 @@ class CdpPage : public PageDriver {
     QByteArray post_type_;                          // Content-Type of post_body_
     QList<QPair<QByteArray, QByteArray>> headers_;  // the client's, for this navigation
     QString headers_host_;  // headersScope "site": every request to this host gets them too
-    bool frozen_ = false;  // freeze(): every further document request is failed
+    bool frozen_ = false;   // freeze(): every further document request is failed
     std::map<QString, int> auth_tries_;
 
     // Reuse (recycle()).

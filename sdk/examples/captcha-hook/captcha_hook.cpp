@@ -7,7 +7,7 @@
 namespace {
 
 class CaptchaHook : public byparr::sdk::CaptchaSolver {
-public:
+  public:
     explicit CaptchaHook(const byparr::sdk::Config& config)
         : api_key_(config.get("CAPTCHA_HOOK_API_KEY")) {}
 
@@ -21,7 +21,7 @@ public:
         return out.fail(BYPARR_ERROR_UNSUPPORTED, "captcha-hook is a skeleton");
     }
 
-private:
+  private:
     std::string api_key_;
 };
 

@@ -153,18 +153,18 @@ typedef struct byparr_header {
 typedef struct byparr_request {
     uint32_t struct_size;
     byparr_method method;
-    byparr_str url;        /**< absolute http(s) URL, already validated */
-    byparr_str post_data;  /**< application/x-www-form-urlencoded body (POST only) */
-    byparr_str session_id; /**< empty: a fresh, isolated cookie jar */
-    byparr_str request_id; /**< for logs */
-    byparr_str user_agent; /**< a UA this request must keep (cached clearance); empty: any */
-    byparr_proxy proxy;    /**< empty url: no proxy */
+    byparr_str url;               /**< absolute http(s) URL, already validated */
+    byparr_str post_data;         /**< application/x-www-form-urlencoded body (POST only) */
+    byparr_str session_id;        /**< empty: a fresh, isolated cookie jar */
+    byparr_str request_id;        /**< for logs */
+    byparr_str user_agent;        /**< a UA this request must keep (cached clearance); empty: any */
+    byparr_proxy proxy;           /**< empty url: no proxy */
     const byparr_cookie* cookies; /**< array of cookie_count cookies, each struct_size-tagged */
     size_t cookie_count;
-    uint32_t flags;             /**< BYPARR_REQ_* bits */
-    uint32_t timeout_ms;        /**< budget from the moment solve() is called */
-    uint32_t wait_after_ms;     /**< waitInSeconds * 1000: extra wait after solving */
-    uint32_t session_ttl_ms;    /**< recreate the named session if older; 0: no limit */
+    uint32_t flags;          /**< BYPARR_REQ_* bits */
+    uint32_t timeout_ms;     /**< budget from the moment solve() is called */
+    uint32_t wait_after_ms;  /**< waitInSeconds * 1000: extra wait after solving */
+    uint32_t session_ttl_ms; /**< recreate the named session if older; 0: no limit */
     /** Polled by long-running solvers: returns true once the host gave up on this
      *  request (deadline, shutdown). Thread-safe; cheap; may be called any time
      *  during solve(). */
@@ -240,9 +240,9 @@ typedef struct byparr_session_spec {
 /** What a metric family is (ABI 1.2), so the host writes its Prometheus TYPE from the
  *  plugin's word rather than from the sample's name. */
 typedef enum byparr_metric_kind {
-    BYPARR_METRIC_COUNTER = 1,   /**< only goes up (restarts, pages served) */
-    BYPARR_METRIC_GAUGE = 2,     /**< goes up and down (workers, memory) */
-    BYPARR_METRIC_HISTOGRAM = 3  /**< a family's _bucket, _sum and _count samples */
+    BYPARR_METRIC_COUNTER = 1,  /**< only goes up (restarts, pages served) */
+    BYPARR_METRIC_GAUGE = 2,    /**< goes up and down (workers, memory) */
+    BYPARR_METRIC_HISTOGRAM = 3 /**< a family's _bucket, _sum and _count samples */
 } byparr_metric_kind;
 
 /** Where a solver writes its metric samples (ABI 1.2). Host-owned, same rules as
@@ -397,8 +397,8 @@ typedef struct byparr_host_api_v1 {
  *  Returned by byparr_plugin_query_v1(), which must have no side effects. */
 typedef struct byparr_module_v1 {
     uint32_t struct_size;
-    uint32_t abi_major; /**< BYPARR_ABI_MAJOR the plugin was built with */
-    uint32_t abi_minor; /**< BYPARR_ABI_MINOR the plugin was built with */
+    uint32_t abi_major;  /**< BYPARR_ABI_MAJOR the plugin was built with */
+    uint32_t abi_minor;  /**< BYPARR_ABI_MINOR the plugin was built with */
     const char* id;      /**< NUL-terminated, static; must equal the manifest's id */
     const char* version; /**< NUL-terminated, static; must equal the manifest's version */
     /** Register components through host. Called once, on a host thread, after the

@@ -37,8 +37,12 @@
 
 namespace byparr::sdk {
 
-inline byparr_str view(std::string_view s) noexcept { return byparr_str{s.data(), s.size()}; }
-inline std::string str(byparr_str s) { return s.data ? std::string(s.data, s.len) : std::string(); }
+inline byparr_str view(std::string_view s) noexcept {
+    return byparr_str{s.data(), s.size()};
+}
+inline std::string str(byparr_str s) {
+    return s.data ? std::string(s.data, s.len) : std::string();
+}
 
 /// Reads a size-tagged struct the way the ABI demands: copy what both sides know,
 /// zero the rest. Used for structs the host hands in (it may be older or newer).
@@ -80,9 +84,8 @@ struct Error {
 /// A request, copied out of the host's borrowed structs so that a solver may keep
 /// it past the call (for example to hand it to another thread).
 class Request {
-public:
-    explicit Request(const byparr_request* r)
-        : started_(std::chrono::steady_clock::now()) {
+  public:
+    explicit Request(const byparr_request* r) : started_(std::chrono::steady_clock::now()) {
         byparr_request c = read_sized(r);
         method = c.method == BYPARR_METHOD_POST ? BYPARR_METHOD_POST : BYPARR_METHOD_GET;
         url = str(c.url);
@@ -97,7 +100,8 @@ public:
             // struct; the stride is therefore the writer's sizeof, which the first
             // element's struct_size tells.
             const auto* base = reinterpret_cast<const unsigned char*>(c.cookies);
-            size_t stride = c.cookies[0].struct_size ? c.cookies[0].struct_size : sizeof(byparr_cookie);
+            size_t stride =
+                c.cookies[0].struct_size ? c.cookies[0].struct_size : sizeof(byparr_cookie);
             byparr_cookie k = read_sized(reinterpret_cast<const byparr_cookie*>(base + i * stride));
             cookies.push_back(Cookie{str(k.name), str(k.value), str(k.domain), str(k.path),
                                      str(k.same_site), k.expires_s, k.http_only, k.secure});
@@ -148,7 +152,7 @@ public:
     /// True once the host gave up on this request. Only valid during solve().
     bool cancelled() const { return is_cancelled_ != nullptr && is_cancelled_(cancel_ctx_); }
 
-private:
+  private:
     std::chrono::steady_clock::time_point started_;
     bool (*is_cancelled_)(void*) = nullptr;
     void* cancel_ctx_ = nullptr;
@@ -157,10 +161,14 @@ private:
 /// Writes a solve result into the host. Thin and copy-free: every call copies
 /// into host memory before returning.
 class Result {
-public:
+  public:
     explicit Result(const byparr_result_writer* w) : w_(read_sized(w)) {}
-    void set_url(std::string_view v) { if (w_.set_url) w_.set_url(w_.ctx, view(v)); }
-    void set_status(int status) { if (w_.set_status) w_.set_status(w_.ctx, status); }
+    void set_url(std::string_view v) {
+        if (w_.set_url) w_.set_url(w_.ctx, view(v));
+    }
+    void set_status(int status) {
+        if (w_.set_status) w_.set_status(w_.ctx, status);
+    }
     void set_user_agent(std::string_view v) {
         if (w_.set_user_agent) w_.set_user_agent(w_.ctx, view(v));
     }
@@ -205,7 +213,7 @@ public:
         return BYPARR_OUTCOME_FAILED;
     }
 
-private:
+  private:
     byparr_result_writer w_;
 };
 
@@ -215,7 +223,7 @@ private:
 /// empty gives the fallback, an invalid value throws std::invalid_argument naming the
 /// setting, which fails create() with that message (the component shows as faulted).
 class Config {
-public:
+  public:
     explicit Config(const byparr_config* c) : c_(read_sized(c)) {}
     /// A setting by name, or `fallback` when unset.
     std::string get(std::string_view key, std::string_view fallback = {}) const {
@@ -260,18 +268,18 @@ public:
     std::string plugin_dir() const { return str(c_.plugin_dir); }
     std::string state_dir() const { return str(c_.state_dir); }
 
-private:
-  [[noreturn]] static void invalid(std::string_view key, const std::string& value,
-                                   const std::string& expected) {
-      throw std::invalid_argument(std::string(key) + "='" + value + "' is not " + expected);
-  }
+  private:
+    [[noreturn]] static void invalid(std::string_view key, const std::string& value,
+                                     const std::string& expected) {
+        throw std::invalid_argument(std::string(key) + "='" + value + "' is not " + expected);
+    }
     byparr_config c_;
 };
 
 /// Logging through the host (which applies LOG_LEVEL and format). Valid between
 /// load() and unload().
 class Log {
-public:
+  public:
     static void write(byparr_log_level level, std::string_view msg) noexcept {
         const byparr_host_api_v1* h = host();
         if (h != nullptr && h->log != nullptr) h->log(h->host_ctx, level, view(msg));
@@ -309,7 +317,7 @@ inline byparr_outcome unsupported(Error& e, std::string_view what) {
 
 /// Base of a solver component. Override solve(); sessions are optional.
 class Solver {
-public:
+  public:
     virtual ~Solver() = default;
     virtual byparr_outcome solve(const Request& request, Result& out) = 0;
     virtual byparr_outcome session_create(const std::string& /*id*/, const Proxy& /*proxy*/,
@@ -344,7 +352,7 @@ public:
 
 /// Base of a cookie source.
 class CookieSource {
-public:
+  public:
     virtual ~CookieSource() = default;
     /// Write cookies (and the UA they belong to) for url; NOT_APPLICABLE if none.
     virtual byparr_outcome lookup(const std::string& url, Result& out) = 0;
@@ -353,7 +361,7 @@ public:
 
 /// Base of a proxy provider.
 class ProxyProvider {
-public:
+  public:
     virtual ~ProxyProvider() = default;
     /// Set proxy_url (credentials as userinfo); NOT_APPLICABLE when none is usable.
     virtual byparr_outcome pick(const std::string& url, std::string& proxy_url) = 0;
@@ -364,11 +372,10 @@ public:
 
 /// Base of a captcha solver.
 class CaptchaSolver {
-public:
+  public:
     virtual ~CaptchaSolver() = default;
     virtual byparr_outcome solve(const std::string& kind, const std::string& page_url,
-                                 const std::string& site_key, uint32_t timeout_ms,
-                                 Result& out) = 0;
+                                 const std::string& site_key, uint32_t timeout_ms, Result& out) = 0;
     virtual void shutdown(uint32_t /*deadline_ms*/) {}
 };
 
@@ -433,8 +440,8 @@ byparr_outcome solver_solve(void* instance, const byparr_request* request,
     Result result(out);
     return guarded([&] { return static_cast<T*>(instance)->solve(Request(request), result); },
                    [&](std::string_view what) {
-                       result.fail(BYPARR_ERROR_INTERNAL, std::string("solver threw: ") +
-                                                              std::string(what));
+                       result.fail(BYPARR_ERROR_INTERNAL,
+                                   std::string("solver threw: ") + std::string(what));
                    });
 }
 
@@ -583,7 +590,7 @@ byparr_outcome captcha_solve(void* instance, byparr_str kind, byparr_str page_ur
 /// the id and description into static storage owned by the plugin, because the
 /// host keeps the function pointers (not the strings) for the library's life.
 class Registrar {
-public:
+  public:
     explicit Registrar(const byparr_host_api_v1* host) : host_(host) {}
 
     /// Registers a component of type T, whose kind follows from its base class
@@ -617,8 +624,9 @@ public:
             return ok(host_->register_proxy_provider &&
                       host_->register_proxy_provider(host_->host_ctx, &s));
         } else {
-            static_assert(std::is_base_of_v<CaptchaSolver, T>,
-                          "T must derive from Solver, CookieSource, ProxyProvider or CaptchaSolver");
+            static_assert(
+                std::is_base_of_v<CaptchaSolver, T>,
+                "T must derive from Solver, CookieSource, ProxyProvider or CaptchaSolver");
             byparr_captcha_solver_v1 s = common<byparr_captcha_solver_v1, T>(id, description);
             s.solve = &detail::captcha_solve<T>;
             return ok(host_->register_captcha_solver &&
@@ -646,7 +654,7 @@ public:
 
     bool all_accepted() const { return all_ok_; }
 
-private:
+  private:
     // What every component struct starts with: size, id, description and the
     // lifecycle verbs every kind has.
     template <typename S, typename T>
@@ -686,30 +694,32 @@ private:
 
 /// Emits the plugin's entry symbol. `register_fn` is `void(byparr::sdk::Registrar&)`
 /// and runs during load(); it may throw to refuse loading.
-#define BYPARR_PLUGIN(register_fn)                                                      \
-    namespace {                                                                         \
-    bool byparr_plugin_load_(const byparr_host_api_v1* host, void** plugin_ctx) noexcept { \
-        ::byparr::sdk::Log::host() = host;                                              \
-        if (plugin_ctx) *plugin_ctx = nullptr;                                          \
-        try {                                                                           \
-            ::byparr::sdk::Registrar r(host);                                           \
-            register_fn(r);                                                             \
-            return r.all_accepted();                                                    \
-        } catch (const std::exception& e) {                                             \
-            ::byparr::sdk::Log::error(std::string("load failed: ") + e.what());         \
-        } catch (...) {                                                                 \
-            ::byparr::sdk::Log::error("load failed: unknown exception");                \
-        }                                                                               \
-        return false;                                                                   \
-    }                                                                                   \
-    void byparr_plugin_unload_(void*) noexcept { ::byparr::sdk::Log::host() = nullptr; } \
-    }                                                                                   \
-    extern "C" BYPARR_EXPORT const byparr_module_v1* byparr_plugin_query_v1(void) {     \
-        static const byparr_module_v1 module = {                                        \
-            sizeof(byparr_module_v1), BYPARR_ABI_MAJOR,     BYPARR_ABI_MINOR,            \
-            BYPARR_PLUGIN_ID,         BYPARR_PLUGIN_VERSION, &byparr_plugin_load_,       \
-            &byparr_plugin_unload_};                                                    \
-        return &module;                                                                 \
+#define BYPARR_PLUGIN(register_fn)                                                              \
+    namespace {                                                                                 \
+    bool byparr_plugin_load_(const byparr_host_api_v1* host, void** plugin_ctx) noexcept {      \
+        ::byparr::sdk::Log::host() = host;                                                      \
+        if (plugin_ctx) *plugin_ctx = nullptr;                                                  \
+        try {                                                                                   \
+            ::byparr::sdk::Registrar r(host);                                                   \
+            register_fn(r);                                                                     \
+            return r.all_accepted();                                                            \
+        } catch (const std::exception& e) {                                                     \
+            ::byparr::sdk::Log::error(std::string("load failed: ") + e.what());                 \
+        } catch (...) {                                                                         \
+            ::byparr::sdk::Log::error("load failed: unknown exception");                        \
+        }                                                                                       \
+        return false;                                                                           \
+    }                                                                                           \
+    void byparr_plugin_unload_(void*) noexcept {                                                \
+        ::byparr::sdk::Log::host() = nullptr;                                                   \
+    }                                                                                           \
+    }                                                                                           \
+    extern "C" BYPARR_EXPORT const byparr_module_v1* byparr_plugin_query_v1(void) {             \
+        static const byparr_module_v1 module = {sizeof(byparr_module_v1), BYPARR_ABI_MAJOR,     \
+                                                BYPARR_ABI_MINOR,         BYPARR_PLUGIN_ID,     \
+                                                BYPARR_PLUGIN_VERSION,    &byparr_plugin_load_, \
+                                                &byparr_plugin_unload_};                        \
+        return &module;                                                                         \
     }
 
 #endif  // BYPARR_PLUGIN_HPP

@@ -41,7 +41,8 @@ TEST(V1Request, ParsesProwlarrPostBodyAndTakesItsContentTypeFromHeaders) {
 
 TEST(V1Request, ContractMessagesForMissingAndInvalidFields) {
     EXPECT_EQ(error_of(R"({"url":"http://a.test"})"), "Request parameter 'cmd' is mandatory.");
-    EXPECT_EQ(error_of(R"({"cmd":"request.put"})"), "Request parameter 'cmd' = 'request.put' is invalid.");
+    EXPECT_EQ(error_of(R"({"cmd":"request.put"})"),
+              "Request parameter 'cmd' = 'request.put' is invalid.");
     EXPECT_EQ(error_of(R"({"cmd":"request.get"})"),
               "Request parameter 'url' is mandatory in 'request.get' command.");
     EXPECT_EQ(error_of(R"({"cmd":"request.get","url":"http://a.test","postData":"x=1"})"),
@@ -104,14 +105,19 @@ TEST(V1Request, MalformedBodiesGetPreciseErrors) {
 }
 
 TEST(V1Request, MaxTimeoutBelowOneMeansDefault) {
-    EXPECT_EQ(ok(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":0})").max_timeout_ms, 60000);
-    EXPECT_EQ(ok(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":-5})").max_timeout_ms, 60000);
-    EXPECT_EQ(ok(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":1500.0})").max_timeout_ms, 1500);
+    EXPECT_EQ(ok(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":0})").max_timeout_ms,
+              60000);
+    EXPECT_EQ(ok(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":-5})").max_timeout_ms,
+              60000);
+    EXPECT_EQ(
+        ok(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":1500.0})").max_timeout_ms,
+        1500);
     EXPECT_NE(error_of(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":1e300})"), "");
 }
 
 TEST(V1Request, AcceptsJackettBodyAndUnknownFields) {
-    auto r = ok(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":55000,"extra":[1,{"x":2}]})");
+    auto r =
+        ok(R"({"cmd":"request.get","url":"http://a.test","maxTimeout":55000,"extra":[1,{"x":2}]})");
     EXPECT_EQ(r.max_timeout_ms, 55000);
     EXPECT_FALSE(r.proxy.has_value());
 }

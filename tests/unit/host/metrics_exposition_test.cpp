@@ -54,8 +54,10 @@ std::vector<Problem> lint_exposition(const std::string& text) {
             if (kind == "TYPE") {
                 rest.erase(0, rest.find_first_not_of(' '));
                 if (types.count(name)) out.push_back({n, "second TYPE for " + name});
-                if (sampled_families.count(name)) out.push_back({n, "TYPE after samples for " + name});
-                static const std::set<std::string> ok{"counter", "gauge", "histogram", "summary", "untyped"};
+                if (sampled_families.count(name))
+                    out.push_back({n, "TYPE after samples for " + name});
+                static const std::set<std::string> ok{"counter", "gauge", "histogram", "summary",
+                                                      "untyped"};
                 if (!ok.count(rest)) out.push_back({n, "unknown type " + rest});
                 types[name] = rest;
             } else if (kind == "HELP") {
@@ -65,7 +67,8 @@ std::vector<Problem> lint_exposition(const std::string& text) {
         }
         // sample: name{labels} value
         size_t i = 0;
-        while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+        while (i < line.size() && line[i] != '{' && line[i] != ' ')
+            ++i;
         std::string name = line.substr(0, i);
         if (!std::regex_match(name, name_re)) out.push_back({n, "bad sample name " + name});
         std::string le;
@@ -80,7 +83,8 @@ std::vector<Problem> lint_exposition(const std::string& text) {
                     break;
                 }
                 std::string lname = line.substr(i, eq - i);
-                if (!std::regex_match(lname, label_re)) out.push_back({n, "bad label name " + lname});
+                if (!std::regex_match(lname, label_re))
+                    out.push_back({n, "bad label name " + lname});
                 if (!seen.insert(lname).second) out.push_back({n, "duplicate label " + lname});
                 if (eq + 1 >= line.size() || line[eq + 1] != '"') {
                     out.push_back({n, "unquoted label value"});
@@ -91,7 +95,8 @@ std::vector<Problem> lint_exposition(const std::string& text) {
                 for (; j < line.size() && line[j] != '"'; ++j) {
                     if (line[j] == '\\') {
                         ++j;
-                        if (j >= line.size() || (line[j] != '\\' && line[j] != '"' && line[j] != 'n'))
+                        if (j >= line.size() ||
+                            (line[j] != '\\' && line[j] != '"' && line[j] != 'n'))
                             out.push_back({n, "bad escape in label value"});
                     }
                     value += line[j];
@@ -100,8 +105,10 @@ std::vector<Problem> lint_exposition(const std::string& text) {
                     out.push_back({n, "unterminated label value"});
                     break;
                 }
-                if (lname == "le") le = value;
-                else series_labels += lname + "=" + value + ",";
+                if (lname == "le")
+                    le = value;
+                else
+                    series_labels += lname + "=" + value + ",";
                 i = j + 1;
                 if (i < line.size() && line[i] == ',') ++i;
             }
@@ -113,8 +120,10 @@ std::vector<Problem> lint_exposition(const std::string& text) {
         }
         std::string value = line.substr(i + 1);
         double v = 0;
-        if (value == "+Inf") v = INFINITY;
-        else if (value == "-Inf") v = -INFINITY;
+        if (value == "+Inf")
+            v = INFINITY;
+        else if (value == "-Inf")
+            v = -INFINITY;
         else if (value != "NaN") {
             char* end = nullptr;
             v = std::strtod(value.c_str(), &end);
@@ -123,40 +132,50 @@ std::vector<Problem> lint_exposition(const std::string& text) {
         std::string fam = family_of(name);
         if (!types.count(fam)) out.push_back({n, "sample before TYPE: " + name});
         sampled_families.insert(fam);
-        if (types[fam] == "counter" && (v < 0 || std::isnan(v))) out.push_back({n, "negative counter"});
+        if (types[fam] == "counter" && (v < 0 || std::isnan(v)))
+            out.push_back({n, "negative counter"});
         if (types[fam] == "counter" && !name.ends_with("_total"))
             out.push_back({n, "counter without _total suffix: " + name});
         std::string key = fam + "|" + series_labels;
         if (name == fam + "_bucket") {
             if (le.empty()) out.push_back({n, "bucket without le"});
-            if (last_bucket.count(key) && v < last_bucket[key]) out.push_back({n, "buckets not cumulative"});
+            if (last_bucket.count(key) && v < last_bucket[key])
+                out.push_back({n, "buckets not cumulative"});
             last_bucket[key] = v;
             if (le == "+Inf") inf_bucket[key] = v;
         }
         if (name == fam + "_count" && types[fam] == "histogram") count[key] = v;
     }
     for (const auto& [key, c] : count) {
-        if (!inf_bucket.count(key)) out.push_back({0, "histogram without +Inf bucket: " + key});
-        else if (inf_bucket[key] != c) out.push_back({0, "+Inf bucket != _count for " + key});
+        if (!inf_bucket.count(key))
+            out.push_back({0, "histogram without +Inf bucket: " + key});
+        else if (inf_bucket[key] != c)
+            out.push_back({0, "+Inf bucket != _count for " + key});
     }
     return out;
 }
 
 TEST(MetricsExposition, LinterCatchesWhatPromtoolCatches) {
-    EXPECT_FALSE(lint_exposition("x 1\n").empty());                                      // no TYPE
-    EXPECT_FALSE(lint_exposition("# TYPE x counter\nx 1\n").empty());                    // no _total
-    EXPECT_FALSE(lint_exposition("# TYPE x_total counter\nx_total{a=b} 1\n").empty());   // unquoted
-    EXPECT_FALSE(lint_exposition("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n").empty());
-    EXPECT_TRUE(lint_exposition("# HELP x_total h\n# TYPE x_total counter\nx_total{a=\"q\\\"\"} 1\n").empty());
+    EXPECT_FALSE(lint_exposition("x 1\n").empty());                                     // no TYPE
+    EXPECT_FALSE(lint_exposition("# TYPE x counter\nx 1\n").empty());                   // no _total
+    EXPECT_FALSE(lint_exposition("# TYPE x_total counter\nx_total{a=b} 1\n").empty());  // unquoted
+    EXPECT_FALSE(
+        lint_exposition(
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n")
+            .empty());
+    EXPECT_TRUE(
+        lint_exposition("# HELP x_total h\n# TYPE x_total counter\nx_total{a=\"q\\\"\"} 1\n")
+            .empty());
 }
 
 TEST(MetricsExposition, HostMetricsAreValidAfterTraffic) {
     std::string err;
     auto state = std::filesystem::temp_directory_path() / ("byparr-mx-" + std::to_string(getpid()));
-    auto cfg = Config::from_map({{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
-                                 {"BYPARR_STATE_DIR", state.string()},
-                                 {"SOLVERS", "echo-solver"}},
-                                &err);
+    auto cfg =
+        Config::from_map({{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
+                          {"BYPARR_STATE_DIR", state.string()},
+                          {"SOLVERS", "echo-solver"}},
+                         &err);
     ASSERT_TRUE(cfg) << err;
     Registry reg(*cfg, RegistryOptions{false, {}});
     reg.load_all();
@@ -168,7 +187,8 @@ TEST(MetricsExposition, HostMetricsAreValidAfterTraffic) {
     svc.handle_v1("{bad json");
     auto text = svc.metrics().body;
     auto problems = lint_exposition(text);
-    for (const auto& p : problems) ADD_FAILURE() << "line " << p.line << ": " << p.what;
+    for (const auto& p : problems)
+        ADD_FAILURE() << "line " << p.line << ": " << p.what;
     for (const char* family :
          {"byparr_requests_total", "byparr_request_duration_seconds", "byparr_challenges_total",
           "byparr_queue_depth", "byparr_inflight_requests", "byparr_plugin_state",
