@@ -448,13 +448,21 @@ QString CdpPage::set_request_cookies(const QJsonArray& cookies, const QUrl& url)
         list.append(k);
     }
     if (list.isEmpty()) return {};
-    ++pending_setup_;
-    send("Network.setCookies", {{"cookies", list}}, [this](const QJsonObject&, const QString& e) {
-        if (!e.isEmpty())
-            std::fprintf(stderr, "byparr-chromium-worker: Network.setCookies: %s\n", qPrintable(e));
-        if (--pending_setup_ == 0 && after_setup_) std::exchange(after_setup_, nullptr)();
-    });
+    setup_step("Network.setCookies", {{"cookies", list}});
     return {};
+}
+
+void CdpPage::setup_step(const char* method, const QJsonObject& params) {
+    ++pending_setup_;
+    // A reply that comes after the page was recycled belongs to an earlier request: it must
+    // not count down (or start) the next request's navigation.
+    send(method, params,
+         [this, method, generation = setup_generation_](const QJsonObject&, const QString& e) {
+             if (generation != setup_generation_) return;
+             if (!e.isEmpty())
+                 std::fprintf(stderr, "byparr-chromium-worker: %s: %s\n", method, qPrintable(e));
+             if (--pending_setup_ == 0 && after_setup_) std::exchange(after_setup_, nullptr)();
+         });
 }
 
 void CdpPage::navigate(const Navigation& nav) {
@@ -493,11 +501,7 @@ void CdpPage::navigate(const Navigation& nav) {
     // whole before Chromium renders it in a viewer or turns the navigation into a download.
     patterns.append(QJsonObject{
         {"urlPattern", "*"}, {"resourceType", "Document"}, {"requestStage", "Response"}});
-    ++pending_setup_;
-    send("Fetch.enable", {{"patterns", patterns}, {"handleAuthRequests", auth}},
-         [this](const QJsonObject&, const QString&) {
-             if (--pending_setup_ == 0 && after_setup_) std::exchange(after_setup_, nullptr)();
-         });
+    setup_step("Fetch.enable", {{"patterns", patterns}, {"handleAuthRequests", auth}});
     // The cookies and interception must be in place before the first request goes out.
     if (pending_setup_ > 0) {
         after_setup_ = [this] { start_navigation(); };
@@ -680,7 +684,9 @@ void CdpPage::reset_navigation_state() {
     load_error_.clear();
     doc_status_ = 0;
     main_requests_.clear();
-    world_context_ = 0;
+    // world_context_ stays: the document is the same until the wipe leaves it, and the
+    // world it already has saves the wipe a Page.createIsolatedWorld round trip.
+    ++setup_generation_;
     pending_setup_ = 0;
     after_setup_ = nullptr;
     block_media_ = false;

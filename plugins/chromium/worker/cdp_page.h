@@ -108,6 +108,8 @@ class CdpPage : public PageDriver {
                                    const QByteArray& content_type) const;
     void on_auth_required(const QJsonObject& params);
     void start_navigation();
+    // A command that must land before the navigation starts (cookies, Fetch).
+    void setup_step(const char* method, const QJsonObject& params);
     void eval_in_world(const QString& script, ScriptCallback cb, bool retried);
     void reset_navigation_state();
     void leave_for_blank();
@@ -144,6 +146,7 @@ class CdpPage : public PageDriver {
 
     // What navigate() sets up: cookies to land first, then Fetch for POST/auth/media.
     int pending_setup_ = 0;
+    int setup_generation_ = 0;  // bumped when the page is recycled (setup_step())
     std::function<void()> after_setup_;
     bool block_media_ = false;
     bool post_pending_ = false;

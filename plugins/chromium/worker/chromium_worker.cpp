@@ -16,8 +16,9 @@ namespace byparr::browser {
 
 namespace {
 
-// Spare tabs (a context, a renderer and an attached session each) ready ahead of requests:
-// making one costs ~40-80 ms of browser work that would otherwise be on the request path.
+// Spare tabs (a context, a window, a renderer and an attached session each) ready ahead of
+// requests: making one costs ~300 ms of CPU across the browser's processes (measured) that
+// would otherwise be on the request path.
 constexpr size_t kMaxSpares = 6;
 // A tab serves this many sessionless solves, wiped between them, before it is closed with
 // its context: what a wipe could miss does not pile up for ever.
@@ -315,10 +316,11 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     spare_idle_timer_.start(spare_idle_ms());
     std::unique_ptr<CdpPage> page = take_spare(host);
     if (!page) page = make_page({});
+    if (page->uses() > 0) ++pages_reused_;
     ++returning_;
     job->start(std::move(page));
-    // Only when the concurrency grew: a tab made now takes the browser's UI thread and a
-    // core from this request (a context, a window and a renderer: ~300 ms of CPU).
+    // Makes a tab only when the concurrency grew (prepare_spare() counts the tabs coming
+    // back): one made now takes the browser's UI thread and a core from this request.
     QTimer::singleShot(0, this, &ChromiumWorker::prepare_spare);
 }
 
@@ -337,7 +339,6 @@ void ChromiumWorker::on_job_done(quint64 serial) {
     if (used && used->reusable() && used->uses() + 1 < kMaxPageUses &&
         spares_.size() < spare_target_) {
         used->recycle();
-        ++pages_reused_;
         watch_spare(used.get());
         spares_.push_back(std::move(used));
     }
