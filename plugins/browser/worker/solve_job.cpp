@@ -46,6 +46,11 @@ constexpr int kLoopGuardSlackMs = 100;
 // post and its redirect) before the page it guards.
 constexpr int kFailedCheckReloads = 3;
 constexpr int kForceStopMs = 500;
+// A document whose load event has not come this long after its response is looked at as it
+// is: one subresource that never answers (a tracker behind DNS that drops the query, a hung
+// CDN) holds the load event for ever, and its page is otherwise there to read. A challenge
+// found then goes on as usual; anything else is answered instead of timing out.
+constexpr int kLoadStallMs = 3000;
 // Mid-load signals (title, URL, cookie) come in bursts: coalesce them briefly.
 constexpr int kEventCoalesceMs = 15;
 constexpr int kAfterClickMs = 150;        // a click's effect (a POST, a DOM change) takes a moment
@@ -404,6 +409,11 @@ void SolveJob::on_document(const DocumentResponse& doc) {
     doc_status_ = doc.status;
     doc_headers_ = doc.headers;
     doc_url_ = QString::fromStdString(doc.url);
+    // The guard for a load that never ends (kLoadStallMs); a load that ends replaces it with
+    // the live wait, a navigation with the loop guard.
+    if (phase_ == Phase::kLoading && !challenge_current_ && !live_clock_.isValid() &&
+        !loop_guard_timer_.isActive())
+        loop_guard_timer_.start(kLoadStallMs);
     // A challenge its response already names (Cloudflare's cf-mitigated: challenge) counts as
     // seen at once: a quick one can pass and reload before the first look at its page, and
     // the answer must still say it was solved (the clearance cache keeps only solved ones).
@@ -779,8 +789,12 @@ void SolveJob::on_loop_guard() {
     if (finished_ || phase_ != Phase::kLoading || challenge_current_) return;
     if (!force_answer_) {
         // Still no answer after the cap: the page keeps navigating (or checks keep losing the
-        // race against its reloads). Answer the next complete document it shows, taking its
-        // HTML with its verdict; a challenge still gets the rest of the budget.
+        // race against its reloads), or its load never ended. Answer the next complete (or
+        // parsed) document it shows, taking its HTML with its verdict; a challenge still gets
+        // the rest of the budget.
+        if (!load_seen_)
+            step(QStringLiteral("the document's load has not ended: looked at as it is"));
+        load_seen_ = true;
         force_answer_ = true;
         check_again_ = false;
         schedule_check(0);
