@@ -39,24 +39,14 @@ ChromiumWorker::ChromiumWorker(const WorkerOptions& options, FrameChannel* chann
       client_(std::make_unique<DevToolsClient>(read_fd, write_fd)),
       headless_(headless),
       pool_(
-          kPoolPolicy, [this](bool) { return make_page({}); }, [this] { return running(); }) {
+          kPoolPolicy, [this](bool) { return make_page({}); }, [this] { return book_.running(); }),
+      book_(channel, &pool_, [this] { return make_context(); }) {
     connect(channel_, &FrameChannel::frame_received, this, &ChromiumWorker::on_frame);
     connect(channel_, &FrameChannel::closed, this, [this] { shutdown(false); });
 }
 
-size_t ChromiumWorker::running() const {
-    size_t n = 0;
-    for (const auto& [serial, job] : jobs_)
-        n += job->finished() ? 0 : 1;
-    return n;
-}
-
 ChromiumWorker::~ChromiumWorker() {
-    for (auto& [serial, job] : jobs_)
-        delete job;
-    jobs_.clear();
-    job_contexts_.clear();
-    sessions_.clear();
+    book_.clear();  // the contexts are disposed of over the client
     pool_.clear();
     client_.reset();  // no DevTools callback runs after this
 }
@@ -194,21 +184,8 @@ ChromiumWorker::Context::~Context() {
 void ChromiumWorker::on_frame(const QJsonObject& m) {
     FrameHooks hooks;
     hooks.solve = [this](const QJsonValue& id, const QJsonObject& r) { handle_solve(id, r); };
-    hooks.create_session = [this](const QString& name) {
-        if (sessions_.count(name)) return false;
-        sessions_[name] = make_context();
-        return true;
-    };
-    // Running solves keep their reference; the context goes with the last one.
-    hooks.destroy_session = [this](const QString& name) { return sessions_.erase(name) > 0; };
-    hooks.stats = [this] {
-        return QJsonObject{{"pages", static_cast<int>(jobs_.size())},
-                           {"sessions", static_cast<int>(sessions_.size())},
-                           {"pagesServed", static_cast<qint64>(pages_served_)},
-                           {"pagesReused", static_cast<qint64>(pool_.reused())}};
-    };
-    hooks.shutdown = [this] { shutdown(true); };
-    dispatch_frame(m, *channel_, jobs_, shutting_down_, hooks);
+    book_.add_hooks(hooks, [this] { shutdown(true); });
+    dispatch_frame(m, *channel_, book_.jobs(), shutting_down_, hooks);
 }
 
 void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
@@ -223,25 +200,11 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         return;
     }
     std::shared_ptr<Context> context;
-    if (!req.session.isEmpty()) {
-        auto& slot = sessions_[req.session];  // auto-created, as the host does
-        if (!slot) slot = make_context();
-        context = slot;
-    }
+    if (!req.session.isEmpty()) context = book_.session(req.session);
     const QString host = req.url.host().toLower();
-    const quint64 serial = next_serial_++;
-    auto* job = new SolveJob(serial, id, std::move(req), ctx_);
-    jobs_[serial] = job;
-    if (context) job_contexts_[serial] = context;
-    connect(job, &SolveJob::reply, this, [this](const QJsonObject& msg) { channel_->send(msg); });
-    connect(job, &SolveJob::done, this, &ChromiumWorker::on_job_done, Qt::QueuedConnection);
-    connect(
-        job, &SolveJob::surface_lost, job,
-        [this, job] {
-            if (!job->finished()) job->start(make_page({}));
-        },
-        Qt::QueuedConnection);
-
+    SolveJob* job = book_.open(
+        this, id, std::move(req), ctx_, context, [this](quint64 serial) { on_job_done(serial); },
+        [this] { return make_page({}); });
     if (context) {
         QPointer<SolveJob> guard(job);
         auto begin = [this, guard, context] {
@@ -264,23 +227,12 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
 }
 
 void ChromiumWorker::on_job_done(quint64 serial) {
-    auto it = jobs_.find(serial);
-    if (it == jobs_.end()) return;
-    SolveJob* job = it->second;
-    jobs_.erase(it);
-    ++pages_served_;
-    const bool sessionless = job_contexts_.count(serial) == 0;
-    std::unique_ptr<PageDriver> used =
-        sessionless && !shutting_down_ ? job->release_reusable_surface() : nullptr;
-    delete job;  // queued: never inside one of its page's signals
-    if (sessionless) pool_.give_back(std::move(used));
-    job_contexts_.erase(serial);
-    pool_.refill();
+    book_.close(serial, shutting_down_);
 }
 
 void ChromiumWorker::browser_gone() {
     std::fprintf(stderr, "byparr-chromium-worker: the browser exited\n");
-    for (auto& [serial, job] : jobs_)
+    for (auto& [serial, job] : book_.jobs())
         job->abort("internal", "The browser process ended during the solve");
     channel_->flush_blocking(500);
     QCoreApplication::exit(4);
@@ -289,10 +241,8 @@ void ChromiumWorker::browser_gone() {
 void ChromiumWorker::shutdown(bool reply_to_solves) {
     if (shutting_down_) return;
     shutting_down_ = true;
-    end_jobs(jobs_, reply_to_solves);
+    book_.end(reply_to_solves);
     pool_.clear();
-    job_contexts_.clear();
-    sessions_.clear();
     if (reply_to_solves) channel_->flush_blocking(500);
     QCoreApplication::exit(0);
 }

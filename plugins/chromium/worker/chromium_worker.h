@@ -16,6 +16,7 @@
 #include "cdp_page.h"
 #include "challenge_detector.h"
 #include "devtools_client.h"
+#include "solve_book.h"
 #include "solve_job.h"
 #include "spare_pool.h"
 #include "worker_options.h"
@@ -55,7 +56,6 @@ class ChromiumWorker : public QObject {
     void handle_solve(const QJsonValue& id, const QJsonObject& request);
     std::shared_ptr<Context> make_context();
     std::unique_ptr<CdpPage> make_page(const std::string& context_id);
-    size_t running() const;
     void on_job_done(quint64 serial);
 
     WorkerOptions options_;
@@ -66,12 +66,8 @@ class ChromiumWorker : public QObject {
     QString user_agent_;
     UaOverride identity_;
     SolveContext ctx_;
-    std::map<quint64, SolveJob*> jobs_;
-    std::map<quint64, std::shared_ptr<Context>> job_contexts_;
-    std::map<QString, std::shared_ptr<Context>> sessions_;
     SparePool pool_;
-    quint64 next_serial_ = 1;
-    quint64 pages_served_ = 0;
+    SolveBook<Context> book_;
     bool started_ = false;
     bool shutting_down_ = false;
 };

@@ -40,24 +40,14 @@ Worker::Worker(const WorkerOptions& options, FrameChannel* channel)
               return make_surface(nullptr, spare ? PageSurface::kSpareAttachTimeoutMs
                                                  : PageSurface::kAttachTimeoutMs);
           },
-          [this] { return running(); }) {
+          [this] { return book_.running(); }),
+      book_(channel, &pool_, [this] { return make_session(); }) {
     connect(channel_, &FrameChannel::frame_received, this, &Worker::on_frame);
     connect(channel_, &FrameChannel::closed, this, [this] { shutdown(false); });
 }
 
-size_t Worker::running() const {
-    size_t n = 0;
-    for (const auto& [serial, job] : jobs_)
-        n += job->finished() ? 0 : 1;
-    return n;
-}
-
 Worker::~Worker() {
-    for (auto& [serial, job] : jobs_)
-        delete job;
-    jobs_.clear();
-    job_sessions_.clear();
-    sessions_.clear();
+    book_.clear();  // pages before the profiles they use
     pool_.clear();
     if (security_) QWebEngineProfile::defaultProfile()->setUrlRequestInterceptor(nullptr);
     devtools_.reset();  // no DevTools callback runs after this
@@ -138,21 +128,8 @@ std::unique_ptr<PageSurface> Worker::make_surface(Session* session, int attach_w
 void Worker::on_frame(const QJsonObject& m) {
     FrameHooks hooks;
     hooks.solve = [this](const QJsonValue& id, const QJsonObject& r) { handle_solve(id, r); };
-    hooks.create_session = [this](const QString& name) {
-        if (sessions_.count(name)) return false;
-        sessions_[name] = make_session();
-        return true;
-    };
-    // Running solves keep their reference; the profile goes with the last one.
-    hooks.destroy_session = [this](const QString& name) { return sessions_.erase(name) > 0; };
-    hooks.stats = [this] {
-        return QJsonObject{{"pages", static_cast<int>(jobs_.size())},
-                           {"sessions", static_cast<int>(sessions_.size())},
-                           {"pagesServed", static_cast<qint64>(pages_served_)},
-                           {"pagesReused", static_cast<qint64>(pool_.reused())}};
-    };
-    hooks.shutdown = [this] { shutdown(true); };
-    dispatch_frame(m, *channel_, jobs_, shutting_down_, hooks);
+    book_.add_hooks(hooks, [this] { shutdown(true); });
+    dispatch_frame(m, *channel_, book_.jobs(), shutting_down_, hooks);
 }
 
 void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
@@ -169,26 +146,10 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     const QString req_host = req.url.host().toLower();
 
     std::shared_ptr<Session> session;
-    if (!req.session.isEmpty()) {
-        // The host auto-creates sessions; do the same so a solve never races a create.
-        auto& slot = sessions_[req.session];
-        if (!slot) slot = make_session();
-        session = slot;
-    }
-
-    const quint64 serial = next_serial_++;
-    auto* job = new SolveJob(serial, id, std::move(req), ctx_);
-    jobs_[serial] = job;
-    if (session) job_sessions_[serial] = session;
-    connect(job, &SolveJob::reply, this, [this](const QJsonObject& msg) { channel_->send(msg); });
-    connect(job, &SolveJob::done, this, &Worker::on_job_done, Qt::QueuedConnection);
-    // The job is the context: a job deleted meanwhile drops the queued call.
-    connect(
-        job, &SolveJob::surface_lost, job,
-        [this, job] {
-            if (!job->finished()) job->start(make_surface(nullptr));
-        },
-        Qt::QueuedConnection);
+    if (!req.session.isEmpty()) session = book_.session(req.session);
+    SolveJob* job = book_.open(
+        this, id, std::move(req), ctx_, session, [this](quint64 serial) { on_job_done(serial); },
+        [this] { return make_surface(nullptr); });
     if (session) {
         job->start(make_surface(session.get()));
     } else {
@@ -197,18 +158,7 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
 }
 
 void Worker::on_job_done(quint64 serial) {
-    auto it = jobs_.find(serial);
-    if (it == jobs_.end()) return;
-    SolveJob* job = it->second;
-    jobs_.erase(it);
-    ++pages_served_;
-    const bool sessionless = job_sessions_.count(serial) == 0;
-    std::unique_ptr<PageDriver> used =
-        sessionless && !shutting_down_ ? job->release_reusable_surface() : nullptr;
-    delete job;  // queued: never inside one of its page's signals
-    if (sessionless) pool_.give_back(std::move(used));
-    job_sessions_.erase(serial);  // after the page: may free the profile
-    pool_.refill();
+    book_.close(serial, shutting_down_);
 }
 
 std::shared_ptr<Worker::Session> Worker::make_session() {
@@ -228,10 +178,8 @@ Worker::Session::~Session() {
 void Worker::shutdown(bool reply_to_solves) {
     if (shutting_down_) return;
     shutting_down_ = true;
-    end_jobs(jobs_, reply_to_solves);
+    book_.end(reply_to_solves);
     pool_.clear();
-    job_sessions_.clear();
-    sessions_.clear();
     if (reply_to_solves) channel_->flush_blocking(500);
     QCoreApplication::exit(0);
 }

@@ -12,6 +12,7 @@
 
 #include "challenge_detector.h"
 #include "page_surface.h"
+#include "solve_book.h"
 #include "solve_job.h"
 #include "spare_pool.h"
 #include "worker_options.h"
@@ -57,7 +58,6 @@ class Worker : public QObject {
     std::unique_ptr<PageSurface> make_surface(Session* session,
                                               int attach_wait_ms = PageSurface::kAttachTimeoutMs);
 
-    size_t running() const;
     void on_job_done(quint64 serial);
 
     WorkerOptions options_;
@@ -67,13 +67,9 @@ class Worker : public QObject {
     QString user_agent_;
     SolveContext ctx_;
     SurfaceDeps surface_deps_;
-    std::map<quint64, SolveJob*> jobs_;                         // by serial
-    std::map<quint64, std::shared_ptr<Session>> job_sessions_;  // by serial
-    std::map<QString, std::shared_ptr<Session>> sessions_;
     // Off-the-record pages for sessionless solves (spare_pool.h).
     SparePool pool_;
-    quint64 next_serial_ = 1;
-    quint64 pages_served_ = 0;
+    SolveBook<Session> book_;
     bool shutting_down_ = false;
     QString fatal_kind_;
     QString fatal_message_;
