@@ -685,6 +685,10 @@ class Registrar {
 
 }  // namespace byparr::sdk
 
+// A static library of plugin code that several plugins link (in tree: the browser solvers'
+// byparr_browser_host) defines BYPARR_PLUGIN_LIBRARY: it has no id of its own, and cannot
+// emit the entry symbol, which each plugin does once with BYPARR_PLUGIN.
+#ifndef BYPARR_PLUGIN_LIBRARY
 #ifndef BYPARR_PLUGIN_ID
 #error "BYPARR_PLUGIN_ID is not defined: build plugins with byparr_add_plugin()"
 #endif
@@ -721,5 +725,6 @@ class Registrar {
                                                 &byparr_plugin_unload_};                        \
         return &module;                                                                         \
     }
+#endif  // BYPARR_PLUGIN_LIBRARY
 
 #endif  // BYPARR_PLUGIN_HPP
