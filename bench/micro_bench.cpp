@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "byparr/build_paths.h"
 #include "core/dispatcher.h"
 #include "core/log.h"
 #include "core/registry.h"
@@ -41,12 +42,12 @@ Config bench_config() {
     std::string err;
     auto state =
         std::filesystem::temp_directory_path() / ("byparr-bench-" + std::to_string(getpid()));
-    auto c =
-        Config::from_map({{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
-                          {"BYPARR_STATE_DIR", state.string()},
-                          {"SOLVERS", "echo-solver"},
-                          {"LOG_LEVEL", "error"}},
-                         &err);
+    auto c = Config::from_map(
+        {{"BYPARR_PLUGIN_PATH", std::string(byparr::build_paths::kFixturePluginDir) + "/good"},
+         {"BYPARR_STATE_DIR", state.string()},
+         {"SOLVERS", "echo-solver"},
+         {"LOG_LEVEL", "error"}},
+        &err);
     return *c;
 }
 

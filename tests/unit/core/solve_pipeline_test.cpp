@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "byparr/build_paths.h"
 #include "core/log.h"
 
 namespace byparr {
@@ -24,7 +25,7 @@ class SolvePipelineTest : public ::testing::Test {
         fs::remove_all(state_);
         std::string err;
         auto c = Config::from_map(
-            {{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
+            {{"BYPARR_PLUGIN_PATH", std::string(byparr::build_paths::kFixturePluginDir) + "/good"},
              {"BYPARR_STATE_DIR", state_.string()},
              {"SOLVERS", "echo-solver"},
              {"SOLVER_TIMEOUT", "20"},
