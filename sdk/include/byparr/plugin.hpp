@@ -20,6 +20,7 @@
 #define BYPARR_PLUGIN_HPP
 
 #include <byparr/abi.h>
+#include <byparr/proxy.hpp>
 #include <byparr/settings.hpp>
 
 #include <chrono>
@@ -63,13 +64,8 @@ struct Cookie {
     bool secure = false;
 };
 
-struct Proxy {
-    std::string url, username, password;  // credentials are secrets: never log them
-    // IANA zone the pages of a request (or session) through this proxy present, because
-    // the client or the proxy pool named it (ABI 1.1); empty: the solver's default.
-    std::string timezone;
-    bool empty() const { return url.empty(); }
-};
+// The host's proxy type (byparr/proxy.hpp), under the name plugins have always used.
+using Proxy = byparr::Proxy;
 
 /// A request header the client asked to send (ABI 1.2).
 struct Header {

@@ -56,10 +56,10 @@ class SolvePipelineTest : public ::testing::Test {
 
 TEST_F(SolvePipelineTest, ProxyUrlAppliesOnlyWhenTheRequestNamesNoProxy) {
     EXPECT_EQ(pipeline_->proxy_for(std::nullopt).url, "http://default-proxy:3128");
-    EXPECT_EQ(pipeline_->proxy_for(ProxySpec{}).url, "http://default-proxy:3128");
-    EXPECT_EQ(pipeline_->proxy_for(ProxySpec{"socks5://own:1080"}).url, "socks5://own:1080");
+    EXPECT_EQ(pipeline_->proxy_for(Proxy{}).url, "http://default-proxy:3128");
+    EXPECT_EQ(pipeline_->proxy_for(Proxy{"socks5://own:1080"}).url, "socks5://own:1080");
     // A zone without a URL is for PROXY_URL's exit.
-    auto zoned = pipeline_->proxy_for(ProxySpec{"", "", "", "Europe/Berlin"});
+    auto zoned = pipeline_->proxy_for(Proxy{"", "", "", "Europe/Berlin"});
     EXPECT_EQ(zoned.url, "http://default-proxy:3128");
     EXPECT_EQ(zoned.timezone, "Europe/Berlin");
 }
