@@ -45,8 +45,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Short, so the challenge captures (which cannot pass offline) cost little; long enough
-// that the grace periods and the bounded settle wait end well before it.
-constexpr int kMaxTimeoutMs = 4000;
+// that the grace periods, the bounded settle wait and the wait for a load that never ends
+// (3 s after the response: some captures' scripts hang on name lookups here) end well
+// before it.
+constexpr int kMaxTimeoutMs = 5000;
 constexpr int kFinalWithinMs = 2000;  // captcha and blocked answers
 // The deadline is kept to within this (the host answers at the deadline; the HTTP round
 // trip and a loaded machine add a little).
@@ -142,12 +144,6 @@ INSTANTIATE_TEST_SUITE_P(Engines, RealPages, ::testing::ValuesIn(browser_engines
 
 TEST_P(RealPages, EveryCaptureIsAnsweredAsItsVerdict) {
     if (!engine_available(GetParam())) GTEST_SKIP() << GetParam() << " is not available here";
-    // Known open (issue #14): on chromium, a self-refreshing capture (Cloudflare 5xx, Sucuri's
-    // cookie page) is now and then answered wrongly or not settled within the 4 s budget,
-    // about one run in four here. Run it with BYPARR_CORPUS_CHROMIUM=1.
-    if (GetParam() == "chromium" && !std::getenv("BYPARR_CORPUS_CHROMIUM"))
-        GTEST_SKIP() << "the chromium run of the corpus is flaky (issue #14); "
-                        "BYPARR_CORPUS_CHROMIUM=1 runs it";
     const std::string dir = corpus_dir();
     if (!std::filesystem::is_directory(dir)) {
         if (std::getenv("BYPARR_REQUIRE_CORPUS")) FAIL() << "corpus not found at " << dir;
@@ -192,7 +188,7 @@ TEST_P(RealPages, EveryCaptureIsAnsweredAsItsVerdict) {
         EXPECT_EQ(o.got, o.expected) << o.message;
         if (o.got != o.expected) continue;
         if (o.expected == "challenge") {
-            EXPECT_EQ(o.message, "Error: Error solving the challenge. Timeout after 4.0 seconds.");
+            EXPECT_EQ(o.message, "Error: Error solving the challenge. Timeout after 5.0 seconds.");
             // The worker's own deadline sits a little before the host's, so the reply is never
             // late.
             EXPECT_GE(o.ms, kMaxTimeoutMs - 150) << "gave up before the deadline";

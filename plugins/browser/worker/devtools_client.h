@@ -1,5 +1,6 @@
 // DevTools protocol client for the browser workers (Qt WebEngine over its WebSocket endpoint,
-// Chromium over --remote-debugging-pipe; the transport is in devtools_transport.h).
+// Chromium over --remote-debugging-pipe; the transport is in devtools_transport.h, the identity
+// a session applies in ua_emulation.h, the implementation in devtools_client_impl.h).
 //
 // Qt WebEngine 6.4 has no API for the main document's real status and response headers, nor for a
 // user agent that is consistent across navigator.userAgent, navigator.platform, userAgentData
@@ -34,6 +35,8 @@
 
 #pragma once
 
+#include "ua_emulation.h"
+
 #include <atomic>
 #include <functional>
 #include <map>
@@ -43,36 +46,6 @@
 #include <vector>
 
 namespace byparr::browser {
-
-// Identity applied to an attached page with Emulation.setUserAgentOverride, plus the sec-ch-ua*
-// headers via Network.setExtraHTTPHeaders (the override alone omits them on top navigations).
-struct UaOverride {
-    std::string user_agent;  // empty: keep the browser's current UA string
-    // "de-DE,de,en"; q-values are stripped (Chromium adds its own). Empty: no Accept-Language
-    // in the override (the profile's applies); an override puts the header early in the list,
-    // where Chrome sends it last.
-    std::string accept_language;
-    std::string platform = "Linux";  // navigator.platform (real Chrome on Linux: "Linux x86_64")
-    std::string full_version = "102.0.5005.177";  // major part used for brands
-    std::string ch_platform = "Linux";            // userAgentData.platform / sec-ch-ua-platform
-    std::string platform_version;                 // userAgentData platformVersion
-    std::string architecture = "x86";
-    std::string bitness = "64";
-    // Emulation.setTimezoneOverride (an IANA zone) and Emulation.setLocaleOverride (BCP 47),
-    // so Date and Intl agree with each other and with the exit IP; empty: none.
-    std::string timezone;
-    std::string locale;
-    // Chromium 102 in Qt drops sec-ch-ua* on a navigation's redirect hops, and
-    // setExtraHTTPHeaders only reaches the first hop. With this on, the session Fetch-intercepts
-    // Document requests (request stage) and re-adds them on every hop. Cost: each document
-    // request waits for one round trip through the client thread (well under 1 ms when idle),
-    // so keep client callbacks short. Off: the worker's request interceptor must add them
-    // (see DevToolsClient::client_hint_headers).
-    bool intercept_documents = true;
-    // False: no UA, client-hint or header override at all (a current Chromium already is
-    // what it claims); the time zone and locale still apply.
-    bool emulate = true;
-};
 
 // The main frame's document response (one per redirect hop too).
 struct DocumentResponse {
@@ -160,13 +133,13 @@ class DevToolsClient {
     int port() const { return port_; }
 
     // The sec-ch-ua, sec-ch-ua-mobile and sec-ch-ua-platform headers attach() sends for ua,
-    // for a request interceptor that must send identical values.
+    // for a request interceptor that must send identical values (ua_emulation.h's).
     static std::vector<std::pair<std::string, std::string>> client_hint_headers(
         const UaOverride& ua);
 
     // Where a request header goes when a paused request's headers (a sorted JSON object) are
     // sent back with Fetch.continueRequest: sec-ch-ua* first (-1), then Chrome's own order
-    // for a document, then the rest (their order kept by a stable sort).
+    // for a document, then the rest (their order kept by a stable sort). ua_emulation.h's.
     static int chrome_header_rank(const std::string& name);
 
     struct Impl;  // public only so DevToolsSession's implementation can name it

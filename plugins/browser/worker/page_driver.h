@@ -129,6 +129,13 @@ class PageDriver : public QObject {
     virtual bool lags_behind_page() const { return false; }
     // Earlier solves this page served (wiped after each); 0 for a fresh page.
     virtual int uses() const { return 0; }
+    // Reuse across sessionless solves (spare_pool.h). reusable(): the page owns its profile
+    // or context and is fit to be wiped. recycle(): back to a blank page in emptied stores;
+    // `ready` when that is confirmed, `broken` when it is not (then it is discarded).
+    // last_host(): the host of its last document, whose renderer may serve the next.
+    virtual bool reusable() const { return false; }
+    virtual void recycle() {}
+    virtual QString last_host() const { return {}; }
 
   signals:
     void ready();

@@ -46,6 +46,12 @@ constexpr int kLoopGuardSlackMs = 100;
 // post and its redirect) before the page it guards.
 constexpr int kFailedCheckReloads = 3;
 constexpr int kForceStopMs = 500;
+// A document whose load event has not come this long after its response is looked at as it
+// is: one subresource that never answers (a tracker behind DNS that drops the query, a hung
+// CDN) holds the load event for ever, and its page is otherwise there to read. A challenge
+// found then goes on as usual; anything else is answered instead of timing out.
+constexpr int kLoadStallMs = 3000;
+constexpr int kLoadStallRecheckMs = 500;  // its document still arriving: look again this soon
 // Mid-load signals (title, URL, cookie) come in bursts: coalesce them briefly.
 constexpr int kEventCoalesceMs = 15;
 constexpr int kAfterClickMs = 150;        // a click's effect (a POST, a DOM change) takes a moment
@@ -297,8 +303,9 @@ void SolveJob::trace(const char* what, const QString& detail) const {
 SolveJob::SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const SolveContext& ctx)
     : serial_(serial), id_(std::move(id)), request_(std::move(request)), ctx_(ctx) {
     clock_.start();
-    for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_,
-                      &doc_wait_timer_, &generic_timer_, &loop_guard_timer_, &cookie_timer_}) {
+    for (QTimer* t :
+         {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_,
+          &generic_timer_, &loop_guard_timer_, &cookie_timer_, &stall_timer_}) {
         t->setSingleShot(true);
         t->setTimerType(Qt::PreciseTimer);
     }
@@ -309,6 +316,7 @@ SolveJob::SolveJob(quint64 serial, QJsonValue id, SolveRequest request, const So
     connect(&wait_timer_, &QTimer::timeout, this, &SolveJob::collect);
     connect(&generic_timer_, &QTimer::timeout, this, &SolveJob::try_generic_widget);
     connect(&loop_guard_timer_, &QTimer::timeout, this, &SolveJob::on_loop_guard);
+    connect(&stall_timer_, &QTimer::timeout, this, &SolveJob::on_load_stall);
     token_timer_.setSingleShot(true);
     connect(&token_timer_, &QTimer::timeout, this, &SolveJob::poll_turnstile_token);
     deadline_timer_.start(static_cast<int>(std::clamp<qint64>(request_.timeout_ms, 1, INT_MAX)));
@@ -404,6 +412,8 @@ void SolveJob::on_document(const DocumentResponse& doc) {
     doc_status_ = doc.status;
     doc_headers_ = doc.headers;
     doc_url_ = QString::fromStdString(doc.url);
+    // The guard for a load that never ends (kLoadStallMs); any load event stops it.
+    if (phase_ == Phase::kLoading && !challenge_current_) stall_timer_.start(kLoadStallMs);
     // A challenge its response already names (Cloudflare's cf-mitigated: challenge) counts as
     // seen at once: a quick one can pass and reload before the first look at its page, and
     // the answer must still say it was solved (the clearance cache keeps only solved ones).
@@ -434,7 +444,7 @@ void SolveJob::on_raw_document(const RawDocument& doc) {
              .arg(doc.mime_type)
              .arg(doc.body.size()));
     for (QTimer* t : {&quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_, &generic_timer_,
-                      &loop_guard_timer_, &token_timer_})
+                      &loop_guard_timer_, &token_timer_, &stall_timer_})
         t->stop();
     doc_status_ = doc.status;
     http_status_ = doc.status;
@@ -479,6 +489,7 @@ void SolveJob::on_loading_changed(const LoadEvent& info) {
     // The surface's about:blank marker may report after we took over; never settle on it.
     if (info.url.scheme() == QLatin1String("about")) return;
     surface_->keep_focus();
+    stall_timer_.stop();  // it loads again, or its load ended
     load_status_ = info.state;
     trace("loading", QStringLiteral("status=%1 domain=%2 code=%3 http=%4 %5 %6")
                          .arg(static_cast<int>(info.state))
@@ -779,8 +790,9 @@ void SolveJob::on_loop_guard() {
     if (finished_ || phase_ != Phase::kLoading || challenge_current_) return;
     if (!force_answer_) {
         // Still no answer after the cap: the page keeps navigating (or checks keep losing the
-        // race against its reloads). Answer the next complete document it shows, taking its
-        // HTML with its verdict; a challenge still gets the rest of the budget.
+        // race against its reloads), or its load never ended (on_load_stall()). Answer the
+        // next complete (or parsed) document it shows, taking its HTML with its verdict; a
+        // challenge still gets the rest of the budget.
         force_answer_ = true;
         check_again_ = false;
         schedule_check(0);
@@ -793,6 +805,28 @@ void SolveJob::on_loop_guard() {
         surface_->freeze();
     }
     schedule_check(0);
+}
+
+void SolveJob::on_load_stall() {
+    if (finished_ || phase_ != Phase::kLoading || challenge_current_) return;
+    // Only a parsed document is there to read: one whose own bytes are still arriving (a
+    // response that never ends) is not, and keeps waiting, for the deadline if need be.
+    surface_->run_isolated(QStringLiteral("document.readyState"), [self = QPointer<SolveJob>(this)](
+                                                                      const QVariant& v) {
+        if (!self || self->finished_ || self->phase_ != Phase::kLoading ||
+            self->challenge_current_ || self->stall_timer_.isActive())
+            return;
+        const QString state = v.toString();
+        if (state != QLatin1String("interactive") && state != QLatin1String("complete")) {
+            self->stall_timer_.start(kLoadStallRecheckMs);
+            return;
+        }
+        self->step(QStringLiteral("the document's load has not ended %1 ms after its "
+                                  "response: looked at as it is")
+                       .arg(kLoadStallMs));
+        self->load_seen_ = true;
+        self->on_loop_guard();
+    });
 }
 
 void SolveJob::schedule_generic_widget() {
@@ -1043,8 +1077,9 @@ void SolveJob::fail(const QString& kind, const QString& message, QJsonObject ext
     failure_kind_ = kind;
     trace("fail", kind + ": " + message);
 
-    for (QTimer* t : {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_,
-                      &doc_wait_timer_, &generic_timer_, &loop_guard_timer_, &token_timer_}) {
+    for (QTimer* t :
+         {&deadline_timer_, &quiet_timer_, &click_timer_, &wait_timer_, &doc_wait_timer_,
+          &generic_timer_, &loop_guard_timer_, &token_timer_, &stall_timer_}) {
         t->stop();
     }
     if (surface_ && phase_ != Phase::kPreparing) surface_->stop();

@@ -98,6 +98,7 @@ class SolveJob : public QObject {
     void act_on_widget(const QVariant& found);
     void schedule_generic_widget();
     void on_loop_guard();
+    void on_load_stall();
     void settle();
     void collect();
     void complete(const QString& html);
@@ -136,6 +137,7 @@ class SolveJob : public QObject {
     QTimer doc_wait_timer_;    // collect() waiting for the final document's headers
     QTimer generic_timer_;     // the next attempt on a widget no rule names
     QTimer loop_guard_timer_;  // answers a non-challenge page that never stops navigating
+    QTimer stall_timer_;       // a document whose load never ends (on_load_stall())
     QTimer cookie_timer_;      // send_reply() waiting for the page's cookies
     bool doc_waited_ = false;
     bool replied_ = false;

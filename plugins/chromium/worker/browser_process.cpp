@@ -120,7 +120,10 @@ bool BrowserProcess::start(const BrowserLaunch& launch, std::string* error) {
     args_ = {launch.executable, "--remote-debugging-pipe", "--user-data-dir=" + profile_dir_};
     for (auto& f : chromium_flags(launch))
         args_.push_back(std::move(f));
-    args_.emplace_back("about:blank");
+    // No window of its own: every tab is opened over DevTools in a context of its own, and a
+    // start-up window would be one more window, renderer and compositor surface doing nothing
+    // (~40 MiB, measured). The DevTools pipe keeps the browser alive without a window.
+    args_.emplace_back("--no-startup-window");
     std::vector<char*> argv;
     for (auto& a : args_)
         argv.push_back(a.data());

@@ -80,11 +80,13 @@ class CdpPage : public PageDriver {
     // Back to a blank tab in an emptied context: `ready` when the wipe is confirmed,
     // `broken` when it is not (the page must then be discarded). Only for pages that own
     // their context.
-    void recycle();
-    bool reusable() const { return options_.owns_context && alive_ && session_ && !recycling_; }
+    void recycle() override;
+    bool reusable() const override {
+        return options_.owns_context && alive_ && session_ && !recycling_;
+    }
     int uses() const override { return uses_; }
     // The host of the last navigation: its renderer may still be there for the next.
-    const QString& last_host() const { return last_host_; }
+    QString last_host() const override { return last_host_; }
 
     const std::string& target_id() const { return target_id_; }
     const QString& failure() const { return failure_; }

@@ -16,22 +16,15 @@ namespace byparr::browser {
 
 namespace {
 
-// Spare tabs (a context, a window, a renderer and an attached session each) ready ahead of
-// requests: making one costs ~300 ms of CPU across the browser's processes (measured) that
-// would otherwise be on the request path.
-constexpr size_t kMaxSpares = 6;
-// A tab serves this many sessionless solves, wiped between them, before it is closed with
-// its context: what a wipe could miss does not pile up for ever.
-constexpr int kMaxPageUses = 20;
+// The tab pool (spare_pool.h). A tab is a context, a window, a renderer and an attached
+// session: making one costs ~300 ms of CPU across the browser's processes (measured). Its
+// wipe navigates (~50-100 ms), so one tab more than run at once is kept, and a ready tab
+// is taken before one that is still being wiped for the same host.
+constexpr SparePoolPolicy kPoolPolicy{.max_spares = 6,
+                                      .headroom = 1,
+                                      .pick = SparePoolPolicy::Pick::kReadyFirst,
+                                      .max_page_uses = 20};
 constexpr int kIdentityTimeoutMs = 15000;
-
-// BROWSER_POOL_IDLE_TIMEOUT (s, default 30), as for webengine: this long without a request,
-// the spares shrink back to one.
-int spare_idle_ms() {
-    bool ok = false;
-    const int s = qEnvironmentVariableIntValue("BROWSER_POOL_IDLE_TIMEOUT", &ok);
-    return ok && s >= 1 && s <= 86400 ? s * 1000 : 30000;
-}
 
 QString to_json(const QJsonObject& o) {
     return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
@@ -44,15 +37,18 @@ ChromiumWorker::ChromiumWorker(const WorkerOptions& options, FrameChannel* chann
     : options_(options),
       channel_(channel),
       client_(std::make_unique<DevToolsClient>(read_fd, write_fd)),
-      headless_(headless) {
+      headless_(headless),
+      pool_(
+          kPoolPolicy, [this](bool) { return make_page({}); }, [this] { return running(); }) {
     connect(channel_, &FrameChannel::frame_received, this, &ChromiumWorker::on_frame);
     connect(channel_, &FrameChannel::closed, this, [this] { shutdown(false); });
-    spare_idle_timer_.setSingleShot(true);
-    connect(&spare_idle_timer_, &QTimer::timeout, this, [this] {
-        spare_target_ = 1;
-        while (spares_.size() > spare_target_)
-            spares_.pop_back();
-    });
+}
+
+size_t ChromiumWorker::running() const {
+    size_t n = 0;
+    for (const auto& [serial, job] : jobs_)
+        n += job->finished() ? 0 : 1;
+    return n;
 }
 
 ChromiumWorker::~ChromiumWorker() {
@@ -61,7 +57,7 @@ ChromiumWorker::~ChromiumWorker() {
     jobs_.clear();
     job_contexts_.clear();
     sessions_.clear();
-    spares_.clear();
+    pool_.clear();
     client_.reset();  // no DevTools callback runs after this
 }
 
@@ -117,7 +113,7 @@ void ChromiumWorker::on_identity(const QJsonObject& version) {
     started_ = true;
     channel_->send(QJsonObject{
         {"op", "ready"}, {"pid", static_cast<qint64>(::getpid())}, {"userAgent", user_agent_}});
-    prepare_spare();
+    pool_.start();
 }
 
 std::unique_ptr<CdpPage> ChromiumWorker::make_page(const std::string& context_id) {
@@ -195,48 +191,6 @@ ChromiumWorker::Context::~Context() {
                         [](std::string, std::string) {});
 }
 
-void ChromiumWorker::prepare_spare() {
-    if (shutting_down_ || !started_) return;
-    // Tabs of running sessionless solves come back to the pool when they end.
-    while (spares_.size() + returning_ < spare_target_) {
-        spares_.push_back(make_page({}));
-        watch_spare(spares_.back().get());
-    }
-}
-
-void ChromiumWorker::watch_spare(CdpPage* raw) {
-    connect(raw, &PageDriver::broken, this, [this, raw] {
-        auto it = std::find_if(spares_.begin(), spares_.end(),
-                               [raw](const auto& p) { return p.get() == raw; });
-        if (it == spares_.end()) return;
-        std::fprintf(stderr, "byparr-chromium-worker: a spare tab failed: %s\n",
-                     qPrintable(raw->failure()));
-        it->release()->deleteLater();  // inside its own signal
-        spares_.erase(it);
-        QTimer::singleShot(0, this, &ChromiumWorker::prepare_spare);
-    });
-}
-
-std::unique_ptr<CdpPage> ChromiumWorker::take_spare(const QString& host) {
-    if (spares_.empty()) return nullptr;
-    // A tab whose renderer already serves the host (no renderer launch for the navigation;
-    // ready, or else still being wiped), else a ready one, else the one furthest along. A wipe that
-    // fails makes the job ask for a new page.
-    auto pick = [this](auto pred) {
-        return std::find_if(spares_.begin(), spares_.end(),
-                            [&](const auto& p) { return pred(*p); });
-    };
-    auto same_host = [&](const CdpPage& p) { return p.uses() > 0 && p.last_host() == host; };
-    auto it = pick([&](const CdpPage& p) { return p.is_ready() && same_host(p); });
-    if (it == spares_.end()) it = pick([](const CdpPage& p) { return p.is_ready(); });
-    if (it == spares_.end()) it = pick(same_host);
-    if (it == spares_.end()) it = spares_.begin();
-    std::unique_ptr<CdpPage> page = std::move(*it);
-    spares_.erase(it);
-    disconnect(page.get(), nullptr, this, nullptr);
-    return page;
-}
-
 void ChromiumWorker::on_frame(const QJsonObject& m) {
     FrameHooks hooks;
     hooks.solve = [this](const QJsonValue& id, const QJsonObject& r) { handle_solve(id, r); };
@@ -251,7 +205,7 @@ void ChromiumWorker::on_frame(const QJsonObject& m) {
         return QJsonObject{{"pages", static_cast<int>(jobs_.size())},
                            {"sessions", static_cast<int>(sessions_.size())},
                            {"pagesServed", static_cast<qint64>(pages_served_)},
-                           {"pagesReused", static_cast<qint64>(pages_reused_)}};
+                           {"pagesReused", static_cast<qint64>(pool_.reused())}};
     };
     hooks.shutdown = [this] { shutdown(true); };
     dispatch_frame(m, *channel_, jobs_, shutting_down_, hooks);
@@ -306,22 +260,7 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         }
         return;
     }
-    // Grow the spares to the concurrency seen, so the next burst finds its tabs made.
-    size_t running = 0;
-    for (const auto& [s, j] : jobs_)
-        running += j->finished() ? 0 : 1;
-    // One more than run at once: a tab is wiped (~50-100 ms) after its solve, and a
-    // request that follows at once takes the other instead of waiting for the wipe.
-    spare_target_ = std::clamp<size_t>(std::max(spare_target_, running + 1), 1, kMaxSpares);
-    spare_idle_timer_.start(spare_idle_ms());
-    std::unique_ptr<CdpPage> page = take_spare(host);
-    if (!page) page = make_page({});
-    if (page->uses() > 0) ++pages_reused_;
-    ++returning_;
-    job->start(std::move(page));
-    // Makes a tab only when the concurrency grew (prepare_spare() counts the tabs coming
-    // back): one made now takes the browser's UI thread and a core from this request.
-    QTimer::singleShot(0, this, &ChromiumWorker::prepare_spare);
+    job->start(pool_.take(host));
 }
 
 void ChromiumWorker::on_job_done(quint64 serial) {
@@ -331,20 +270,12 @@ void ChromiumWorker::on_job_done(quint64 serial) {
     jobs_.erase(it);
     ++pages_served_;
     const bool sessionless = job_contexts_.count(serial) == 0;
-    if (sessionless && returning_ > 0) --returning_;
-    // Every page this worker hands to a job is a CdpPage.
-    std::unique_ptr<CdpPage> used(static_cast<CdpPage*>(
-        sessionless && !shutting_down_ ? job->release_reusable_surface().release() : nullptr));
+    std::unique_ptr<PageDriver> used =
+        sessionless && !shutting_down_ ? job->release_reusable_surface() : nullptr;
     delete job;  // queued: never inside one of its page's signals
-    if (used && used->reusable() && used->uses() + 1 < kMaxPageUses &&
-        spares_.size() < spare_target_) {
-        used->recycle();
-        watch_spare(used.get());
-        spares_.push_back(std::move(used));
-    }
-    used.reset();  // not reused: its tab and context go
+    if (sessionless) pool_.give_back(std::move(used));
     job_contexts_.erase(serial);
-    prepare_spare();
+    pool_.refill();
 }
 
 void ChromiumWorker::browser_gone() {
@@ -359,7 +290,7 @@ void ChromiumWorker::shutdown(bool reply_to_solves) {
     if (shutting_down_) return;
     shutting_down_ = true;
     end_jobs(jobs_, reply_to_solves);
-    spares_.clear();
+    pool_.clear();
     job_contexts_.clear();
     sessions_.clear();
     if (reply_to_solves) channel_->flush_blocking(500);

@@ -1,7 +1,7 @@
 // The chromium worker's request dispatcher (../../browser/PROTOCOL.md "Messages"):
-// one Chromium; a browser context per session, and a pool of tabs for sessionless solves,
-// each in a context of its own, wiped and reused (CdpPage::recycle()) up to kMaxPageUses
-// times, and sized to the concurrency seen. Qt thread only.
+// one Chromium; a browser context per session, and a pool of tabs for sessionless solves
+// (spare_pool.h), each in a context of its own, wiped and reused (CdpPage::recycle()).
+// Qt thread only.
 #pragma once
 
 #include <map>
@@ -17,6 +17,7 @@
 #include "challenge_detector.h"
 #include "devtools_client.h"
 #include "solve_job.h"
+#include "spare_pool.h"
 #include "worker_options.h"
 
 namespace byparr::browser {
@@ -54,9 +55,7 @@ class ChromiumWorker : public QObject {
     void handle_solve(const QJsonValue& id, const QJsonObject& request);
     std::shared_ptr<Context> make_context();
     std::unique_ptr<CdpPage> make_page(const std::string& context_id);
-    void prepare_spare();
-    void watch_spare(CdpPage* page);
-    std::unique_ptr<CdpPage> take_spare(const QString& host);
+    size_t running() const;
     void on_job_done(quint64 serial);
 
     WorkerOptions options_;
@@ -70,13 +69,9 @@ class ChromiumWorker : public QObject {
     std::map<quint64, SolveJob*> jobs_;
     std::map<quint64, std::shared_ptr<Context>> job_contexts_;
     std::map<QString, std::shared_ptr<Context>> sessions_;
-    std::vector<std::unique_ptr<CdpPage>> spares_;
-    size_t spare_target_ = 1;
-    size_t returning_ = 0;  // sessionless solves running, whose tabs come back
-    QTimer spare_idle_timer_;
+    SparePool pool_;
     quint64 next_serial_ = 1;
     quint64 pages_served_ = 0;
-    quint64 pages_reused_ = 0;
     bool started_ = false;
     bool shutting_down_ = false;
 };

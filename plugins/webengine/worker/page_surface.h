@@ -88,13 +88,15 @@ class PageSurface : public PageDriver {
     // documents came from are wiped. `ready` follows when all of that is confirmed,
     // `broken` if it is not within kWipeTimeoutMs (the caller discards the page).
     // Only for pages that own their profile.
-    void recycle();
+    void recycle() override;
+    // Reuse needs the page's DevTools session: the wipe goes through it.
+    bool reusable() const override { return has_devtools(); }
     int uses() const override { return uses_; }
     // Used pages made ready again, in this process.
     static quint64 wipes_done() { return wipes_done_; }
     // Host of the last document, so a request can get a page whose renderer already
     // serves that site (a cross-site navigation launches a new renderer).
-    const QString& last_host() const { return last_host_; }
+    QString last_host() const override { return last_host_; }
     // A request is waiting: stop waiting for DevTools after kAttachTimeoutMs at most.
     void hurry() override;
     // Gives the page keyboard focus for good: several views are shown at once on one

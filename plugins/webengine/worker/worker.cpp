@@ -22,39 +22,34 @@ namespace byparr::browser {
 
 namespace {
 
-// Each spare is a renderer process (~25 MiB PSS): five cover a burst of five, and
-// after one burst the used pages come back wiped, so the next finds them ready.
-constexpr size_t kMaxSpares = 5;
-// Spares being prepared at once: renderer launches and DevTools attaches contend
-// for the same two cores and the browser's UI thread, so the first is ready sooner
-// when they do not all start together.
-constexpr size_t kMaxPreparing = 2;
-// BROWSER_POOL_IDLE_TIMEOUT (s, default 30): this long without a request, the pool
-// shrinks to one warm page. Each spare is a renderer held at rest; the next burst
-// re-grows the pool (a cold spare costs its first request ~0.1 s).
-int spare_idle_ms() {
-    static const int ms = [] {
-        bool ok = false;
-        const int s = qEnvironmentVariableIntValue("BROWSER_POOL_IDLE_TIMEOUT", &ok);
-        return ok && s >= 1 && s <= 86400 ? s * 1000 : 30000;
-    }();
-    return ms;
-}
-// While shrinking, one spare is ended per this interval (see shrink_spares()).
-constexpr int kShrinkStepMs = 10000;
-// A page is reused for this many sessionless requests, then replaced: a renderer's
-// memory only comes back when it ends, and a fresh one bounds what a site can leave
-// behind that the wipe does not reach (the renderer's own caches).
-constexpr int kMaxPageUses = 20;
+// The page pool (spare_pool.h). Each spare is a renderer process (~25 MiB PSS): five cover a
+// burst of five, and after one burst the used pages come back wiped, so the next finds them
+// ready. A wipe is done within a few ms, so no page is kept beyond the solves running, and
+// a page whose renderer serves the host is taken even while its wipe finishes.
+constexpr SparePoolPolicy kPoolPolicy{
+    .max_spares = 5, .headroom = 0, .pick = SparePoolPolicy::Pick::kHostFirst, .max_page_uses = 20};
 
 }  // namespace
 
 Worker::Worker(const WorkerOptions& options, FrameChannel* channel)
-    : options_(options), channel_(channel) {
+    : options_(options),
+      channel_(channel),
+      pool_(
+          kPoolPolicy,
+          [this](bool spare) -> std::unique_ptr<PageDriver> {
+              return make_surface(nullptr, spare ? PageSurface::kSpareAttachTimeoutMs
+                                                 : PageSurface::kAttachTimeoutMs);
+          },
+          [this] { return running(); }) {
     connect(channel_, &FrameChannel::frame_received, this, &Worker::on_frame);
     connect(channel_, &FrameChannel::closed, this, [this] { shutdown(false); });
-    spare_idle_timer_.setSingleShot(true);
-    connect(&spare_idle_timer_, &QTimer::timeout, this, &Worker::shrink_spares);
+}
+
+size_t Worker::running() const {
+    size_t n = 0;
+    for (const auto& [serial, job] : jobs_)
+        n += job->finished() ? 0 : 1;
+    return n;
 }
 
 Worker::~Worker() {
@@ -63,7 +58,7 @@ Worker::~Worker() {
     jobs_.clear();
     job_sessions_.clear();
     sessions_.clear();
-    spares_.clear();
+    pool_.clear();
     if (security_) QWebEngineProfile::defaultProfile()->setUrlRequestInterceptor(nullptr);
     devtools_.reset();  // no DevTools callback runs after this
 }
@@ -105,7 +100,7 @@ bool Worker::start(std::string* error) {
 
     channel_->send(QJsonObject{
         {"op", "ready"}, {"pid", static_cast<qint64>(::getpid())}, {"userAgent", user_agent_}});
-    QTimer::singleShot(0, this, &Worker::prepare_spare);
+    QTimer::singleShot(0, &pool_, &SparePool::start);
     return true;
 }
 
@@ -140,72 +135,6 @@ std::unique_ptr<PageSurface> Worker::make_surface(Session* session, int attach_w
     return std::make_unique<PageSurface>(profile, true, jar, surface_deps_, attach_wait_ms);
 }
 
-void Worker::prepare_spare() {
-    // A ready off-the-record profile + shown page in a warmed renderer saves a
-    // request its renderer launch and DevTools attach (30 ms idle, 0.5 s in a burst).
-    if (shutting_down_) return;
-    size_t preparing = 0;
-    for (const auto& s : spares_)
-        preparing += s->is_ready() ? 0 : 1;
-    // While solves run, one at a time: a burst's own pages come first on two cores;
-    // on_job_done() resumes the refill.
-    size_t running = 0;
-    for (const auto& [serial, job] : jobs_)
-        running += job->finished() ? 0 : 1;
-    const size_t cap = running > 0 ? 1 : kMaxPreparing;
-    // Pages of running sessionless solves come back to the pool when they end.
-    while (spares_.size() + returning_ < spare_target_ && preparing < cap) {
-        spares_.push_back(make_surface(nullptr, PageSurface::kSpareAttachTimeoutMs));
-        ++preparing;
-        watch_spare(spares_.back().get());
-    }
-}
-
-void Worker::watch_spare(PageSurface* s) {
-    // Chained, not polled: each spare that becomes ready lets the next start.
-    connect(s, &PageSurface::ready, this, &Worker::prepare_spare, Qt::QueuedConnection);
-    connect(s, &PageSurface::broken, this, [this, s] {
-        auto it = std::find_if(spares_.begin(), spares_.end(),
-                               [s](const auto& p) { return p.get() == s; });
-        if (it == spares_.end()) return;
-        std::unique_ptr<PageSurface> gone = std::move(*it);
-        spares_.erase(it);
-        gone.release()->deleteLater();  // we are inside its signal
-        QTimer::singleShot(0, this, &Worker::prepare_spare);
-    });
-}
-
-std::unique_ptr<PageSurface> Worker::take_spare(const QString& host) {
-    if (spares_.empty()) return nullptr;
-    // A page whose renderer already serves the host (no renderer launch for the
-    // navigation; one still being wiped is ready within a few ms), else a ready fresh
-    // one (its site-less renderer takes any site), else any ready one, else the one
-    // furthest along. A wipe that fails makes the job ask for a new page.
-    auto pick = [this](auto pred) {
-        return std::find_if(spares_.begin(), spares_.end(),
-                            [&](const auto& s) { return pred(*s); });
-    };
-    auto it = pick([&](const PageSurface& s) { return s.uses() > 0 && s.last_host() == host; });
-    if (it == spares_.end()) {
-        it = pick([](const PageSurface& s) { return s.is_ready() && s.uses() == 0; });
-    }
-    if (it == spares_.end()) it = pick([](const PageSurface& s) { return s.is_ready(); });
-    if (it == spares_.end()) it = spares_.begin();
-    std::unique_ptr<PageSurface> s = std::move(*it);
-    spares_.erase(it);
-    disconnect(s.get(), nullptr, this, nullptr);
-    return s;
-}
-
-void Worker::shrink_spares() {
-    // One page at a time, kShrinkStepMs apart: ending a renderer costs the browser ~10-15 ms
-    // of CPU, and ending four at once put a 50-60 ms step into an otherwise idle 10 s. A burst
-    // that comes back meanwhile still finds the pages not yet ended.
-    if (spares_.size() > 1) spares_.pop_back();  // the newest first: the oldest is surely ready
-    spare_target_ = std::max<size_t>(1, spares_.size());
-    if (spares_.size() > 1) spare_idle_timer_.start(kShrinkStepMs);
-}
-
 void Worker::on_frame(const QJsonObject& m) {
     FrameHooks hooks;
     hooks.solve = [this](const QJsonValue& id, const QJsonObject& r) { handle_solve(id, r); };
@@ -220,7 +149,7 @@ void Worker::on_frame(const QJsonObject& m) {
         return QJsonObject{{"pages", static_cast<int>(jobs_.size())},
                            {"sessions", static_cast<int>(sessions_.size())},
                            {"pagesServed", static_cast<qint64>(pages_served_)},
-                           {"pagesReused", static_cast<qint64>(PageSurface::wipes_done())}};
+                           {"pagesReused", static_cast<qint64>(pool_.reused())}};
     };
     hooks.shutdown = [this] { shutdown(true); };
     dispatch_frame(m, *channel_, jobs_, shutting_down_, hooks);
@@ -260,21 +189,11 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
             if (!job->finished()) job->start(make_surface(nullptr));
         },
         Qt::QueuedConnection);
-    std::unique_ptr<PageSurface> surface;
-    if (!session) {
-        // Size the pool for the concurrency seen, so the next burst finds its pages.
-        size_t running = 0;
-        for (const auto& [s, j] : jobs_)
-            running += j->finished() ? 0 : 1;
-        spare_target_ = std::clamp<size_t>(std::max(spare_target_, running), 1, kMaxSpares);
-        spare_idle_timer_.start(spare_idle_ms());
-        surface = take_spare(req_host);
-        // Refill at once: the renderer launch overlaps this solve, not the next one.
-        QTimer::singleShot(0, this, &Worker::prepare_spare);
+    if (session) {
+        job->start(make_surface(session.get()));
+    } else {
+        job->start(pool_.take(req_host));
     }
-    if (!surface) surface = make_surface(session.get());
-    if (!session) ++returning_;
-    job->start(std::move(surface));
 }
 
 void Worker::on_job_done(quint64 serial) {
@@ -284,20 +203,12 @@ void Worker::on_job_done(quint64 serial) {
     jobs_.erase(it);
     ++pages_served_;
     const bool sessionless = job_sessions_.count(serial) == 0;
-    if (sessionless && returning_ > 0) --returning_;
-    // Every page this worker hands to a job is a PageSurface.
-    std::unique_ptr<PageSurface> used(static_cast<PageSurface*>(
-        sessionless && !shutting_down_ ? job->release_reusable_surface().release() : nullptr));
+    std::unique_ptr<PageDriver> used =
+        sessionless && !shutting_down_ ? job->release_reusable_surface() : nullptr;
     delete job;  // queued: never inside one of its page's signals
-    if (used && used->has_devtools() && used->uses() + 1 < kMaxPageUses &&
-        spares_.size() < spare_target_) {
-        used->recycle();
-        watch_spare(used.get());
-        spares_.push_back(std::move(used));
-    }
-    used.reset();
+    if (sessionless) pool_.give_back(std::move(used));
     job_sessions_.erase(serial);  // after the page: may free the profile
-    if (spares_.size() < spare_target_) QTimer::singleShot(0, this, &Worker::prepare_spare);
+    pool_.refill();
 }
 
 std::shared_ptr<Worker::Session> Worker::make_session() {
@@ -318,8 +229,7 @@ void Worker::shutdown(bool reply_to_solves) {
     if (shutting_down_) return;
     shutting_down_ = true;
     end_jobs(jobs_, reply_to_solves);
-    spares_.clear();
-    spare_idle_timer_.stop();
+    pool_.clear();
     job_sessions_.clear();
     sessions_.clear();
     if (reply_to_solves) channel_->flush_blocking(500);

@@ -13,6 +13,7 @@
 #include "challenge_detector.h"
 #include "page_surface.h"
 #include "solve_job.h"
+#include "spare_pool.h"
 #include "worker_options.h"
 
 class QWebEngineProfile;
@@ -56,10 +57,7 @@ class Worker : public QObject {
     std::unique_ptr<PageSurface> make_surface(Session* session,
                                               int attach_wait_ms = PageSurface::kAttachTimeoutMs);
 
-    void prepare_spare();
-    std::unique_ptr<PageSurface> take_spare(const QString& host);
-    void watch_spare(PageSurface* spare);
-    void shrink_spares();
+    size_t running() const;
     void on_job_done(quint64 serial);
 
     WorkerOptions options_;
@@ -72,13 +70,8 @@ class Worker : public QObject {
     std::map<quint64, SolveJob*> jobs_;                         // by serial
     std::map<quint64, std::shared_ptr<Session>> job_sessions_;  // by serial
     std::map<QString, std::shared_ptr<Session>> sessions_;
-    // Ready (or preparing) off-the-record pages, oldest first. The pool grows to the
-    // concurrency seen (a burst finds its pages ready next time) and shrinks back to
-    // one after kSpareIdleMs without requests.
-    std::vector<std::unique_ptr<PageSurface>> spares_;
-    size_t spare_target_ = 1;
-    size_t returning_ = 0;  // sessionless solves running: their pages may come back
-    QTimer spare_idle_timer_;
+    // Off-the-record pages for sessionless solves (spare_pool.h).
+    SparePool pool_;
     quint64 next_serial_ = 1;
     quint64 pages_served_ = 0;
     bool shutting_down_ = false;
