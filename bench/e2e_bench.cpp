@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "byparr/build_paths.h"
 #include "tests/support/http_client.h"
 #include "tests/support/proc_stats.h"
 #include "tests/support/test_process.h"
@@ -106,11 +107,11 @@ std::string start_server(ChildProcess& server, std::filesystem::path& state, con
     std::map<std::string, std::string> env{{"PORT", "0"},
                                            {"HOST", "127.0.0.1"},
                                            {"BYPARR_ANNOUNCE_PORT", "1"},
-                                           {"BYPARR_PLUGIN_PATH", BYPARR_PLUGIN_DIR},
+                                           {"BYPARR_PLUGIN_PATH", byparr::build_paths::kPluginDir},
                                            {"BYPARR_STATE_DIR", state.string()},
                                            {"LOG_LEVEL", "warning"}};
     env.merge(extra_env);
-    server.start(std::string(BYPARR_BIN_DIR) + "/byparr", {}, env);
+    server.start(std::string(byparr::build_paths::kBinDir) + "/byparr", {}, env);
     auto port = server.read_port(std::chrono::seconds(20));
     if (!port) {
         std::fprintf(stderr, "byparr did not start\n");

@@ -19,7 +19,7 @@ std::string_view authority_of(std::string_view url) {
 
 }  // namespace
 
-std::string proxy_identity(const ProxySpec& proxy) {
+std::string proxy_identity(const Proxy& proxy) {
     if (proxy.url.empty()) return "";
     std::string_view url = proxy.url;
     size_t p = url.find("://");
@@ -46,7 +46,7 @@ std::string site_of_url(std::string_view url) {
 }
 
 ClearanceKey make_clearance_key(std::string_view url, std::string_view user_agent,
-                                const ProxySpec& proxy) {
+                                const Proxy& proxy) {
     return ClearanceKey{site_of_url(url), std::string(user_agent), proxy_identity(proxy)};
 }
 

@@ -21,16 +21,16 @@ struct ClearanceKey {
 };
 
 /// "scheme://[user@]host:port" of a proxy, lower-cased, without the password
-/// (neither ProxySpec::password nor one embedded in the URL): two proxy
+/// (neither Proxy::password nor one embedded in the URL): two proxy
 /// accounts are different exits, but the password must not reach the cache
 /// file, Redis or `byparrctl cache list`. "" for no proxy.
-std::string proxy_identity(const ProxySpec& proxy);
+std::string proxy_identity(const Proxy& proxy);
 
 /// registrable_domain() of the URL's host; "" when the URL has no host.
 std::string site_of_url(std::string_view url);
 
 /// {site_of_url(url), user_agent, proxy_identity(proxy)}.
 ClearanceKey make_clearance_key(std::string_view url, std::string_view user_agent,
-                                const ProxySpec& proxy);
+                                const Proxy& proxy);
 
 }  // namespace byparr

@@ -149,9 +149,9 @@ std::optional<Config> Config::from_map(const std::map<std::string, std::string>&
         return fail("PROMETHEUS_ENABLED", *v, "is not a boolean");
     if (!uint_var("PROMETHEUS_PORT", 1, 65535, &c.prometheus_port))
         return fail("PROMETHEUS_PORT", *get("PROMETHEUS_PORT"), "is not a port number (1-65535)");
-    if (auto v = get("PROXY_URL")) c.proxy_url = *v;
-    if (auto v = get("PROXY_USERNAME")) c.proxy_username = *v;
-    if (auto v = get("PROXY_PASSWORD")) c.proxy_password = *v;
+    if (auto v = get("PROXY_URL")) c.proxy.url = *v;
+    if (auto v = get("PROXY_USERNAME")) c.proxy.username = *v;
+    if (auto v = get("PROXY_PASSWORD")) c.proxy.password = *v;
     if (auto v = get("LANG")) c.lang = *v;
     if (auto v = get("API_KEY")) c.api_key = *v;
     if (auto v = get("CACHE_BACKEND"); v && !v->empty()) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <byparr/proxy.hpp>
+
 #include "core/target_guard.h"
 
 namespace byparr {
@@ -26,7 +28,7 @@ struct Config {
     // request's time goes to the next solver of the chain; 0: no escalation.
     uint32_t escalate_after_s = 15;
     std::string cache_backend;  // CACHE_BACKEND: "" or redis://host:port[/db]
-    std::string proxy_url, proxy_username, proxy_password;
+    Proxy proxy;                // PROXY_URL, PROXY_USERNAME, PROXY_PASSWORD
     bool disable_media = false;
     std::string lang;                  // LANG, passed to the browser
     std::string state_dir;             // BYPARR_STATE_DIR

@@ -379,7 +379,7 @@ SolveOutcome Dispatcher::solve(const SolveRequest& request) {
         // A pool entry may name its exit's zone (core/time_zones.h): "URL#country=DE".
         std::string why;
         if (!picked.empty()) {
-            ProxySpec pooled = proxy_from_pool_entry(picked, &why);
+            Proxy pooled = proxy_from_pool_entry(picked, &why);
             if (!r.proxy.timezone.empty()) pooled.timezone = r.proxy.timezone;  // the client's
             r.proxy = std::move(pooled);
         }
@@ -442,7 +442,7 @@ std::shared_ptr<Component> Dispatcher::session_solver(const std::string& solver,
     return nullptr;
 }
 
-SessionOutcome Dispatcher::session_create(const std::string& id, const ProxySpec& proxy,
+SessionOutcome Dispatcher::session_create(const std::string& id, const Proxy& proxy,
                                           const std::string& solver) {
     SessionOutcome out;
     auto c = session_solver(solver, &out.error);

@@ -54,7 +54,7 @@ class Dispatcher {
     /// solver itself, not a proxy a provider would pick for the test page.
     SolveOutcome probe(const std::string& solver_id, const SolveRequest& request);
 
-    SessionOutcome session_create(const std::string& id, const ProxySpec& proxy,
+    SessionOutcome session_create(const std::string& id, const Proxy& proxy,
                                   const std::string& solver);
     SessionOutcome session_list(const std::string& solver);
     SessionOutcome session_destroy(const std::string& id, const std::string& solver);

@@ -36,7 +36,7 @@ struct SolveRequest {
     Command cmd = Command::kRequestGet;
     std::string request_id;
     std::string url, post_data, session, solver, user_agent;
-    ProxySpec proxy;
+    Proxy proxy;
     std::vector<Cookie> cookies;
     RequestExtensions ext;  // headers, body type, tabs_till_verify
     uint32_t flags = 0;     // BYPARR_REQ_*

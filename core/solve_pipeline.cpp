@@ -174,13 +174,13 @@ void SolvePipeline::register_gauges() {
                       });
 }
 
-ProxySpec SolvePipeline::proxy_for(const std::optional<ProxySpec>& given) const {
+Proxy SolvePipeline::proxy_for(const std::optional<Proxy>& given) const {
     // `{}` means "none given", so PROXY_URL applies, as in FlareSolverr.
-    ProxySpec proxy;
+    Proxy proxy;
     if (given && !given->empty())
         proxy = *given;
-    else if (!config_.proxy_url.empty())
-        proxy = ProxySpec{config_.proxy_url, config_.proxy_username, config_.proxy_password};
+    else
+        proxy = config_.proxy;
     if (given) proxy.timezone = given->timezone;
     return proxy;
 }

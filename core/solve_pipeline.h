@@ -66,7 +66,7 @@ class SolvePipeline {
 
     /// The proxy a request or a new session uses: its own, else PROXY_URL. A
     /// zone given without a URL ({"timezone": ...}) applies to PROXY_URL's exit.
-    ProxySpec proxy_for(const std::optional<ProxySpec>& given) const;
+    Proxy proxy_for(const std::optional<Proxy>& given) const;
 
     /// The one place a finished /v1 request is accounted for: metrics, the access
     /// line, the status board. `client` is "" when unknown.

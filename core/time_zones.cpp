@@ -327,8 +327,8 @@ std::optional<std::string> proxy_zone(std::string_view timezone, std::string_vie
     return std::string();
 }
 
-ProxySpec proxy_from_pool_entry(std::string_view entry, std::string* error) {
-    ProxySpec p;
+Proxy proxy_from_pool_entry(std::string_view entry, std::string* error) {
+    Proxy p;
     auto hash = entry.find('#');
     p.url = std::string(entry.substr(0, hash));
     if (hash == std::string_view::npos) return p;

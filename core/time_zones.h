@@ -34,6 +34,6 @@ std::optional<std::string> proxy_zone(std::string_view timezone, std::string_vie
 ///   http://host:port#country=US&tz=America/Chicago     (tz wins)
 /// An entry without '#' is the URL as before. On a bad annotation *error says why and the
 /// proxy is kept without a zone.
-ProxySpec proxy_from_pool_entry(std::string_view entry, std::string* error);
+Proxy proxy_from_pool_entry(std::string_view entry, std::string* error);
 
 }  // namespace byparr

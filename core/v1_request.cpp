@@ -310,7 +310,7 @@ Failure parse_proxy(Reader& r, V1Request& req) {
         return r.error;
     }
     const Object& po = *pv.extract<Object::Ptr>();
-    ProxySpec p;
+    Proxy p;
     if (auto u = r.string(po, "url", "proxy.url")) p.url = *u;
     if (auto u = r.string(po, "username", "proxy.username")) p.username = *u;
     if (auto u = r.string(po, "password", "proxy.password")) p.password = *u;

@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include <byparr/proxy.hpp>
+
 namespace byparr {
 
 enum class Command {
@@ -33,22 +35,6 @@ struct Cookie {
     bool session() const { return expires_s <= 0; }
 };
 using RequestCookie = Cookie;  // the name the request model used before
-
-struct ProxySpec {
-    ProxySpec() = default;
-    // Not an aggregate, so ProxySpec{url, user, password} stays warning-free as fields grow.
-    ProxySpec(std::string u, std::string user = {}, std::string pass = {}, std::string tz = {})
-        : url(std::move(u)),
-          username(std::move(user)),
-          password(std::move(pass)),
-          timezone(std::move(tz)) {}
-    std::string url;  // empty: no proxy
-    std::string username, password;
-    // IANA zone the pages present (the proxy's `timezone`, or its `country`'s zone);
-    // empty: the solver's default (TZ). Not part of the proxy's identity.
-    std::string timezone;
-    bool empty() const { return url.empty(); }
-};
 
 // A header the client asked to send (beyond FlareSolverr: the `headers` object).
 struct HeaderField {
@@ -87,7 +73,7 @@ struct V1Request {
     bool return_screenshot = false;
     bool disable_media = false;
     std::optional<bool> disable_media_set;  // request value, if given
-    std::optional<ProxySpec> proxy;         // absent vs {} (explicitly no proxy) matter
+    std::optional<Proxy> proxy;             // absent vs {} (explicitly no proxy) matter
     std::string post_data;                  // the body's bytes (a JSON postData serialised)
     RequestExtensions ext;
     int64_t wait_seconds = 0;

@@ -273,6 +273,18 @@ class AdminHandler : public Poco::Net::HTTPRequestHandler {
     // The figures byparrctl stats shows, each defined once here (and in its --help).
     std::string stats() {
         auto& mx = s_.pipeline().metrics();
+        JsonWriter w;
+        w.begin_object();
+        write_request_figures(w, mx);
+        write_load_figures(w);
+        write_solver_figures(w, mx);
+        write_solver_samples(w);
+        w.end_object();
+        return w.take();
+    }
+
+    // Page requests, their outcomes and latency, session commands, invalid requests, cache.
+    static void write_request_figures(JsonWriter& w, const Metrics& mx) {
         auto sum = [&](const char* result) {
             return mx.value("byparr_requests_total", {{"cmd", "request.get"}, {"result", result}}) +
                    mx.value("byparr_requests_total", {{"cmd", "request.post"}, {"result", result}});
@@ -303,8 +315,6 @@ class AdminHandler : public Poco::Net::HTTPRequestHandler {
                 if (k == "cmd") return v == "request.get" || v == "request.post";
             return false;
         };
-        JsonWriter w;
-        w.begin_object();
         w.field("pageRequests", page_requests).field("answered", answered);
         w.field("solved", solved).field("notDetected", not_detected).field("cached", cached);
         w.field("failed", failed_total);
@@ -319,11 +329,18 @@ class AdminHandler : public Poco::Net::HTTPRequestHandler {
                 num(mx.quantile("byparr_request_duration_seconds", 0.95, pages_only)));
         w.field("cacheHits", hits).field("cacheMisses", misses);
         w.field("cacheHitRate", hits + misses > 0 ? hits / (hits + misses) : 0.0);
+    }
+
+    // Memory of the process tree and of the host alone; the gate's load.
+    void write_load_figures(JsonWriter& w) {
         w.field("memoryBytes", static_cast<int64_t>(process_tree_pss_bytes(::getpid())));
         w.field("hostResidentBytes", resident_bytes());
         w.field("inFlight", static_cast<int64_t>(s_.pipeline().gate().in_flight()));
         w.field("queued", static_cast<int64_t>(s_.pipeline().gate().queued()));
-        // Per solver: each outcome of its calls; escalations by source and target.
+    }
+
+    // Per solver: each outcome of its calls; escalations by source and target.
+    static void write_solver_figures(JsonWriter& w, const Metrics& mx) {
         std::map<std::string, std::map<std::string, double>> outcomes;
         for (const auto& [labels, v] : mx.series("byparr_solver_outcomes_total"))
             outcomes[label_of(labels, "solver")][label_of(labels, "outcome")] = v;
@@ -341,6 +358,10 @@ class AdminHandler : public Poco::Net::HTTPRequestHandler {
             w.field("to", label_of(labels, "to")).field("count", v).end_object();
         }
         w.end_array();
+    }
+
+    // The solvers' own samples ("name value" lines), numbers only.
+    void write_solver_samples(JsonWriter& w) {
         w.key("solver").begin_object();
         for (const auto& line : s_.pipeline().dispatcher().solver_metrics()) {
             auto sp = line.rfind(' ');
@@ -350,8 +371,7 @@ class AdminHandler : public Poco::Net::HTTPRequestHandler {
             } catch (...) {
             }
         }
-        w.end_object().end_object();
-        return w.take();
+        w.end_object();
     }
 
     Registry& r_;

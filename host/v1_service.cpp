@@ -203,7 +203,7 @@ std::string private_target_refusal(const V1Request& req, const Config& config) {
     std::string why;
     if (req.cmd == Command::kRequestGet || req.cmd == Command::kRequestPost)
         why = check(req.url, "target");
-    if (why.empty() && req.proxy && !req.proxy->empty() && req.proxy->url != config.proxy_url)
+    if (why.empty() && req.proxy && !req.proxy->empty() && req.proxy->url != config.proxy.url)
         why = check(req.proxy->url, "proxy");
     return why;
 }

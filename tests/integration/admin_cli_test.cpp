@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "byparr/build_paths.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_process.h"
 #include "tests/support/test_site.h"
@@ -52,12 +53,13 @@ class AdminCli : public ::testing::Test {
         // Only the plugins under test: the in-tree dir may hold webengine too.
         fs::path plugins = root_ / "plugins";
         fs::create_directories(plugins);
-        fs::create_directory_symlink(fs::path(BYPARR_PLUGIN_DIR) / "cookie-import",
+        fs::create_directory_symlink(fs::path(byparr::build_paths::kPluginDir) / "cookie-import",
                                      plugins / "cookie-import");
-        fs::create_directory_symlink(fs::path(BYPARR_PLUGIN_DIR) / "proxy-rotation",
+        fs::create_directory_symlink(fs::path(byparr::build_paths::kPluginDir) / "proxy-rotation",
                                      plugins / "proxy-rotation");
-        fs::create_directory_symlink(fs::path(BYPARR_FIXTURE_PLUGIN_DIR) / "good" / "echo-solver",
-                                     plugins / "echo-solver");
+        fs::create_directory_symlink(
+            fs::path(byparr::build_paths::kFixturePluginDir) / "good" / "echo-solver",
+            plugins / "echo-solver");
         plugin_path_ = plugins.string();
         proxy_a_ = new TestProxy();
         proxy_b_ = new TestProxy(test::TestProxyOptions{"http", "127.0.0.1", "u", "p"});
@@ -75,7 +77,7 @@ class AdminCli : public ::testing::Test {
 
     static void start_server() {
         delete server_;
-        server_ = new ChildProcess(std::string(BYPARR_BIN_DIR) + "/byparr", {},
+        server_ = new ChildProcess(std::string(byparr::build_paths::kBinDir) + "/byparr", {},
                                    {{"PORT", "0"},
                                     {"HOST", "127.0.0.1"},
                                     {"BYPARR_ANNOUNCE_PORT", "1"},
@@ -111,7 +113,7 @@ class AdminCli : public ::testing::Test {
         for (auto& s : env_strings)
             envp.push_back(s.data());
         envp.push_back(nullptr);
-        std::string exe = std::string(BYPARR_BIN_DIR) + "/byparrctl";
+        std::string exe = std::string(byparr::build_paths::kBinDir) + "/byparrctl";
         std::vector<std::string> argv_strings{exe};
         argv_strings.insert(argv_strings.end(), args.begin(), args.end());
         std::vector<char*> argv;

@@ -33,6 +33,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "byparr/build_paths.h"
 #include "tests/fixtures/sites/corpus_handler.h"
 #include "tests/support/byparr_server.h"
 #include "tests/support/http_client.h"
@@ -56,7 +57,7 @@ constexpr int kParallel = 2;  // two cores; keeps each answer's timing honest
 
 std::string corpus_dir() {
     if (const char* dir = std::getenv("BYPARR_CORPUS_DIR")) return dir;
-    return std::string(BYPARR_SOURCE_DIR) + "/../shared/corpus";
+    return std::string(byparr::build_paths::kSourceDir) + "/../shared/corpus";
 }
 
 struct Outcome {

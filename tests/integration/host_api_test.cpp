@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "byparr/build_paths.h"
 #include "tests/support/byparr_server.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_process.h"
@@ -381,16 +382,17 @@ TEST_F(HostApi, ConcurrentRequestsForOneSiteShareOneSolve) {
 }
 
 TEST(HostProcess, VersionAndHelpWork) {
-    ChildProcess v(std::string(BYPARR_BIN_DIR) + "/byparr", {"--version"});
+    ChildProcess v(std::string(byparr::build_paths::kBinDir) + "/byparr", {"--version"});
     ASSERT_TRUE(v.wait_exit(std::chrono::seconds(10)));
     EXPECT_NE(v.output().find("byparr "), std::string::npos);
-    ChildProcess h(std::string(BYPARR_BIN_DIR) + "/byparr", {"--help"});
+    ChildProcess h(std::string(byparr::build_paths::kBinDir) + "/byparr", {"--help"});
     ASSERT_TRUE(h.wait_exit(std::chrono::seconds(10)));
     EXPECT_NE(h.output().find("MAX_CONCURRENT"), std::string::npos);
 }
 
 TEST(HostProcess, InvalidConfigurationFailsAtStartWithTheReason) {
-    ChildProcess p(std::string(BYPARR_BIN_DIR) + "/byparr", {}, {{"PORT", "notaport"}});
+    ChildProcess p(std::string(byparr::build_paths::kBinDir) + "/byparr", {},
+                   {{"PORT", "notaport"}});
     auto st = p.wait_exit(std::chrono::seconds(10));
     ASSERT_TRUE(st);
     EXPECT_TRUE(WIFEXITED(*st));
@@ -400,13 +402,14 @@ TEST(HostProcess, InvalidConfigurationFailsAtStartWithTheReason) {
 TEST(HostProcess, SigtermStopsCleanly) {
     auto state =
         std::filesystem::temp_directory_path() / ("byparr-term-" + std::to_string(getpid()));
-    ChildProcess p(std::string(BYPARR_BIN_DIR) + "/byparr", {},
-                   {{"PORT", "0"},
-                    {"HOST", "127.0.0.1"},
-                    {"BYPARR_ANNOUNCE_PORT", "1"},
-                    {"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
-                    {"BYPARR_STATE_DIR", state.string()},
-                    {"LOG_LEVEL", "error"}});
+    ChildProcess p(
+        std::string(byparr::build_paths::kBinDir) + "/byparr", {},
+        {{"PORT", "0"},
+         {"HOST", "127.0.0.1"},
+         {"BYPARR_ANNOUNCE_PORT", "1"},
+         {"BYPARR_PLUGIN_PATH", std::string(byparr::build_paths::kFixturePluginDir) + "/good"},
+         {"BYPARR_STATE_DIR", state.string()},
+         {"LOG_LEVEL", "error"}});
     ASSERT_TRUE(p.read_port());
     EXPECT_TRUE(std::filesystem::exists(state / "admin.sock"));
     EXPECT_EQ(
@@ -429,15 +432,16 @@ namespace {
 TEST(HostProcess, ApiKeyGuardsV1ButNotHealth) {
     auto state =
         std::filesystem::temp_directory_path() / ("byparr-key-" + std::to_string(getpid()));
-    test::ChildProcess p(std::string(BYPARR_BIN_DIR) + "/byparr", {},
-                         {{"PORT", "0"},
-                          {"HOST", "127.0.0.1"},
-                          {"BYPARR_ANNOUNCE_PORT", "1"},
-                          {"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
-                          {"SOLVERS", "echo-solver"},
-                          {"API_KEY", "s3cret"},
-                          {"BYPARR_STATE_DIR", state.string()},
-                          {"LOG_LEVEL", "error"}});
+    test::ChildProcess p(
+        std::string(byparr::build_paths::kBinDir) + "/byparr", {},
+        {{"PORT", "0"},
+         {"HOST", "127.0.0.1"},
+         {"BYPARR_ANNOUNCE_PORT", "1"},
+         {"BYPARR_PLUGIN_PATH", std::string(byparr::build_paths::kFixturePluginDir) + "/good"},
+         {"SOLVERS", "echo-solver"},
+         {"API_KEY", "s3cret"},
+         {"BYPARR_STATE_DIR", state.string()},
+         {"LOG_LEVEL", "error"}});
     auto port = p.read_port();
     ASSERT_TRUE(port);
     std::string base = "http://127.0.0.1:" + std::to_string(*port);

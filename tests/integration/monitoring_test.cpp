@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "byparr/build_paths.h"
 #include "tests/support/byparr_server.h"
 #include "tests/support/http_client.h"
 
@@ -28,7 +29,8 @@ using namespace std::chrono_literals;
 using test::ByparrServer;
 using test::http_request;
 
-const std::string kMonitoring = std::string(BYPARR_SOURCE_DIR) + "/packaging/monitoring";
+const std::string kMonitoring =
+    std::string(byparr::build_paths::kSourceDir) + "/packaging/monitoring";
 
 struct Shell {
     int code = -1;

@@ -14,19 +14,18 @@
 
 #include <Poco/JSON/Array.h>
 
+#include "byparr/build_paths.h"
 #include "tests/integration/worker_client.h"
 #include "tests/support/test_process.h"
 #include "tests/support/test_site.h"
 
-#ifndef BYPARR_WORKER_PATH
-#error "BYPARR_WORKER_PATH must name the worker executable"
-#endif
-#ifndef BYPARR_RULES_PATH
-#error "BYPARR_RULES_PATH must name share/byparr/challenges.json"
-#endif
-
 namespace byparr::test {
 namespace {
+
+const std::string kWorkerPath =
+    std::string(build_paths::kPluginDir) + "/webengine/byparr-webengine-worker";
+const std::string kRulesPath =
+    std::string(build_paths::kSourceDir) + "/share/byparr/challenges.json";
 
 using Json = Poco::JSON::Object::Ptr;
 using std::chrono::milliseconds;
@@ -65,8 +64,7 @@ class WorkerTest : public ::testing::Test {
     static void SetUpTestSuite() {
         site_ = new TestSite();
         auto t0 = Clock::now();
-        worker_ = new WorkerClient(BYPARR_WORKER_PATH,
-                                   {"--lang", "de_DE.UTF-8", "--rules", BYPARR_RULES_PATH});
+        worker_ = new WorkerClient(kWorkerPath, {"--lang", "de_DE.UTF-8", "--rules", kRulesPath});
         ready_ = worker_->wait_ready(std::chrono::seconds(30));
         std::fprintf(stderr, "[ measure  ] worker ready after %ld ms\n", ms_since(t0));
     }
@@ -478,7 +476,7 @@ TEST_F(WorkerTest, ReportsMemory) {
 // Own worker: exit behaviour.
 TEST(WorkerProcess, ExitsWhenSocketClosesAndLeavesNoChromiumBehind) {
     TestSite site;
-    WorkerClient worker(BYPARR_WORKER_PATH);
+    WorkerClient worker(kWorkerPath);
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
     auto reply = worker.solve(json_object({{"url", site.url("/plain")}, {"timeoutMs", 10000}}));
     ASSERT_TRUE(reply && reply->getValue<bool>("ok"));
@@ -507,7 +505,7 @@ TEST(WorkerProcess, ExitsWhenSocketClosesAndLeavesNoChromiumBehind) {
 
 TEST(WorkerProcess, WorksWithoutDevToolsWithEmptyHeaders) {
     TestSite site;
-    WorkerClient worker(BYPARR_WORKER_PATH, {}, {{"BYPARR_WORKER_NO_DEVTOOLS", "1"}});
+    WorkerClient worker(kWorkerPath, {}, {{"BYPARR_WORKER_NO_DEVTOOLS", "1"}});
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
     std::vector<std::uint64_t> ids;
     for (int i = 0; i < 3; ++i) {
@@ -526,7 +524,7 @@ TEST(WorkerProcess, WorksWithoutDevToolsWithEmptyHeaders) {
 }
 
 TEST(WorkerProcess, ShutdownOpRepliesAndExits) {
-    WorkerClient worker(BYPARR_WORKER_PATH);
+    WorkerClient worker(kWorkerPath);
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
     auto stats = worker.call("stats", nullptr);
     ASSERT_TRUE(stats && stats->getValue<bool>("ok"));
@@ -537,14 +535,14 @@ TEST(WorkerProcess, ShutdownOpRepliesAndExits) {
 }
 
 TEST(WorkerProcess, OversizedFrameClosesTheConnection) {
-    WorkerClient worker(BYPARR_WORKER_PATH);
+    WorkerClient worker(kWorkerPath);
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
     worker.send_bytes(std::string("\x7f\xff\xff\xff", 4));
     EXPECT_TRUE(worker.wait_exit(std::chrono::seconds(3)));
 }
 
 TEST(WorkerProcess, SocksProxyWithCredentialsIsRefusedClearly) {
-    WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", "socks5://127.0.0.1:9"},
+    WorkerClient worker(kWorkerPath, {"--proxy", "socks5://127.0.0.1:9"},
                         {{"BYPARR_PROXY_USERNAME", "u"}, {"BYPARR_PROXY_PASSWORD", "p"}});
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
     auto reply =
@@ -569,7 +567,7 @@ TEST_F(WorkerProxyTest, HttpProxyWithCredentialsCarriesTheRequest) {
     o.pass = "s3cret";
     o.host_map = {{"site.test", "127.0.0.1"}};
     TestProxy proxy(o);
-    WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", proxy.url()},
+    WorkerClient worker(kWorkerPath, {"--proxy", proxy.url()},
                         {{"BYPARR_PROXY_USERNAME", "alice"}, {"BYPARR_PROXY_PASSWORD", "s3cret"}});
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
     auto reply =
@@ -588,7 +586,7 @@ TEST_F(WorkerProxyTest, HttpProxyWithWrongCredentialsIsAProxyError) {
     o.pass = "s3cret";
     o.host_map = {{"site.test", "127.0.0.1"}};
     TestProxy proxy(o);
-    WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", proxy.url()},
+    WorkerClient worker(kWorkerPath, {"--proxy", proxy.url()},
                         {{"BYPARR_PROXY_USERNAME", "alice"}, {"BYPARR_PROXY_PASSWORD", "wrong"}});
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
     auto t0 = Clock::now();
@@ -600,7 +598,7 @@ TEST_F(WorkerProxyTest, HttpProxyWithWrongCredentialsIsAProxyError) {
 }
 
 TEST_F(WorkerProxyTest, UnreachableProxyFailsFastWithAProxyError) {
-    WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", "http://127.0.0.1:9"});
+    WorkerClient worker(kWorkerPath, {"--proxy", "http://127.0.0.1:9"});
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
     auto t0 = Clock::now();
     auto reply =
@@ -615,7 +613,7 @@ TEST_F(WorkerProxyTest, Socks5ProxyCarriesTheRequest) {
     o.mode = "socks5";
     o.host_map = {{"site.test", "127.0.0.1"}};
     TestProxy proxy(o);
-    WorkerClient worker(BYPARR_WORKER_PATH, {"--proxy", proxy.url()});
+    WorkerClient worker(kWorkerPath, {"--proxy", proxy.url()});
     ASSERT_TRUE(worker.wait_ready(std::chrono::seconds(30)));
     auto reply =
         worker.solve(json_object({{"url", site_url(site_, "/plain")}, {"timeoutMs", 15000}}));

@@ -37,9 +37,7 @@
 #include "tests/support/test_process.h"
 #include "tests/support/test_site.h"
 
-#ifndef BYPARR_SOAK_DEFAULT_CSV
-#error "BYPARR_SOAK_DEFAULT_CSV must be defined"
-#endif
+#include "byparr/build_paths.h"
 
 namespace byparr::test {
 namespace {
@@ -295,8 +293,9 @@ TEST(Soak, MixedLoadIsAnsweredAndMemoryProcessesAndFdsStayFlat) {
     const int duration_s = std::max(20, env_int("BYPARR_SOAK_SECONDS", 75));
     const int warmup_s = env_int("BYPARR_SOAK_WARMUP_SECONDS", std::clamp(duration_s / 4, 20, 60));
     const char* csv_env = std::getenv("BYPARR_SOAK_CSV");
-    const std::string csv_path =
-        csv_env != nullptr && *csv_env != '\0' ? csv_env : BYPARR_SOAK_DEFAULT_CSV;
+    const std::string csv_path = csv_env != nullptr && *csv_env != '\0'
+                                     ? std::string(csv_env)
+                                     : std::string(build_paths::kBuildDir) + "/soak/soak.csv";
 
     Soak soak;
     soak.start_host();

@@ -9,18 +9,19 @@
 
 #include <Poco/JSON/Parser.h>
 
+#include "byparr/build_paths.h"
 #include "tests/support/proc_stats.h"
 
 namespace byparr::test {
 
 std::string ByparrServer::bin_dir() {
-    return BYPARR_SERVER_BIN_DIR;
+    return byparr::build_paths::kBinDir;
 }
 std::string ByparrServer::plugin_dir() {
-    return BYPARR_SERVER_PLUGIN_DIR;
+    return byparr::build_paths::kPluginDir;
 }
 std::string ByparrServer::fixture_plugin_dir() {
-    return BYPARR_SERVER_FIXTURE_PLUGIN_DIR;
+    return byparr::build_paths::kFixturePluginDir;
 }
 
 std::vector<std::string> browser_engines() {

@@ -5,6 +5,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "byparr/build_paths.h"
 #include "tests/support/http_client.h"
 
 namespace byparr::test {
@@ -23,7 +24,7 @@ int wait_for_port(ChildProcess& process, const std::string& what) {
 }  // namespace
 
 std::string test_binary(std::string_view name) {
-    return std::string(BYPARR_TEST_BIN_DIR) + "/" + std::string(name);
+    return std::string(byparr::build_paths::kTestBinDir) + "/" + std::string(name);
 }
 
 TestSite::TestSite(std::string bind) : TestSite(std::move(bind), {}) {}

@@ -10,13 +10,9 @@
 
 #include "tests/support/test_process.h"
 
-#ifndef BYPARR_TEST_BIN_DIR
-#error "BYPARR_TEST_BIN_DIR must be defined (link byparr_test_support)"
-#endif
-
 namespace byparr::test {
 
-// Absolute path of a test executable built into ${CMAKE_BINARY_DIR}/tests/bin.
+// Absolute path of a test executable built into <build>/tests/bin.
 std::string test_binary(std::string_view name);
 
 class TestSite {

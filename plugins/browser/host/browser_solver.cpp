@@ -288,8 +288,8 @@ std::string BrowserSolver::user_agent() {
 }
 
 // Credentials never go on the worker's command line: move userinfo out of the URL.
-ProxySpec BrowserSolver::proxy_of(const sdk::Proxy& p) {
-    ProxySpec spec{p.url, p.username, p.password, p.timezone};
+Proxy BrowserSolver::proxy_of(const Proxy& p) {
+    Proxy spec = p;
     auto scheme = spec.url.find("://");
     if (scheme == std::string::npos) return spec;
     auto host = scheme + 3;

@@ -36,7 +36,7 @@ class BrowserSolver : public sdk::Solver {
     std::string user_agent() override;
 
   private:
-    static ProxySpec proxy_of(const sdk::Proxy& p);
+    static Proxy proxy_of(const Proxy& p);
     static byparr_outcome finish(const Outcome& o, sdk::Error& error);
 
     Supervisor supervisor_;

@@ -249,20 +249,13 @@ struct Fd {
 
 }  // namespace
 
-std::optional<UpstreamProxy> upstream_http_proxy(const std::string& url,
-                                                 const std::string& username,
-                                                 const std::string& password) {
-    if (lower(url.substr(0, 7)) != "http://") return std::nullopt;
-    std::string authority = url.substr(7);
-    if (auto slash = authority.find('/'); slash != std::string::npos) authority.resize(slash);
-    if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
-    Target t;
-    if (!parse_target(authority, true, &t)) return std::nullopt;
-    return UpstreamProxy{t.host, t.port, username, password};
+std::optional<Proxy> upstream_http_proxy(const Proxy& proxy) {
+    if (proxy.scheme() != ProxyScheme::kHttp || proxy.host().empty() || proxy.port() == 0)
+        return std::nullopt;
+    return proxy;
 }
 
-EgressGuard::EgressGuard(TargetGuard guard, std::optional<UpstreamProxy> upstream,
-                         RefusalLog on_refused)
+EgressGuard::EgressGuard(TargetGuard guard, std::optional<Proxy> upstream, RefusalLog on_refused)
     : guard_(std::move(guard)),
       upstream_(std::move(upstream)),
       on_refused_(std::move(on_refused)) {}
@@ -364,9 +357,9 @@ int EgressGuard::connect_target(const TargetCheck& check, int port, std::string*
         // The upstream proxy is the operator's (PROXY_URL) or was pre-checked by
         // the host (a request's proxy): it is dialled by name, unchecked.
         std::string why;
-        auto addrs = SystemResolver().resolve(upstream_->host, &why);
+        auto addrs = SystemResolver().resolve(upstream_->host(), &why);
         for (const auto& ip : addrs)
-            if (int fd = dial(ip, upstream_->port, stopping_, error); fd >= 0) return fd;
+            if (int fd = dial(ip, upstream_->port(), stopping_, error); fd >= 0) return fd;
         if (addrs.empty()) *error = "proxy: " + why;
         return -1;
     }

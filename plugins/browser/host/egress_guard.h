@@ -15,29 +15,22 @@
 #include <string>
 #include <thread>
 
+#include <byparr/proxy.hpp>
+
 #include "core/target_guard.h"
 
 namespace byparr::browser {
 
-// An HTTP proxy the guard chains to (PROXY_URL or a request's proxy). The guard
-// sends it the checked IP, never the name, so the upstream cannot resolve the
-// name to something else.
-struct UpstreamProxy {
-    std::string host;
-    int port = 0;
-    std::string username, password;
-};
-
-// "http://host:port[/]" -> an upstream; anything else (socks4/5, empty) -> nullopt.
-std::optional<UpstreamProxy> upstream_http_proxy(const std::string& url,
-                                                 const std::string& username,
-                                                 const std::string& password);
+// The HTTP proxy the guard chains to (PROXY_URL or a request's proxy): "http://host:port[/]"
+// -> itself; anything else (socks4/5, no port, empty) -> nullopt. The guard sends it the
+// checked IP, never the name, so the upstream cannot resolve the name to something else.
+std::optional<Proxy> upstream_http_proxy(const Proxy& proxy);
 
 class EgressGuard {
   public:
     using RefusalLog = std::function<void(const std::string& reason)>;
 
-    EgressGuard(TargetGuard guard, std::optional<UpstreamProxy> upstream = std::nullopt,
+    EgressGuard(TargetGuard guard, std::optional<Proxy> upstream = std::nullopt,
                 RefusalLog on_refused = {});
     ~EgressGuard();  // stop()
 
@@ -64,7 +57,7 @@ class EgressGuard {
     void track(int fd, bool add);
 
     TargetGuard guard_;
-    std::optional<UpstreamProxy> upstream_;
+    std::optional<Proxy> upstream_;
     RefusalLog on_refused_;
     int listen_fd_ = -1;
     int port_ = 0;

@@ -64,7 +64,7 @@ Supervisor::~Supervisor() {
     shutdown(std::chrono::seconds(2));
 }
 
-std::string Supervisor::key_of(const ProxySpec& p) {
+std::string Supervisor::key_of(const Proxy& p) {
     return p.url.empty() ? std::string() : p.url + '\n' + p.username;
 }
 
@@ -102,7 +102,7 @@ void Supervisor::ensure_timer_locked() {
     if (!timer_.joinable() && !timer_stop_) timer_ = std::thread(&Supervisor::timer_loop, this);
 }
 
-std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
+std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const Proxy& proxy,
                                                       Clock::time_point deadline, Outcome* err) {
     const std::string key = key_of(proxy);
     std::unique_lock<std::mutex> lock(mutex_);
@@ -171,9 +171,7 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const ProxySpec& proxy,
 
     WorkerLaunch launch;
     launch.executable = settings_.worker_path;
-    launch.proxy_url = proxy.url;
-    launch.proxy_username = proxy.username;
-    launch.proxy_password = proxy.password;
+    launch.proxy = Proxy(proxy.url, proxy.username, proxy.password);
     launch.rules = settings_.rules;
     launch.lang = settings_.lang;
     launch.timezone = settings_.timezone;
@@ -299,7 +297,7 @@ void Supervisor::on_worker_exit(const std::weak_ptr<Slot>& weak, WorkerProcess* 
 }
 
 std::shared_ptr<Supervisor::Slot> Supervisor::open_session(const std::string& id,
-                                                           const ProxySpec& proxy, bool hold,
+                                                           const Proxy& proxy, bool hold,
                                                            bool* existed,
                                                            Clock::time_point deadline,
                                                            Outcome* err) {
@@ -339,8 +337,8 @@ std::shared_ptr<Supervisor::Slot> Supervisor::open_session(const std::string& id
     return slot;
 }
 
-std::shared_ptr<Supervisor::Slot> Supervisor::use_session(const std::string& id,
-                                                          const ProxySpec& proxy, uint32_t ttl_ms,
+std::shared_ptr<Supervisor::Slot> Supervisor::use_session(const std::string& id, const Proxy& proxy,
+                                                          uint32_t ttl_ms,
                                                           Clock::time_point deadline,
                                                           Outcome* err) {
     std::shared_ptr<Slot> expired;
@@ -374,8 +372,7 @@ std::shared_ptr<Supervisor::Slot> Supervisor::use_session(const std::string& id,
 }
 
 Outcome Supervisor::solve(Poco::JSON::Object::Ptr request, const std::string& session_id,
-                          const ProxySpec& proxy, uint32_t session_ttl_ms,
-                          Clock::time_point deadline) {
+                          const Proxy& proxy, uint32_t session_ttl_ms, Clock::time_point deadline) {
     Outcome err;
     auto slot = session_id.empty() ? acquire(proxy, deadline, &err)
                                    : use_session(session_id, proxy, session_ttl_ms, deadline, &err);
@@ -416,7 +413,7 @@ Outcome Supervisor::solve(Poco::JSON::Object::Ptr request, const std::string& se
     return from_reply(r);
 }
 
-Outcome Supervisor::session_create(const std::string& id, const ProxySpec& proxy, bool* existed,
+Outcome Supervisor::session_create(const std::string& id, const Proxy& proxy, bool* existed,
                                    Clock::time_point deadline) {
     {
         std::lock_guard<std::mutex> lock(mutex_);

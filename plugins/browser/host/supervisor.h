@@ -19,14 +19,11 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <byparr/proxy.hpp>
+
 #include "plugins/browser/host/worker_process.h"
 
 namespace byparr::browser {
-
-struct ProxySpec {
-    std::string url, username, password;
-    std::string timezone;  // the zone its pages present (not part of the worker's key)
-};
 
 struct Settings {
     std::string worker_path;
@@ -76,8 +73,8 @@ class Supervisor {
 
     // `request` is the protocol's solve object without timeoutMs/session (set here).
     Outcome solve(Poco::JSON::Object::Ptr request, const std::string& session_id,
-                  const ProxySpec& proxy, uint32_t session_ttl_ms, Clock::time_point deadline);
-    Outcome session_create(const std::string& id, const ProxySpec& proxy, bool* existed,
+                  const Proxy& proxy, uint32_t session_ttl_ms, Clock::time_point deadline);
+    Outcome session_create(const std::string& id, const Proxy& proxy, bool* existed,
                            Clock::time_point deadline);
     std::vector<std::string> session_list();
     Outcome session_destroy(const std::string& id, Clock::time_point deadline);
@@ -90,7 +87,7 @@ class Supervisor {
     enum class State { kStarting, kRunning, kDraining, kRetired };
     struct Slot {
         std::string key;
-        ProxySpec proxy;
+        Proxy proxy;
         std::unique_ptr<WorkerProcess> proc;
         State state = State::kStarting;
         int in_flight = 0;
@@ -106,17 +103,17 @@ class Supervisor {
         std::string timezone;  // of the proxy it was created with; every request keeps it
     };
 
-    static std::string key_of(const ProxySpec& p);
+    static std::string key_of(const Proxy& p);
     // A running worker for `proxy` with in_flight already counted, or null and `err`.
-    std::shared_ptr<Slot> acquire(const ProxySpec& proxy, Clock::time_point deadline, Outcome* err);
+    std::shared_ptr<Slot> acquire(const Proxy& proxy, Clock::time_point deadline, Outcome* err);
     void release(const std::shared_ptr<Slot>& slot, bool page_served, const std::string& session_id,
                  bool hurry = false);
     // Creates the session in the worker for `proxy`; with `hold`, returns the slot
     // acquired (in_flight and in_use counted) for a solve that follows.
-    std::shared_ptr<Slot> open_session(const std::string& id, const ProxySpec& proxy, bool hold,
+    std::shared_ptr<Slot> open_session(const std::string& id, const Proxy& proxy, bool hold,
                                        bool* existed, Clock::time_point deadline, Outcome* err);
-    std::shared_ptr<Slot> use_session(const std::string& id, const ProxySpec& proxy,
-                                      uint32_t ttl_ms, Clock::time_point deadline, Outcome* err);
+    std::shared_ptr<Slot> use_session(const std::string& id, const Proxy& proxy, uint32_t ttl_ms,
+                                      Clock::time_point deadline, Outcome* err);
     void retire_locked(const std::shared_ptr<Slot>& slot, const char* reason);
     void on_worker_exit(const std::weak_ptr<Slot>& weak, WorkerProcess* proc);
     void ensure_timer_locked();

@@ -132,9 +132,8 @@ bool WorkerProcess::spawn(std::string* error) {
     if (launch_.target_guard && !egress_guard_) {
         // A SOCKS upstream cannot be chained (Chromium speaks SOCKS to it directly):
         // then only the host's name pre-check applies (README, BLOCK_PRIVATE_TARGETS).
-        auto upstream =
-            upstream_http_proxy(launch_.proxy_url, launch_.proxy_username, launch_.proxy_password);
-        if (launch_.proxy_url.empty() || upstream) {
+        auto upstream = upstream_http_proxy(launch_.proxy);
+        if (launch_.proxy.empty() || upstream) {
             egress_guard_ = std::make_unique<EgressGuard>(*launch_.target_guard, upstream,
                                                           launch_.on_target_refused);
             if (!egress_guard_->start(error)) return false;
@@ -142,8 +141,8 @@ bool WorkerProcess::spawn(std::string* error) {
     }
     if (egress_guard_) {
         args.insert(args.end(), {"--egress-guard", std::to_string(egress_guard_->port())});
-    } else if (!launch_.proxy_url.empty()) {
-        args.insert(args.end(), {"--proxy", launch_.proxy_url});
+    } else if (!launch_.proxy.empty()) {
+        args.insert(args.end(), {"--proxy", launch_.proxy.url});
     }
     for (const auto& r : launch_.rules)
         args.insert(args.end(), {"--rules", r});
@@ -161,9 +160,9 @@ bool WorkerProcess::spawn(std::string* error) {
         env.emplace_back(v);
     }
     if (launch_.disable_sandbox) env.emplace_back("QTWEBENGINE_DISABLE_SANDBOX=1");
-    if (!launch_.proxy_username.empty() && !egress_guard_) {  // the guard authenticates itself
-        env.push_back("BYPARR_PROXY_USERNAME=" + launch_.proxy_username);
-        env.push_back("BYPARR_PROXY_PASSWORD=" + launch_.proxy_password);
+    if (!launch_.proxy.username.empty() && !egress_guard_) {  // the guard authenticates itself
+        env.push_back("BYPARR_PROXY_USERNAME=" + launch_.proxy.username);
+        env.push_back("BYPARR_PROXY_PASSWORD=" + launch_.proxy.password);
     }
     std::vector<char*> argv, envp;
     for (auto& a : args)

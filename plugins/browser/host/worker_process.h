@@ -26,16 +26,14 @@ using Clock = std::chrono::steady_clock;
 
 struct WorkerLaunch {
     std::string executable;
-    std::string proxy_url;  // empty: no proxy
-    std::string proxy_username;
-    std::string proxy_password;  // secret: environment only, never argv or logs
+    Proxy proxy;  // empty: none; credentials go in the environment only, never argv or logs
     std::vector<std::string> rules;
     std::string lang;
     std::string timezone;  // --timezone (empty: none)
     std::string display =
         "offscreen";  // --browser-display (not --display: QApplication takes that one)
     // BLOCK_PRIVATE_TARGETS: when set, the worker's Chromium sends everything through
-    // an EgressGuard run here for it, chained to an http:// proxy_url if there is one.
+    // an EgressGuard run here for it, chained to an http:// proxy if there is one.
     std::shared_ptr<const TargetGuard> target_guard;
     std::function<void(const std::string& reason)> on_target_refused;
     // Called from a dedicated thread with each line (without '\n', at most 4 KiB)

@@ -565,7 +565,7 @@ void SolveJob::check() {
                               .arg(request_.url.toString());
             // With a proxy, failed authentication surfaces as an auth error (or as
             // TOO_MANY_RETRIES when stored credentials keep being refused).
-            const bool via_proxy = ctx_.options->proxy_kind != ProxyKind::kNone;
+            const bool via_proxy = !ctx_.options->proxy.empty();
             const bool auth_failed =
                 error_code_ == -375 || error_code_ == -338 || error_code_ == -323;
             if (via_proxy && auth_failed) msg = "Proxy authentication failed: " + msg;

@@ -25,17 +25,13 @@ bool parse_proxy(const std::string& url, WorkerOptions* out, std::string* error)
         *error = "invalid --proxy '" + url + "' (expected http|socks4|socks5://host:port)";
         return false;
     }
-    std::string scheme = m[1];
-    for (auto& c : scheme)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out->proxy_kind = scheme == "http" ? ProxyKind::kHttp : ProxyKind::kSocks;
-    out->proxy_host = m[2];
-    out->proxy_port = std::stoi(m[3]);
-    if (out->proxy_port <= 0 || out->proxy_port > 65535) {
+    const int port = std::stoi(m[3]);
+    if (port <= 0 || port > 65535) {
         *error = "invalid proxy port in '" + url + "'";
         return false;
     }
-    out->proxy_url = scheme + "://" + out->proxy_host + ":" + std::to_string(out->proxy_port);
+    // Lower-cased scheme, no trailing slash: what Chromium's --proxy-server takes.
+    out->proxy.url = Proxy(url).redacted();
     return true;
 }
 
@@ -121,8 +117,8 @@ bool parse_worker_options(int argc, char** argv, WorkerOptions* out, std::string
     }
     out->lang = normalize_lang(lang);
     out->accept_language = accept_language_for(out->lang);
-    if (const char* u = std::getenv("BYPARR_PROXY_USERNAME")) out->proxy_username = u;
-    if (const char* p = std::getenv("BYPARR_PROXY_PASSWORD")) out->proxy_password = p;
+    if (const char* u = std::getenv("BYPARR_PROXY_USERNAME")) out->proxy.username = u;
+    if (const char* p = std::getenv("BYPARR_PROXY_PASSWORD")) out->proxy.password = p;
     return true;
 }
 

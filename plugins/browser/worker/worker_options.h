@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-namespace byparr::browser {
+#include <byparr/proxy.hpp>
 
-enum class ProxyKind { kNone, kHttp, kSocks };
+namespace byparr::browser {
 
 // BROWSER_DISPLAY: where the worker's windows live. Offscreen is cheap and has no GL;
 // xvfb runs a private X server per worker so pages get WebGL (Mesa llvmpipe).
@@ -15,12 +15,9 @@ enum class DisplayMode { kOffscreen = 1, kXvfb = 2, kHeadless = 3 };
 
 struct WorkerOptions {
     int fd = -1;
-    std::string proxy_url;  // as given on the command line
-    ProxyKind proxy_kind = ProxyKind::kNone;
-    std::string proxy_host;
-    int proxy_port = 0;
-    std::string proxy_username;  // from BYPARR_PROXY_USERNAME
-    std::string proxy_password;  // from BYPARR_PROXY_PASSWORD
+    // --proxy as scheme://host:port (scheme lower-cased); the credentials from
+    // BYPARR_PROXY_USERNAME and BYPARR_PROXY_PASSWORD, never the command line.
+    Proxy proxy;
     std::vector<std::string> rule_files;
     std::string lang;             // BCP 47, e.g. "de-DE"
     std::string accept_language;  // the header as Chrome sends it: "de-DE,de;q=0.9,en;q=0.8"

@@ -112,8 +112,8 @@ std::unique_ptr<CdpPage> ChromiumWorker::make_page(const std::string& context_id
     o.router = this;
     o.identity = identity_;
     o.headless = headless_;
-    o.proxy_username = options_.proxy_username;
-    o.proxy_password = options_.proxy_password;
+    o.proxy_username = options_.proxy.username;
+    o.proxy_password = options_.proxy.password;
     if (context_id.empty()) {
         // Each sessionless solve in a context of its own, with the worker's proxy (or the
         // egress guard) set on it.
@@ -121,8 +121,8 @@ std::unique_ptr<CdpPage> ChromiumWorker::make_page(const std::string& context_id
         if (options_.egress_guard_port > 0) {
             o.proxy_server = "http://127.0.0.1:" + std::to_string(options_.egress_guard_port);
             o.proxy_bypass_list = "<-loopback>";
-        } else if (options_.proxy_kind != ProxyKind::kNone) {
-            o.proxy_server = options_.proxy_url;
+        } else if (!options_.proxy.empty()) {
+            o.proxy_server = options_.proxy.url;
         }
     } else {
         o.browser_context_id = context_id;
@@ -137,8 +137,8 @@ std::shared_ptr<ChromiumWorker::Context> ChromiumWorker::make_context() {
     if (options_.egress_guard_port > 0) {
         c["proxyServer"] = QStringLiteral("http://127.0.0.1:%1").arg(options_.egress_guard_port);
         c["proxyBypassList"] = "<-loopback>";
-    } else if (options_.proxy_kind != ProxyKind::kNone) {
-        c["proxyServer"] = QString::fromStdString(options_.proxy_url);
+    } else if (!options_.proxy.empty()) {
+        c["proxyServer"] = QString::fromStdString(options_.proxy.url);
     }
     std::weak_ptr<Context> weak = ctx;
     DevToolsClient* client = client_.get();

@@ -67,8 +67,8 @@ int main(int argc, char** argv) {
     if (options.egress_guard_port > 0) {
         launch.proxy_server = "http://127.0.0.1:" + std::to_string(options.egress_guard_port);
         launch.proxy_bypass_list = "<-loopback>";
-    } else if (options.proxy_kind != ProxyKind::kNone) {
-        launch.proxy_server = options.proxy_url;
+    } else if (!options.proxy.empty()) {
+        launch.proxy_server = options.proxy.url;
     }
     // Keep Chromium from picking up a desktop proxy from the environment.
     for (const char* v : {"http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",

@@ -22,7 +22,6 @@
 
 using byparr::browser::DisplayMode;
 using byparr::browser::FrameChannel;
-using byparr::browser::ProxyKind;
 using byparr::browser::Worker;
 using byparr::browser::WorkerOptions;
 using byparr::browser::XvfbDisplay;
@@ -69,8 +68,8 @@ std::string chromium_flags(const WorkerOptions& o) {
         f += " --proxy-server=http://127.0.0.1:" + std::to_string(o.egress_guard_port) +
              " --proxy-bypass-list=<-loopback>"
              " --force-webrtc-ip-handling-policy=disable_non_proxied_udp --disable-quic";
-    } else if (o.proxy_kind == ProxyKind::kSocks) {
-        f += " --proxy-server=" + o.proxy_url;
+    } else if (o.proxy.socks()) {
+        f += " --proxy-server=" + o.proxy.url;
     }
     if (const char* extra = std::getenv("BYPARR_WORKER_EXTRA_FLAGS")) {
         // Tests only (e.g. --proxy-bypass-list=<-loopback>).
@@ -127,7 +126,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "byparr-webengine-worker: %s\n", error.c_str());
         return 2;
     }
-    if (options.proxy_kind == ProxyKind::kSocks && !options.proxy_username.empty()) {
+    if (options.proxy.socks() && !options.proxy.username.empty()) {
         // Chromium's SOCKS client has no authentication; refuse rather than leak traffic.
         error = "SOCKS proxies with credentials are not supported";
     }
@@ -195,11 +194,11 @@ int main(int argc, char** argv) {
     QApplication::setQuitOnLastWindowClosed(false);
     if (!screen_cfg.isEmpty()) QFile::remove(screen_cfg);
 
-    if (options.proxy_kind == ProxyKind::kHttp && options.egress_guard_port == 0) {
-        QNetworkProxy proxy(QNetworkProxy::HttpProxy, QString::fromStdString(options.proxy_host),
-                            static_cast<quint16>(options.proxy_port),
-                            QString::fromStdString(options.proxy_username),
-                            QString::fromStdString(options.proxy_password));
+    if (options.proxy.scheme() == byparr::ProxyScheme::kHttp && options.egress_guard_port == 0) {
+        QNetworkProxy proxy(QNetworkProxy::HttpProxy, QString::fromStdString(options.proxy.host()),
+                            static_cast<quint16>(options.proxy.port()),
+                            QString::fromStdString(options.proxy.username),
+                            QString::fromStdString(options.proxy.password));
         QNetworkProxy::setApplicationProxy(proxy);
     }
 

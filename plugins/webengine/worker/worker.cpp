@@ -66,8 +66,8 @@ bool Worker::start(std::string* error) {
     def->setUrlRequestInterceptor(security_);
 
     surface_deps_.router = this;
-    surface_deps_.proxy_username = options_.proxy_username;
-    surface_deps_.proxy_password = options_.proxy_password;
+    surface_deps_.proxy_username = options_.proxy.username;
+    surface_deps_.proxy_password = options_.proxy.password;
     if (options_.devtools_port > 0) {
         devtools_ = std::make_unique<DevToolsClient>(options_.devtools_port);
         devtools_->start();

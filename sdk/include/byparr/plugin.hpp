@@ -20,6 +20,7 @@
 #define BYPARR_PLUGIN_HPP
 
 #include <byparr/abi.h>
+#include <byparr/proxy.hpp>
 #include <byparr/settings.hpp>
 
 #include <chrono>
@@ -63,13 +64,8 @@ struct Cookie {
     bool secure = false;
 };
 
-struct Proxy {
-    std::string url, username, password;  // credentials are secrets: never log them
-    // IANA zone the pages of a request (or session) through this proxy present, because
-    // the client or the proxy pool named it (ABI 1.1); empty: the solver's default.
-    std::string timezone;
-    bool empty() const { return url.empty(); }
-};
+// The host's proxy type (byparr/proxy.hpp), under the name plugins have always used.
+using Proxy = byparr::Proxy;
 
 /// A request header the client asked to send (ABI 1.2).
 struct Header {
@@ -685,6 +681,10 @@ class Registrar {
 
 }  // namespace byparr::sdk
 
+// A static library of plugin code that several plugins link (in tree: the browser solvers'
+// byparr_browser_host) defines BYPARR_PLUGIN_LIBRARY: it has no id of its own, and cannot
+// emit the entry symbol, which each plugin does once with BYPARR_PLUGIN.
+#ifndef BYPARR_PLUGIN_LIBRARY
 #ifndef BYPARR_PLUGIN_ID
 #error "BYPARR_PLUGIN_ID is not defined: build plugins with byparr_add_plugin()"
 #endif
@@ -721,5 +721,6 @@ class Registrar {
                                                 &byparr_plugin_unload_};                        \
         return &module;                                                                         \
     }
+#endif  // BYPARR_PLUGIN_LIBRARY
 
 #endif  // BYPARR_PLUGIN_HPP

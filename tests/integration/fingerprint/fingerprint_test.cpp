@@ -30,6 +30,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "byparr/build_paths.h"
 #include "tests/support/byparr_server.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_process.h"
@@ -110,12 +111,18 @@ std::string which(const std::string& name) {
     return {};
 }
 
+const std::string kFpPages =
+    std::string(build_paths::kSourceDir) + "/tests/fixtures/fingerprint/pages";
+// Installed by the ctest set-up Fingerprint.InstallBotd (BYPARR_FP_NPM_DIR in CMake).
+const std::string kBotdJs =
+    std::string(build_paths::kBuildDir) +
+    "/tests/fingerprint-npm/node_modules/@fingerprintjs/botd/dist/botd.esm.js";
+
 // The fingerprint site (tests/fixtures/fingerprint): pages, reports, recorded header order.
 class FpSite {
   public:
     FpSite() {
-        process_.start(test_binary("byparr-fp-site"),
-                       {"--root", BYPARR_FP_PAGES, "--botd", BYPARR_BOTD_JS});
+        process_.start(test_binary("byparr-fp-site"), {"--root", kFpPages, "--botd", kBotdJs});
         auto port = process_.read_port(10s);
         if (!port) throw std::runtime_error("byparr-fp-site did not start: " + process_.output());
         port_ = *port;
@@ -285,8 +292,8 @@ Poco::JSON::Object::Ptr parse(const std::string& json) {
 
 TEST_P(Fingerprint, BotdSaysNotABot) {
     struct stat st {};
-    ASSERT_EQ(::stat(BYPARR_BOTD_JS, &st), 0)
-        << "BotD is not installed at " << BYPARR_BOTD_JS
+    ASSERT_EQ(::stat(kBotdJs.c_str(), &st), 0)
+        << "BotD is not installed at " << kBotdJs
         << ": the ctest set-up Fingerprint.InstallBotd installs it with npm (run the whole "
            "suite, or tests/integration/fingerprint/install_botd.sh)";
     const std::string json = load("botd.html", "botd-byparr");

@@ -9,15 +9,13 @@
 
 #include <gtest/gtest.h>
 
-#ifndef BYPARR_SOURCE_DIR
-// Running from the build tree without the definition: assume the usual build/ next to sources.
-#define BYPARR_SOURCE_DIR ".."
-#endif
+#include "byparr/build_paths.h"
 
 namespace byparr::challenge {
 namespace {
 
-const std::string kShippedRules = std::string(BYPARR_SOURCE_DIR) + "/share/byparr/challenges.json";
+const std::string kShippedRules =
+    std::string(byparr::build_paths::kSourceDir) + "/share/byparr/challenges.json";
 
 RuleSet parse_or_fail(const std::string& json) {
     std::string error;

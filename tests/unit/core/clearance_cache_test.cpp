@@ -69,8 +69,7 @@ ClearanceCache::Options opts(Clock& clock, int64_t duration_s = 600, std::string
     return o;
 }
 
-ClearanceKey key_for(const std::string& url, const std::string& ua = kUa,
-                     const ProxySpec& proxy = {}) {
+ClearanceKey key_for(const std::string& url, const std::string& ua = kUa, const Proxy& proxy = {}) {
     return make_clearance_key(url, ua, proxy);
 }
 
@@ -116,7 +115,7 @@ TEST(ClearanceCache, SubdomainsShareAnEntry) {
 TEST(ClearanceCache, DifferentUserAgentOrProxyMiss) {
     Clock clock;
     ClearanceCache cache(opts(clock));
-    ProxySpec p1{"http://proxy:3128", "alice", "pw"};
+    Proxy p1{"http://proxy:3128", "alice", "pw"};
     ASSERT_TRUE(cache.put(key_for("https://example.com/", kUa, p1), {cookie("cf_clearance")}));
     EXPECT_TRUE(cache.get(key_for("https://example.com/", kUa, p1)));
     // Same account, other password: the same exit, so the same entry.
@@ -233,7 +232,7 @@ TEST(ClearanceCache, ListIsSortedAndCarriesKeys) {
 TEST(ClearanceCache, PersistsAcrossInstances) {
     Clock clock;
     TempDir dir;
-    ProxySpec proxy{"http://proxy:3128", "alice", "secret-pw"};
+    Proxy proxy{"http://proxy:3128", "alice", "secret-pw"};
     {
         ClearanceCache cache(opts(clock, 600, dir.path.string()));
         EXPECT_TRUE(cache.persistent());
@@ -558,7 +557,7 @@ bool can_connect(int port) {
 }
 
 class ClearanceCacheRedis : public ::testing::Test {
-protected:
+  protected:
     static constexpr const char* kServer = "/usr/bin/redis-server";
 
     void SetUp() override {
@@ -614,7 +613,7 @@ TEST_F(ClearanceCacheRedis, RoundTrip) {
                     .count();
     ClearanceCache cache(opts(clock, 600, "", url_));
     ASSERT_TRUE(cache.shared());
-    ProxySpec proxy{"http://proxy:3128", "alice", "pw"};
+    Proxy proxy{"http://proxy:3128", "alice", "pw"};
     auto put = cache.put(key_for("https://example.com/", kUa, proxy),
                          {cookie("cf_clearance", clock.now + 100)});
     ASSERT_TRUE(put);

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "byparr/build_paths.h"
 #include "core/clearance_cache.h"
 #include "core/registry.h"
 
@@ -35,7 +36,7 @@ Config engines_config(const std::string& solvers, const std::string& escalate_af
     fs::remove_all(state);
     std::string err;
     auto c = Config::from_map(
-        {{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/engines"},
+        {{"BYPARR_PLUGIN_PATH", std::string(byparr::build_paths::kFixturePluginDir) + "/engines"},
          {"BYPARR_STATE_DIR", state.string()},
          {"SOLVERS", solvers},
          {"ESCALATE_AFTER", escalate_after}},

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <string>
 
+#include "byparr/build_paths.h"
 #include "core/dispatcher.h"
 #include "core/registry.h"
 
@@ -28,11 +29,12 @@ Config hang_config() {
                  ("byparr-guard-" + std::to_string(getpid()) + "-" + std::to_string(++n));
     fs::remove_all(state);
     std::string err;
-    auto c = Config::from_map(
-        {{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/hang-entries"},
-         {"BYPARR_STATE_DIR", state.string()},
-         {"SOLVERS", "steady"}},
-        &err);
+    auto c =
+        Config::from_map({{"BYPARR_PLUGIN_PATH",
+                           std::string(byparr::build_paths::kFixturePluginDir) + "/hang-entries"},
+                          {"BYPARR_STATE_DIR", state.string()},
+                          {"SOLVERS", "steady"}},
+                         &err);
     EXPECT_TRUE(c) << err;
     return *c;
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "byparr/build_paths.h"
 #include "core/dispatcher.h"
 #include "core/registry.h"
 
@@ -16,7 +17,7 @@ namespace byparr {
 namespace {
 
 std::string fixture_dir(const std::string& name) {
-    return std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/" + name;
+    return std::string(byparr::build_paths::kFixturePluginDir) + "/" + name;
 }
 
 PluginRecord load_fixture(const std::string& name) {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "byparr/build_paths.h"
 #include "core/log.h"
 
 namespace byparr {
@@ -24,7 +25,7 @@ class SolvePipelineTest : public ::testing::Test {
         fs::remove_all(state_);
         std::string err;
         auto c = Config::from_map(
-            {{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
+            {{"BYPARR_PLUGIN_PATH", std::string(byparr::build_paths::kFixturePluginDir) + "/good"},
              {"BYPARR_STATE_DIR", state_.string()},
              {"SOLVERS", "echo-solver"},
              {"SOLVER_TIMEOUT", "20"},
@@ -55,10 +56,10 @@ class SolvePipelineTest : public ::testing::Test {
 
 TEST_F(SolvePipelineTest, ProxyUrlAppliesOnlyWhenTheRequestNamesNoProxy) {
     EXPECT_EQ(pipeline_->proxy_for(std::nullopt).url, "http://default-proxy:3128");
-    EXPECT_EQ(pipeline_->proxy_for(ProxySpec{}).url, "http://default-proxy:3128");
-    EXPECT_EQ(pipeline_->proxy_for(ProxySpec{"socks5://own:1080"}).url, "socks5://own:1080");
+    EXPECT_EQ(pipeline_->proxy_for(Proxy{}).url, "http://default-proxy:3128");
+    EXPECT_EQ(pipeline_->proxy_for(Proxy{"socks5://own:1080"}).url, "socks5://own:1080");
     // A zone without a URL is for PROXY_URL's exit.
-    auto zoned = pipeline_->proxy_for(ProxySpec{"", "", "", "Europe/Berlin"});
+    auto zoned = pipeline_->proxy_for(Proxy{"", "", "", "Europe/Berlin"});
     EXPECT_EQ(zoned.url, "http://default-proxy:3128");
     EXPECT_EQ(zoned.timezone, "Europe/Berlin");
 }

@@ -99,7 +99,7 @@ TEST_F(AdminServerTest, CacheRoutesAreAbsentWithoutACache) {
 
 TEST_F(AdminServerTest, CacheListAndFlushBySite) {
     start(true);
-    ProxySpec no_proxy;
+    Proxy no_proxy;
     Cookie c{"cf_clearance", "v", ".one.test", "/", "None", -1, true, true};
     ASSERT_TRUE(cache_->put(make_clearance_key("https://www.one.test/", "UA/1", no_proxy), {c}));
     ASSERT_TRUE(cache_->put(make_clearance_key("https://two.test/", "UA/2", no_proxy), {c}));

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "byparr/build_paths.h"
 #include "core/registry.h"
 #include "host/v1_service.h"
 
@@ -171,11 +172,11 @@ TEST(MetricsExposition, LinterCatchesWhatPromtoolCatches) {
 TEST(MetricsExposition, HostMetricsAreValidAfterTraffic) {
     std::string err;
     auto state = std::filesystem::temp_directory_path() / ("byparr-mx-" + std::to_string(getpid()));
-    auto cfg =
-        Config::from_map({{"BYPARR_PLUGIN_PATH", std::string(BYPARR_FIXTURE_PLUGIN_DIR) + "/good"},
-                          {"BYPARR_STATE_DIR", state.string()},
-                          {"SOLVERS", "echo-solver"}},
-                         &err);
+    auto cfg = Config::from_map(
+        {{"BYPARR_PLUGIN_PATH", std::string(byparr::build_paths::kFixturePluginDir) + "/good"},
+         {"BYPARR_STATE_DIR", state.string()},
+         {"SOLVERS", "echo-solver"}},
+        &err);
     ASSERT_TRUE(cfg) << err;
     Registry reg(*cfg, RegistryOptions{false, {}});
     reg.load_all();

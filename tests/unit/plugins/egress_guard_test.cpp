@@ -258,7 +258,8 @@ TEST_F(EgressGuardTest, ChainsToAnUpstreamProxyWithThePinnedAddress) {
     upstream.reply = "HTTP/1.1 200 Connection established\r\n\r\nfrom-upstream";
     auto resolver =
         std::make_shared<ScriptedResolver>(std::vector<std::vector<IpAddress>>{{ip("127.0.0.5")}});
-    auto up = upstream_http_proxy("http://127.0.0.1:" + std::to_string(upstream.port()), "u", "p");
+    auto up =
+        upstream_http_proxy(Proxy("http://127.0.0.1:" + std::to_string(upstream.port()), "u", "p"));
     ASSERT_TRUE(up);
     EgressGuard guard(TargetGuard(allow_127_0_0_5(), resolver), up);
     std::string error;
@@ -276,13 +277,13 @@ TEST_F(EgressGuardTest, ChainsToAnUpstreamProxyWithThePinnedAddress) {
 }
 
 TEST(EgressGuardProxyUrl, OnlyHttpUpstreamsAreChained) {
-    auto up = upstream_http_proxy("http://user@proxy.lan:3128/", "", "");
+    auto up = upstream_http_proxy(Proxy("http://user@proxy.lan:3128/"));
     ASSERT_TRUE(up);
-    EXPECT_EQ(up->host, "proxy.lan");
-    EXPECT_EQ(up->port, 3128);
-    EXPECT_TRUE(upstream_http_proxy("http://[::1]:8080", "", ""));
-    EXPECT_FALSE(upstream_http_proxy("socks5://127.0.0.1:1080", "", ""));
-    EXPECT_FALSE(upstream_http_proxy("", "", ""));
+    EXPECT_EQ(up->host(), "proxy.lan");
+    EXPECT_EQ(up->port(), 3128);
+    EXPECT_TRUE(upstream_http_proxy(Proxy("http://[::1]:8080")));
+    EXPECT_FALSE(upstream_http_proxy(Proxy("socks5://127.0.0.1:1080")));
+    EXPECT_FALSE(upstream_http_proxy(Proxy()));
 }
 
 TEST(EgressGuardLifecycle, StopEndsOpenTunnelsPromptly) {
