@@ -476,18 +476,7 @@ struct DocumentParser {
             rule.when =
                 parse_conditions(*require_object(object, "match", where, "match"), where, "match");
         }
-        if (object.has("unless")) {
-            const auto list = require_array(object, "unless", where, "unless");
-            if (list->size() == 0) throw ParseError(where + "'unless' must not be empty");
-            for (unsigned i = 0; i < list->size(); ++i) {
-                const std::string field = "unless[" + std::to_string(i) + "]";
-                if (!list->isObject(i))
-                    throw ParseError(where + "'" + field + "' must be an object");
-                Conditions veto = parse_conditions(*list->getObject(i), where, field);
-                if (veto.empty()) throw ParseError(where + "'" + field + "' has no conditions");
-                rule.unless.push_back(std::move(veto));
-            }
-        }
+        if (object.has("unless")) rule.unless = parse_unless(object, where);
         if (object.has("graceMs")) {
             const Var value = object.get("graceMs");
             if (!value.isInteger() || value.convert<long long>() < 0 ||
@@ -497,11 +486,29 @@ struct DocumentParser {
             }
             rule.grace_ms = value.convert<int>();
         }
+        if (!rule.disabled) check_enabled_rule(rule, object.has("match"), where);
+        return rule;
+    }
 
-        if (rule.disabled) return rule;
+    static std::vector<Conditions> parse_unless(const Object& object, const std::string& where) {
+        const auto list = require_array(object, "unless", where, "unless");
+        if (list->size() == 0) throw ParseError(where + "'unless' must not be empty");
+        std::vector<Conditions> out;
+        for (unsigned i = 0; i < list->size(); ++i) {
+            const std::string field = "unless[" + std::to_string(i) + "]";
+            if (!list->isObject(i)) throw ParseError(where + "'" + field + "' must be an object");
+            Conditions veto = parse_conditions(*list->getObject(i), where, field);
+            if (veto.empty()) throw ParseError(where + "'" + field + "' has no conditions");
+            out.push_back(std::move(veto));
+        }
+        return out;
+    }
+
+    // What a rule in force needs, and what its fields may not say together.
+    static void check_enabled_rule(const Rule& rule, bool has_match, const std::string& where) {
         if (rule.verdict == Verdict::kNone) throw ParseError(where + "'verdict' is required");
         if (rule.kind.empty()) throw ParseError(where + "'kind' is required");
-        if (!object.has("match")) throw ParseError(where + "'match' is required");
+        if (!has_match) throw ParseError(where + "'match' is required");
         // A rule without conditions would match every page: certainly a mistake.
         if (rule.when.empty()) throw ParseError(where + "'match' has no conditions");
         // Only a challenge is something we act on; a block cannot be clicked through and a
@@ -515,7 +522,6 @@ struct DocumentParser {
                              "'graceMs' is only allowed with verdict \"blocked\" or "
                              "\"captcha\"");
         }
-        return rule;
     }
 
     static std::string parse_cookie_pattern(const Var& value, std::size_t index) {

@@ -165,58 +165,14 @@ class ByparrApp : public Poco::Util::ServerApplication {
             return EXIT_CONFIG;
         }
         byparr::log::configure(cfg->log_level, cfg->log_format);
-        std::error_code ec;
-        std::filesystem::create_directories(cfg->state_dir, ec);
-        if (ec)
-            byparr::log::warning("main",
-                                 "state directory {} is not usable ({}); settings will "
-                                 "not persist",
-                                 cfg->state_dir, ec.message());
-
-        // One instance per state directory: a second one would share the cache
-        // and the admin socket with the first. Checked before anything is started.
         byparr::InstanceLock lock;
-        switch (lock.acquire(cfg->state_dir)) {
-            case byparr::InstanceLock::Result::kAcquired:
-                break;
-            case byparr::InstanceLock::Result::kHeld: {
-                std::string who = lock.holder_pid() > 0 ? "PID " + std::to_string(lock.holder_pid())
-                                                        : "another process";
-                byparr::log::error("main",
-                                   "another Byparr ({}) is running with the state directory {} "
-                                   "(lock {}); stop it, or give this instance its own "
-                                   "BYPARR_STATE_DIR and PORT",
-                                   who, cfg->state_dir, lock.path());
-                return EXIT_UNAVAILABLE;
-            }
-            case byparr::InstanceLock::Result::kUnavailable:
-                if (!ec)  // the directory's own warning said it already
-                    byparr::log::warning("main",
-                                         "cannot lock {} ({}); a second instance on this "
-                                         "state directory would not be refused",
-                                         lock.path(), lock.error());
-                break;
-        }
+        if (!take_state_dir(*cfg, lock)) return EXIT_UNAVAILABLE;
 
         // The port before the plugins: a port in use is the commonest start-up
-        // failure and needs no browser to report. SO_REUSEADDR only (restart while
-        // old connections linger); never SO_REUSEPORT, which lets a second process
-        // listen on the same port and take half the requests.
+        // failure and needs no browser to report.
         Poco::Net::ServerSocket socket;
-        if (std::string why = listen_on(socket, cfg->host, cfg->port); !why.empty()) {
-            byparr::log::error("main", "cannot listen on {}:{}: {}", cfg->host, cfg->port, why);
-            return EXIT_UNAVAILABLE;
-        }
         std::optional<Poco::Net::ServerSocket> metrics_socket;
-        if (cfg->prometheus_enabled) {
-            metrics_socket.emplace();
-            if (std::string why = listen_on(*metrics_socket, cfg->host, cfg->prometheus_port);
-                !why.empty()) {
-                byparr::log::error("main", "cannot listen on {}:{} (PROMETHEUS_PORT): {}",
-                                   cfg->host, cfg->prometheus_port, why);
-                return EXIT_UNAVAILABLE;
-            }
-        }
+        if (!open_listeners(*cfg, socket, metrics_socket)) return EXIT_UNAVAILABLE;
 
         byparr::Registry registry(*cfg);
         registry.load_all();
@@ -229,34 +185,14 @@ class ByparrApp : public Poco::Util::ServerApplication {
             return EXIT_CONFIG;
         }
         byparr::V1Service service(*cfg, registry);
-
-        auto* params = new Poco::Net::HTTPServerParams;
-        // Enough threads for every solve, the queue, and cheap requests beside them.
-        params->setMaxThreads(static_cast<int>(cfg->max_concurrent + cfg->max_queue + 16));
-        params->setMaxQueued(256);
-        params->setKeepAlive(true);
-        params->setTimeout(Poco::Timespan(30, 0));  // read/write timeout: slowloris
-        params->setKeepAliveTimeout(Poco::Timespan(30, 0));
-        params->setServerName("Byparr");
         byparr::QuietHttpServer server(new byparr::RouteFactory(service, cfg->max_body_bytes),
-                                       socket, params);
+                                       socket, server_params(*cfg));
         server.start();
-        uint16_t port = socket.address().port();
+        const uint16_t port = socket.address().port();
         byparr::log::info("main", "Byparr {} listening on http://{}:{}", BYPARR_VERSION, cfg->host,
                           port);
         std::unique_ptr<byparr::QuietHttpServer> metrics_server;
-        if (metrics_socket) {
-            auto* mp = new Poco::Net::HTTPServerParams;
-            mp->setMaxThreads(4);
-            mp->setKeepAlive(true);
-            mp->setTimeout(Poco::Timespan(30, 0));
-            mp->setServerName("Byparr");
-            metrics_server = std::make_unique<byparr::QuietHttpServer>(
-                new byparr::MetricsRouteFactory(service), *metrics_socket, mp);
-            metrics_server->start();
-            byparr::log::info("main", "Prometheus metrics on http://{}:{}/metrics", cfg->host,
-                              metrics_socket->address().port());
-        }
+        if (metrics_socket) metrics_server = start_metrics(*cfg, service, *metrics_socket);
         byparr::AdminServer admin(*cfg, registry, service);
         // A second instance has exited above, so the socket here is ours or a crashed
         // run's; without a lock (unusable state dir) start() warns as before.
@@ -270,12 +206,105 @@ class ByparrApp : public Poco::Util::ServerApplication {
 
         waitForTerminationRequest();
 
+        shut_down(*cfg, server, metrics_server.get(), admin, service, registry);
+        byparr::log::info("main", "stopped");
+        return EXIT_OK;
+    }
+
+  private:
+    // The state directory, and one instance per state directory: a second one would share
+    // the cache and the admin socket with the first. Checked before anything is started.
+    // False: another instance holds it (said in the log).
+    static bool take_state_dir(const byparr::Config& cfg, byparr::InstanceLock& lock) {
+        std::error_code ec;
+        std::filesystem::create_directories(cfg.state_dir, ec);
+        if (ec)
+            byparr::log::warning("main",
+                                 "state directory {} is not usable ({}); settings will "
+                                 "not persist",
+                                 cfg.state_dir, ec.message());
+        switch (lock.acquire(cfg.state_dir)) {
+            case byparr::InstanceLock::Result::kAcquired:
+                break;
+            case byparr::InstanceLock::Result::kHeld: {
+                std::string who = lock.holder_pid() > 0 ? "PID " + std::to_string(lock.holder_pid())
+                                                        : "another process";
+                byparr::log::error("main",
+                                   "another Byparr ({}) is running with the state directory {} "
+                                   "(lock {}); stop it, or give this instance its own "
+                                   "BYPARR_STATE_DIR and PORT",
+                                   who, cfg.state_dir, lock.path());
+                return false;
+            }
+            case byparr::InstanceLock::Result::kUnavailable:
+                if (!ec)  // the directory's own warning said it already
+                    byparr::log::warning("main",
+                                         "cannot lock {} ({}); a second instance on this "
+                                         "state directory would not be refused",
+                                         lock.path(), lock.error());
+                break;
+        }
+        return true;
+    }
+
+    // SO_REUSEADDR only (restart while old connections linger); never SO_REUSEPORT, which
+    // lets a second process listen on the same port and take half the requests. False: a
+    // port cannot be had (said in the log).
+    static bool open_listeners(const byparr::Config& cfg, Poco::Net::ServerSocket& socket,
+                               std::optional<Poco::Net::ServerSocket>& metrics_socket) {
+        if (std::string why = listen_on(socket, cfg.host, cfg.port); !why.empty()) {
+            byparr::log::error("main", "cannot listen on {}:{}: {}", cfg.host, cfg.port, why);
+            return false;
+        }
+        if (!cfg.prometheus_enabled) return true;
+        metrics_socket.emplace();
+        if (std::string why = listen_on(*metrics_socket, cfg.host, cfg.prometheus_port);
+            !why.empty()) {
+            byparr::log::error("main", "cannot listen on {}:{} (PROMETHEUS_PORT): {}", cfg.host,
+                               cfg.prometheus_port, why);
+            return false;
+        }
+        return true;
+    }
+
+    static Poco::Net::HTTPServerParams* server_params(const byparr::Config& cfg) {
+        auto* params = new Poco::Net::HTTPServerParams;
+        // Enough threads for every solve, the queue, and cheap requests beside them.
+        params->setMaxThreads(static_cast<int>(cfg.max_concurrent + cfg.max_queue + 16));
+        params->setMaxQueued(256);
+        params->setKeepAlive(true);
+        params->setTimeout(Poco::Timespan(30, 0));  // read/write timeout: slowloris
+        params->setKeepAliveTimeout(Poco::Timespan(30, 0));
+        params->setServerName("Byparr");
+        return params;
+    }
+
+    static std::unique_ptr<byparr::QuietHttpServer> start_metrics(const byparr::Config& cfg,
+                                                                  byparr::V1Service& service,
+                                                                  Poco::Net::ServerSocket& socket) {
+        auto* mp = new Poco::Net::HTTPServerParams;
+        mp->setMaxThreads(4);
+        mp->setKeepAlive(true);
+        mp->setTimeout(Poco::Timespan(30, 0));
+        mp->setServerName("Byparr");
+        auto server = std::make_unique<byparr::QuietHttpServer>(
+            new byparr::MetricsRouteFactory(service), socket, mp);
+        server->start();
+        byparr::log::info("main", "Prometheus metrics on http://{}:{}/metrics", cfg.host,
+                          socket.address().port());
+        return server;
+    }
+
+    // No new requests; what is in flight gets SHUTDOWN_GRACE, then the plugins stop.
+    static void shut_down(const byparr::Config& cfg, byparr::QuietHttpServer& server,
+                          byparr::QuietHttpServer* metrics_server, byparr::AdminServer& admin,
+                          byparr::V1Service& service, byparr::Registry& registry) {
         byparr::log::info("main", "shutting down: no new requests; {} in flight", service.active());
         server.stop();  // stops accepting; open connections finish
         if (metrics_server) metrics_server->stopAll(true);
         admin.stop();
         auto grace_end =
-            std::chrono::steady_clock::now() + std::chrono::seconds(cfg->shutdown_grace_s);
+            std::chrono::steady_clock::now() + std::chrono::seconds(cfg.shutdown_grace_s);
         while (service.active() > 0 && std::chrono::steady_clock::now() < grace_end)
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         service.stop_accepting();
@@ -293,11 +322,8 @@ class ByparrApp : public Poco::Util::ServerApplication {
                                  service.active());
         registry.shutdown(std::chrono::seconds(5));
         server.stopAll(true);
-        byparr::log::info("main", "stopped");
-        return EXIT_OK;
     }
 
-  private:
     bool stop_ = false;
 };
 
