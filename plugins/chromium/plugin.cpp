@@ -15,8 +15,8 @@ using byparr::browser::BrowserSolver;
 // A window under a private Xvfb by default: headful Chromium is what the fingerprint tests
 // pass with (BotD, WebGL, window.chrome); CHROMIUM_DISPLAY=headless trades that for less
 // memory and no Xvfb.
-const BrowserEngine kEngine{"byparr-chromium-worker", "BYPARR_CHROMIUM_WORKER", "CHROMIUM_DISPLAY",
-                            "xvfb", true};
+const BrowserEngine kEngine{
+    "byparr-chromium-worker", "BYPARR_CHROMIUM_WORKER", "CHROMIUM_DISPLAY", "xvfb", true, true};
 
 std::string chromium_path(const byparr::sdk::Config& c) {
     std::string p = c.get("CHROMIUM_PATH", "");

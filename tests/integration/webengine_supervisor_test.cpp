@@ -90,6 +90,9 @@ class Server : public ByparrServer {
 std::string status_of(const Json& j) {
     return j->optValue<std::string>("status", "");
 }
+std::string message_of(const Json& j) {
+    return j->optValue<std::string>("message", "");
+}
 Json solution_of(const Json& j) {
     return j->getObject("solution");
 }
@@ -417,14 +420,42 @@ TEST_P(WebEngineSupervisorTest, SessionsAreCappedAndExpireWhenIdle) {
         5s));
 }
 
-TEST_P(WebEngineSupervisorTest, EachProxyGetsItsOwnWorker) {
+// Qt WebEngine's proxy is the process's: a worker per proxy. Chromium gives each request's
+// proxy a browser context of its own (Target.createBrowserContext proxyServer): one worker,
+// one browser, for every proxy; each request still goes through its own proxy, credentials
+// included, and none through another's.
+TEST_P(WebEngineSupervisorTest, EachProxyGetsItsOwnWorkerOrContext) {
     TestSite site;
-    TestProxy proxy;
+    TestProxy open_proxy({.host_map = {{"alpha.test", "127.0.0.1"}}});
+    TestProxy auth_proxy({.user = "u", .pass = "p", .host_map = {{"beta.test", "127.0.0.1"}}});
     Server server;
     ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
-    server.v1(R"({"cmd":"request.get","maxTimeout":10000,"proxy":{"url":")" + proxy.url() +
-              R"("},"url":")" + site.url("/plain") + "\"}");
-    EXPECT_EQ(server.workers().size(), 2u);
+    const std::string port = std::to_string(site.port());
+    Json a = server.v1(R"({"cmd":"request.get","maxTimeout":20000,"proxy":{"url":")" +
+                       open_proxy.url() + R"("},"url":"http://alpha.test:)" + port + "/plain\"}");
+    EXPECT_EQ(status_of(a), "ok") << message_of(a);
+    Json b = server.v1(
+        R"({"cmd":"request.get","maxTimeout":20000,"proxy":{"url":")" + auth_proxy.url() +
+        R"(","username":"u","password":"p"},"url":"http://beta.test:)" + port + "/plain\"}");
+    EXPECT_EQ(status_of(b), "ok") << message_of(b);
+    EXPECT_GT(open_proxy.stats()["requests"], 0);
+    EXPECT_GT(auth_proxy.stats()["requests"], 0);
+    // Without a proxy again: neither proxy sees it (alpha.test only resolves through one).
+    const long before = open_proxy.stats()["requests"] + auth_proxy.stats()["requests"];
+    ASSERT_EQ(status_of(server.get(site.url("/plain"))), "ok");
+    EXPECT_EQ(open_proxy.stats()["requests"] + auth_proxy.stats()["requests"], before);
+    EXPECT_EQ(server.workers().size(), GetParam() == "chromium" ? 1u : 3u);
+    // A session keeps the proxy it was created with, credentials included.
+    Json c = server.v1(R"({"cmd":"sessions.create","session":"via-beta","proxy":{"url":")" +
+                       auth_proxy.url() + R"(","username":"u","password":"p"}})");
+    ASSERT_EQ(status_of(c), "ok") << message_of(c);
+    const long beta_before = auth_proxy.stats()["requests"];
+    Json d = server.v1(R"({"cmd":"request.get","maxTimeout":20000,"session":"via-beta",)"
+                       R"("url":"http://beta.test:)" +
+                       port + "/plain\"}");
+    EXPECT_EQ(status_of(d), "ok") << message_of(d);
+    EXPECT_GT(auth_proxy.stats()["requests"], beta_before);
+    EXPECT_EQ(server.workers().size(), GetParam() == "chromium" ? 1u : 3u);
 }
 
 }  // namespace

@@ -20,6 +20,10 @@ struct BrowserEngine {
     const char* display_setting = "BROWSER_DISPLAY";
     const char* default_display = "offscreen";
     bool headless_display = false;
+    // The worker gives each request's proxy a browser context of its own (Chromium's
+    // Target.createBrowserContext proxyServer), so one worker serves every proxy. Qt
+    // WebEngine's proxy is process-wide: a worker per proxy.
+    bool proxy_per_context = false;
 };
 
 class BrowserSolver : public sdk::Solver {

@@ -64,8 +64,20 @@ Supervisor::~Supervisor() {
     shutdown(std::chrono::seconds(2));
 }
 
-std::string Supervisor::key_of(const Proxy& p) {
+std::string Supervisor::key_of(const Proxy& p) const {
+    if (settings_.proxy_per_context) return {};
     return p.url.empty() ? std::string() : p.url + '\n' + p.username;
+}
+
+void Supervisor::add_proxy(Poco::JSON::Object& fields, const Proxy& p) const {
+    if (!settings_.proxy_per_context || p.url.empty()) return;
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("url", p.url);
+    if (!p.username.empty()) {
+        o->set("username", p.username);
+        o->set("password", p.password);
+    }
+    fields.set("proxy", o);
 }
 
 Outcome Supervisor::from_reply(const CallReply& r) {
@@ -171,7 +183,9 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const Proxy& proxy,
 
     WorkerLaunch launch;
     launch.executable = settings_.worker_path;
-    launch.proxy = Proxy(proxy.url, proxy.username, proxy.password);
+    // A worker that takes proxies per request starts without one.
+    if (!settings_.proxy_per_context)
+        launch.proxy = Proxy(proxy.url, proxy.username, proxy.password);
     launch.rules = settings_.rules;
     launch.lang = settings_.lang;
     launch.timezone = settings_.timezone;
@@ -315,7 +329,9 @@ std::shared_ptr<Supervisor::Slot> Supervisor::open_session(const std::string& id
     }
     auto slot = acquire(proxy, deadline, err);
     if (!slot) return nullptr;
-    CallReply r = slot->proc->call("session.create", session_fields(id), deadline);
+    Poco::JSON::Object::Ptr fields = session_fields(id);
+    add_proxy(*fields, proxy);
+    CallReply r = slot->proc->call("session.create", fields, deadline);
     if (r.status != CallReply::Status::kOk) {
         release(slot, false, "");
         *err = from_reply(r);
@@ -385,6 +401,8 @@ Outcome Supervisor::solve(Poco::JSON::Object::Ptr request, const std::string& se
     }
     request->set("timeoutMs", static_cast<Poco::Int64>(budget.count()));
     request->set("session", session_id);
+    // A session's context has its proxy since session.create.
+    if (session_id.empty()) add_proxy(*request, proxy);
     if (!session_id.empty()) {
         // A session keeps the zone of the proxy it was created with, as it keeps the proxy.
         std::lock_guard<std::mutex> lock(mutex_);

@@ -32,6 +32,9 @@ struct Settings {
     std::string lang;
     std::string timezone;               // TZ for pages (Date, Intl); empty: the system's
     std::string display = "offscreen";  // BROWSER_DISPLAY: offscreen or xvfb
+    // One worker for every proxy: each solve and session names its proxy to the worker,
+    // which gives it a browser context of its own (BrowserEngine::proxy_per_context).
+    bool proxy_per_context = false;
     // BLOCK_PRIVATE_TARGETS (null: off) and where its refusals are reported.
     std::shared_ptr<const TargetGuard> target_guard;
     std::function<void(const std::string& reason)> on_target_refused;
@@ -103,7 +106,9 @@ class Supervisor {
         std::string timezone;  // of the proxy it was created with; every request keeps it
     };
 
-    static std::string key_of(const Proxy& p);
+    std::string key_of(const Proxy& p) const;
+    // The proxy as the worker protocol's `proxy` object, when the worker takes it per request.
+    void add_proxy(Poco::JSON::Object& fields, const Proxy& p) const;
     // A running worker for `proxy` with in_flight already counted, or null and `err`.
     std::shared_ptr<Slot> acquire(const Proxy& proxy, Clock::time_point deadline, Outcome* err);
     void release(const std::shared_ptr<Slot>& slot, bool page_served, const std::string& session_id,

@@ -36,7 +36,7 @@ void dispatch_frame(const QJsonObject& m, FrameChannel& channel,
     } else if (op == "session.create") {
         const QString name = m.value("session").toString();
         if (name.isEmpty()) return reply_error(channel, id, "invalid", "'session' is mandatory");
-        reply_ok(channel, id, {{"created", hooks.create_session(name)}});
+        reply_ok(channel, id, {{"created", hooks.create_session(name, m)}});
     } else if (op == "session.destroy") {
         // Running solves keep their reference; the session's state goes with the last one.
         if (!hooks.destroy_session(m.value("session").toString()))

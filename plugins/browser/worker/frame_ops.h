@@ -21,8 +21,9 @@ void reply_error(FrameChannel& channel, const QJsonValue& id, const QString& kin
 
 struct FrameHooks {
     std::function<void(const QJsonValue& id, const QJsonObject& request)> solve;
-    // True when the session was made, false when it existed.
-    std::function<bool(const QString& name)> create_session;
+    // True when the session was made, false when it existed. `message` is the frame (its
+    // `proxy`, for a worker that takes proxies per session).
+    std::function<bool(const QString& name, const QJsonObject& message)> create_session;
     // False when there is no such session.
     std::function<bool(const QString& name)> destroy_session;
     std::function<QJsonObject()> stats;

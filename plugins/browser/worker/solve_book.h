@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include <QJsonObject>
@@ -28,7 +29,9 @@ class SolveBook {
   public:
     using SessionPtr = std::shared_ptr<Session>;
 
-    SolveBook(FrameChannel* channel, SparePool* pool, std::function<SessionPtr()> make_session)
+    // make_session(proxy): a session with the frame's proxy (empty: the worker's own).
+    SolveBook(FrameChannel* channel, SparePool* pool,
+              std::function<SessionPtr(const Proxy& proxy)> make_session)
         : channel_(channel), pool_(pool), make_session_(std::move(make_session)) {}
     ~SolveBook() { clear(); }
     SolveBook(const SolveBook&) = delete;
@@ -45,9 +48,9 @@ class SolveBook {
 
     // The session, stats and shutdown entries of the frame hooks.
     void add_hooks(FrameHooks& hooks, std::function<void()> shutdown) {
-        hooks.create_session = [this](const QString& name) {
+        hooks.create_session = [this](const QString& name, const QJsonObject& message) {
             if (sessions_.count(name)) return false;
-            sessions_[name] = make_session_();
+            sessions_[name] = make_session_(parse_frame_proxy(message));
             return true;
         };
         // Running solves keep their reference; the session goes with the last one.
@@ -65,7 +68,7 @@ class SolveBook {
     // races a create.
     SessionPtr session(const QString& name) {
         auto& slot = sessions_[name];
-        if (!slot) slot = make_session_();
+        if (!slot) slot = make_session_(Proxy{});
         return slot;
     }
 
@@ -94,19 +97,25 @@ class SolveBook {
         return job;
     }
 
-    // The job `serial` ended (queued from its `done`): it goes, and a sessionless page back to
-    // the pool unless the worker is shutting down.
+    // Starts `job` on a page from the pool; it goes back there when the job ends.
+    void start_pooled(SolveJob* job, const QString& host) {
+        pooled_.insert(job->serial());
+        job->start(pool_->take(host));
+    }
+
+    // The job `serial` ended (queued from its `done`): it goes, and a page from the pool back
+    // to it unless the worker is shutting down.
     void close(quint64 serial, bool shutting_down) {
         auto it = jobs_.find(serial);
         if (it == jobs_.end()) return;
         SolveJob* job = it->second;
         jobs_.erase(it);
         ++served_;
-        const bool sessionless = job_sessions_.count(serial) == 0;
+        const bool pooled = pooled_.erase(serial) > 0;
         std::unique_ptr<PageDriver> used =
-            sessionless && !shutting_down ? job->release_reusable_surface() : nullptr;
+            pooled && !shutting_down ? job->release_reusable_surface() : nullptr;
         delete job;  // queued: never inside one of its page's signals
-        if (sessionless) pool_->give_back(std::move(used));
+        if (pooled) pool_->give_back(std::move(used));
         job_sessions_.erase(serial);  // after the page: may free the session
         pool_->refill();
     }
@@ -114,6 +123,7 @@ class SolveBook {
     // Ends every solve (with a `cancelled` reply when asked), then the sessions.
     void end(bool reply) {
         end_jobs(jobs_, reply);
+        pooled_.clear();
         job_sessions_.clear();
         sessions_.clear();
     }
@@ -123,6 +133,7 @@ class SolveBook {
         for (auto& [serial, job] : jobs_)
             delete job;
         jobs_.clear();
+        pooled_.clear();
         job_sessions_.clear();
         sessions_.clear();
     }
@@ -130,9 +141,10 @@ class SolveBook {
   private:
     FrameChannel* channel_;
     SparePool* pool_;
-    std::function<SessionPtr()> make_session_;
+    std::function<SessionPtr(const Proxy&)> make_session_;
     std::map<quint64, SolveJob*> jobs_;
     std::map<quint64, SessionPtr> job_sessions_;
+    std::set<quint64> pooled_;  // jobs whose page came from the pool
     std::map<QString, SessionPtr> sessions_;
     quint64 next_serial_ = 1;
     quint64 served_ = 0;

@@ -272,6 +272,7 @@ bool parse_solve_request(const QJsonObject& r, SolveRequest* out, QString* error
     req.max_response_bytes =
         std::max<qint64>(0, static_cast<qint64>(r.value("maxResponseBytes").toDouble(0)));
     req.request_id = r.value("requestId").toString();
+    req.proxy = parse_frame_proxy(r);
     const QString zone = r.value("timezone").toString();
     req.timezone = QString::fromStdString(normalize_timezone(zone.toStdString()));
     // Checked here because Chromium 102 ignores an unknown zone without a word once the page
@@ -284,6 +285,14 @@ bool parse_solve_request(const QJsonObject& r, SolveRequest* out, QString* error
         return false;
     }
     return true;
+}
+
+Proxy parse_frame_proxy(const QJsonObject& fields) {
+    const QJsonObject p = fields.value("proxy").toObject();
+    const QString url = p.value("url").toString();
+    if (url.isEmpty()) return {};
+    return Proxy(url.toStdString(), p.value("username").toString().toStdString(),
+                 p.value("password").toString().toStdString());
 }
 
 void SolveJob::step(const QString& what) const {
@@ -565,7 +574,7 @@ void SolveJob::check() {
                               .arg(request_.url.toString());
             // With a proxy, failed authentication surfaces as an auth error (or as
             // TOO_MANY_RETRIES when stored credentials keep being refused).
-            const bool via_proxy = !ctx_.options->proxy.empty();
+            const bool via_proxy = !ctx_.options->proxy.empty() || !request_.proxy.empty();
             const bool auth_failed =
                 error_code_ == -375 || error_code_ == -338 || error_code_ == -323;
             if (via_proxy && auth_failed) msg = "Proxy authentication failed: " + msg;

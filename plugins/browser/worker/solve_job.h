@@ -3,6 +3,8 @@
 // thread; DevTools callbacks are routed back here through the Worker by serial.
 #pragma once
 
+#include <byparr/proxy.hpp>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -42,7 +44,13 @@ struct SolveRequest {
     qint64 max_response_bytes = 0;  // 0: no cut
     QString request_id;             // the host's, for log lines
     QString timezone;  // IANA zone for this page (the request's proxy); empty: --timezone's
+    // The request's own proxy, from a host that gives each proxy a browser context of its
+    // own (PROTOCOL.md "proxy"); empty: the worker's --proxy or none.
+    Proxy proxy;
 };
+
+// A frame's `proxy` object ({url, username, password}); empty when absent.
+Proxy parse_frame_proxy(const QJsonObject& fields);
 
 // The `solve` request of the frame protocol (PROTOCOL.md). False and *error (for an
 // `invalid` reply) when a field is wrong.

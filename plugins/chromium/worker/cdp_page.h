@@ -35,6 +35,7 @@ struct CdpPageOptions {
     // Make a context of its own first (Target.createBrowserContext), owned by the page, with
     // this proxy ("" = the browser's own setting) and bypass list.
     bool new_context = false;
+    bool reusable = true;  // false: never wiped for another request (a request's own proxy)
     std::string proxy_server;
     std::string proxy_bypass_list;
     UaOverride identity;         // emulate = false for a browser that is what it claims
@@ -82,7 +83,7 @@ class CdpPage : public PageDriver {
     // their context.
     void recycle() override;
     bool reusable() const override {
-        return options_.owns_context && alive_ && session_ && !recycling_;
+        return options_.reusable && options_.owns_context && alive_ && session_ && !recycling_;
     }
     int uses() const override { return uses_; }
     // The host of the last navigation: its renderer may still be there for the next.

@@ -40,7 +40,7 @@ ChromiumWorker::ChromiumWorker(const WorkerOptions& options, FrameChannel* chann
       headless_(headless),
       pool_(
           kPoolPolicy, [this](bool) { return make_page({}); }, [this] { return book_.running(); }),
-      book_(channel, &pool_, [this] { return make_context(); }) {
+      book_(channel, &pool_, [this](const Proxy& proxy) { return make_context(proxy); }) {
     connect(channel_, &FrameChannel::frame_received, this, &ChromiumWorker::on_frame);
     connect(channel_, &FrameChannel::closed, this, [this] { shutdown(false); });
 }
@@ -106,19 +106,25 @@ void ChromiumWorker::on_identity(const QJsonObject& version) {
     pool_.start();
 }
 
-std::unique_ptr<CdpPage> ChromiumWorker::make_page(const std::string& context_id) {
+std::unique_ptr<CdpPage> ChromiumWorker::make_page(const std::string& context_id,
+                                                   const Proxy& proxy) {
     CdpPageOptions o;
     o.client = client_.get();
     o.router = this;
     o.identity = identity_;
     o.headless = headless_;
-    o.proxy_username = options_.proxy.username;
-    o.proxy_password = options_.proxy.password;
+    const Proxy& creds = proxy.empty() ? options_.proxy : proxy;
+    o.proxy_username = creds.username;
+    o.proxy_password = creds.password;
     if (context_id.empty()) {
-        // Each sessionless solve in a context of its own, with the worker's proxy (or the
-        // egress guard) set on it.
+        // Each sessionless solve in a context of its own, with its own proxy, or the worker's
+        // (or the egress guard) set on it.
         o.new_context = true;
-        if (options_.egress_guard_port > 0) {
+        if (!proxy.empty()) {
+            o.proxy_server = proxy.url;
+            // Wiped and reused, it would serve the next request through this one's proxy.
+            o.reusable = false;
+        } else if (options_.egress_guard_port > 0) {
             o.proxy_server = "http://127.0.0.1:" + std::to_string(options_.egress_guard_port);
             o.proxy_bypass_list = "<-loopback>";
         } else if (!options_.proxy.empty()) {
@@ -130,11 +136,14 @@ std::unique_ptr<CdpPage> ChromiumWorker::make_page(const std::string& context_id
     return std::make_unique<CdpPage>(std::move(o));
 }
 
-std::shared_ptr<ChromiumWorker::Context> ChromiumWorker::make_context() {
+std::shared_ptr<ChromiumWorker::Context> ChromiumWorker::make_context(const Proxy& proxy) {
     auto ctx = std::make_shared<Context>();
     ctx->client = client_.get();
+    ctx->proxy = proxy;
     QJsonObject c;
-    if (options_.egress_guard_port > 0) {
+    if (!proxy.empty()) {
+        c["proxyServer"] = QString::fromStdString(proxy.url);
+    } else if (options_.egress_guard_port > 0) {
         c["proxyServer"] = QStringLiteral("http://127.0.0.1:%1").arg(options_.egress_guard_port);
         c["proxyBypassList"] = "<-loopback>";
     } else if (!options_.proxy.empty()) {
@@ -199,12 +208,19 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         browser::reply_error(*channel_, id, "invalid", invalid);
         return;
     }
+    // Chromium cannot answer a SOCKS proxy's authentication (the same refusal as webengine's).
+    if (req.proxy.socks() && !req.proxy.username.empty()) {
+        browser::reply_error(*channel_, id, "proxy",
+                             "SOCKS proxies with credentials are not supported");
+        return;
+    }
+    const Proxy proxy = req.proxy;
     std::shared_ptr<Context> context;
     if (!req.session.isEmpty()) context = book_.session(req.session);
     const QString host = req.url.host().toLower();
     SolveJob* job = book_.open(
         this, id, std::move(req), ctx_, context, [this](quint64 serial) { on_job_done(serial); },
-        [this] { return make_page({}); });
+        [this, proxy] { return make_page({}, proxy); });
     if (context) {
         QPointer<SolveJob> guard(job);
         auto begin = [this, guard, context] {
@@ -214,7 +230,7 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
                              "The session's browser context could not be made: " + context->error);
                 return;
             }
-            guard->start(make_page(context->id));
+            guard->start(make_page(context->id, context->proxy));
         };
         if (context->id.empty() && context->error.isEmpty()) {
             context->waiters.push_back(begin);
@@ -223,7 +239,12 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         }
         return;
     }
-    job->start(pool_.take(host));
+    // Its own proxy: a context made with it, used once (the pool's have the worker's).
+    if (!proxy.empty()) {
+        job->start(make_page({}, proxy));
+        return;
+    }
+    book_.start_pooled(job, host);
 }
 
 void ChromiumWorker::on_job_done(quint64 serial) {

@@ -48,14 +48,19 @@ class ChromiumWorker : public QObject {
         std::string id;  // empty until Target.createBrowserContext answers
         QString error;
         std::vector<std::function<void()>> waiters;
+        Proxy proxy;  // its own (session.create's `proxy`); empty: the worker's
         ~Context();
     };
 
     void on_identity(const QJsonObject& version);
     void on_frame(const QJsonObject& message);
     void handle_solve(const QJsonValue& id, const QJsonObject& request);
-    std::shared_ptr<Context> make_context();
-    std::unique_ptr<CdpPage> make_page(const std::string& context_id);
+    // A context with `proxy` (empty: the egress guard, or the worker's --proxy).
+    std::shared_ptr<Context> make_context(const Proxy& proxy);
+    // A page in `context_id`, or in a new context of its own when empty. `proxy` is the
+    // request's or the session's own (empty: the worker's): its credentials answer the
+    // proxy's 407, and a new context is made with it (such a page is not reused).
+    std::unique_ptr<CdpPage> make_page(const std::string& context_id, const Proxy& proxy = {});
     void on_job_done(quint64 serial);
 
     WorkerOptions options_;

@@ -41,7 +41,8 @@ Worker::Worker(const WorkerOptions& options, FrameChannel* channel)
                                                  : PageSurface::kAttachTimeoutMs);
           },
           [this] { return book_.running(); }),
-      book_(channel, &pool_, [this] { return make_session(); }) {
+      // Qt WebEngine's proxy is the process's (--proxy): the host never names one per session.
+      book_(channel, &pool_, [this](const Proxy&) { return make_session(); }) {
     connect(channel_, &FrameChannel::frame_received, this, &Worker::on_frame);
     connect(channel_, &FrameChannel::closed, this, [this] { shutdown(false); });
 }
@@ -153,7 +154,7 @@ void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
     if (session) {
         job->start(make_surface(session.get()));
     } else {
-        job->start(pool_.take(req_host));
+        book_.start_pooled(job, req_host);
     }
 }
 
