@@ -20,13 +20,17 @@ build: configure
 run: build
 	$(BUILD)/bin/byparr
 
+# On failure, the failed tests' assertions are repeated at the end (tests/support/failure_summary.sh).
+SUMMARY = || { tests/support/failure_summary.sh $(1); exit 1; }
+
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	(cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)) $(call SUMMARY,$(BUILD))
 
 test-asan: deps
 	cmake --preset asan
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)) \
+		$(call SUMMARY,build-asan)
 
 # The core and host tests under ThreadSanitizer (issue #17): the engine, the HTTP host with
 # the fixture plugins, the browserless plugins' pure parts. Only these targets are built (no
@@ -38,8 +42,9 @@ TSAN_TARGETS ?= unit_tests plugin_unit_tests egress_guard_test host_api_test sta
 test-tsan: deps
 	cmake --preset tsan
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-		ctest --output-on-failure -j $(JOBS) -E '_NOT_BUILT|^(Packaging|Fuzz|SdkConsumer)\.' $(CTEST_ARGS)
+	(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+		ctest --output-on-failure -j $(JOBS) -E '_NOT_BUILT|^(Packaging|Fuzz|SdkConsumer)\.' $(CTEST_ARGS)) \
+		$(call SUMMARY,build-tsan)
 
 bench: build
 	$(BUILD)/bin/byparr-bench-micro

@@ -15,6 +15,31 @@
 
 namespace byparr::browser {
 
+// Split on spaces; double quotes group (and are dropped), as Qt WebEngine reads
+// QTWEBENGINE_CHROMIUM_FLAGS, so one value serves both engines' extra-flags variables:
+// --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE localhost" is one flag.
+std::vector<std::string> split_flag_list(const std::string& list) {
+    std::vector<std::string> out;
+    std::string arg;
+    bool quoted = false;
+    bool have = false;  // "" is an (empty) argument
+    for (const char c : list) {
+        if (c == '"') {
+            quoted = !quoted;
+            have = true;
+        } else if (c == ' ' && !quoted) {
+            if (have) out.push_back(std::move(arg));
+            arg.clear();
+            have = false;
+        } else {
+            arg += c;
+            have = true;
+        }
+    }
+    if (have) out.push_back(std::move(arg));
+    return out;
+}
+
 std::vector<std::string> chromium_flags(const BrowserLaunch& l) {
     std::vector<std::string> f = {
         // Nothing in the background may reach the network (tests run with none, and a
@@ -80,14 +105,8 @@ std::vector<std::string> chromium_flags(const BrowserLaunch& l) {
     }
     if (const char* extra = std::getenv("BYPARR_CHROMIUM_EXTRA_FLAGS")) {
         // Tests and diagnostics only.
-        std::string s = extra;
-        size_t pos = 0;
-        while (pos < s.size()) {
-            size_t end = s.find(' ', pos);
-            if (end == std::string::npos) end = s.size();
-            if (end > pos) f.push_back(s.substr(pos, end - pos));
-            pos = end + 1;
-        }
+        for (auto& flag : split_flag_list(extra))
+            f.push_back(std::move(flag));
     }
     return f;
 }

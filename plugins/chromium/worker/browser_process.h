@@ -56,5 +56,7 @@ class BrowserProcess {
 
 // The flags every Byparr Chromium runs with (the pipe and profile come on top).
 std::vector<std::string> chromium_flags(const BrowserLaunch& launch);
+// BYPARR_CHROMIUM_EXTRA_FLAGS's syntax: space-separated, double quotes group.
+std::vector<std::string> split_flag_list(const std::string& list);
 
 }  // namespace byparr::browser
