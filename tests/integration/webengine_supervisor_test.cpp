@@ -456,6 +456,17 @@ TEST_P(WebEngineSupervisorTest, EachProxyGetsItsOwnWorkerOrContext) {
     EXPECT_EQ(status_of(d), "ok") << message_of(d);
     EXPECT_GT(auth_proxy.stats()["requests"], beta_before);
     EXPECT_EQ(server.workers().size(), GetParam() == "chromium" ? 1u : 3u);
+    // Chromium's SOCKS client has no authentication: a session (as a request) with such a
+    // proxy is refused with the reason, not created to send its traffic without it.
+    Json e = server.v1(
+        R"({"cmd":"sessions.create","session":"via-socks","proxy":{"url":"socks5://127.0.0.1:9",)"
+        R"("username":"u","password":"p"}})");
+    EXPECT_EQ(status_of(e), "error");
+    EXPECT_NE(message_of(e).find("SOCKS proxies with credentials are not supported"),
+              std::string::npos)
+        << message_of(e);
+    Json sessions = server.v1(R"({"cmd":"sessions.list"})");
+    EXPECT_EQ(sessions->getArray("sessions")->size(), 1u) << "only via-beta";
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "frame_channel.h"
 #include "solve_job.h"
+#include "worker_options.h"
 
 namespace byparr::browser {
 
@@ -36,6 +37,8 @@ void dispatch_frame(const QJsonObject& m, FrameChannel& channel,
     } else if (op == "session.create") {
         const QString name = m.value("session").toString();
         if (name.isEmpty()) return reply_error(channel, id, "invalid", "'session' is mandatory");
+        if (const char* refusal = proxy_refusal(parse_frame_proxy(m)))
+            return reply_error(channel, id, "proxy", refusal);
         reply_ok(channel, id, {{"created", hooks.create_session(name, m)}});
     } else if (op == "session.destroy") {
         // Running solves keep their reference; the session's state goes with the last one.

@@ -37,6 +37,12 @@ bool parse_proxy(const std::string& url, WorkerOptions* out, std::string* error)
 
 }  // namespace
 
+const char* proxy_refusal(const Proxy& proxy) {
+    if (proxy.socks() && !proxy.username.empty())
+        return "SOCKS proxies with credentials are not supported";
+    return nullptr;
+}
+
 bool parse_worker_options(int argc, char** argv, WorkerOptions* out, std::string* error) {
     std::string lang;
     for (int i = 1; i < argc; ++i) {

@@ -32,6 +32,11 @@ struct WorkerOptions {
 // Parses argv; on failure returns false and sets *error.
 bool parse_worker_options(int argc, char** argv, WorkerOptions* out, std::string* error);
 
+// Why a worker cannot use this proxy (the worker's own, a request's or a session's), or
+// nullptr. Chromium's SOCKS client has no authentication: refused rather than sending the
+// traffic without it.
+const char* proxy_refusal(const Proxy& proxy);
+
 // "de_DE.UTF-8" / "de-DE" / "de" -> "de-DE" / "de"; empty, "C" or "POSIX" -> "en-US".
 std::string normalize_lang(const std::string& lang);
 

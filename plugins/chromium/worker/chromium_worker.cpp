@@ -208,10 +208,8 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         browser::reply_error(*channel_, id, "invalid", invalid);
         return;
     }
-    // Chromium cannot answer a SOCKS proxy's authentication (the same refusal as webengine's).
-    if (req.proxy.socks() && !req.proxy.username.empty()) {
-        browser::reply_error(*channel_, id, "proxy",
-                             "SOCKS proxies with credentials are not supported");
+    if (const char* refusal = proxy_refusal(req.proxy)) {
+        browser::reply_error(*channel_, id, "proxy", refusal);
         return;
     }
     const Proxy proxy = req.proxy;

@@ -126,10 +126,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "byparr-webengine-worker: %s\n", error.c_str());
         return 2;
     }
-    if (options.proxy.socks() && !options.proxy.username.empty()) {
-        // Chromium's SOCKS client has no authentication; refuse rather than leak traffic.
-        error = "SOCKS proxies with credentials are not supported";
-    }
+    if (const char* refusal = byparr::browser::proxy_refusal(options.proxy)) error = refusal;
 
     QString runtime_dir = prepare_runtime_dir();
     // The screen of a common desktop, larger than the window (a real browser window never
