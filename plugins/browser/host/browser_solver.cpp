@@ -93,9 +93,9 @@ Settings read_settings(const Config& c, const BrowserEngine& engine) {
                 "BLOCK_PRIVATE_TARGETS with a SOCKS PROXY_URL: only the page URL is "
                 "checked; redirects and subresources are not (use an http:// proxy)");
     }
-    // With BLOCK_PRIVATE_TARGETS each worker's egress guard chains one upstream proxy: then a
-    // worker per proxy, as for webengine.
-    s.proxy_per_context = engine.proxy_per_context && !s.target_guard;
+    // With BLOCK_PRIVATE_TARGETS too: each context's proxy is then routed through the worker's
+    // egress guard (WorkerLaunch::routed_proxies).
+    s.proxy_per_context = engine.proxy_per_context;
     s.sandbox = c.get("BROWSER_SANDBOX", "auto");  // the host refused other values
     if (s.sandbox.empty()) s.sandbox = "auto";
     s.warn = [](const std::string& m) { Log::warning(m); };

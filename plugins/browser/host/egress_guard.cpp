@@ -13,9 +13,11 @@
 #include <cstring>
 #include <vector>
 
-#include <Poco/Base64Encoder.h>
-
+#include <random>
 #include <sstream>
+
+#include <Poco/Base64Decoder.h>
+#include <Poco/Base64Encoder.h>
 
 namespace byparr::browser {
 namespace {
@@ -202,6 +204,39 @@ std::string basic_auth(const std::string& user, const std::string& pass) {
     return "Basic " + out.str();
 }
 
+// "Basic <base64 of user:pass>" -> {user, pass}; anything else -> nullopt.
+std::optional<std::pair<std::string, std::string>> parse_basic(const std::string& value) {
+    if (value.size() < 6 || lower(value.substr(0, 6)) != "basic ") return std::nullopt;
+    std::istringstream in(value.substr(6));
+    Poco::Base64Decoder dec(in);
+    std::string plain;
+    try {
+        plain.assign(std::istreambuf_iterator<char>(dec), std::istreambuf_iterator<char>());
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    const auto colon = plain.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    return std::make_pair(plain.substr(0, colon), plain.substr(colon + 1));
+}
+
+// A request head's first value of header `name` (lower case), trimmed; "" if absent.
+std::string header_value(const std::string& head, const std::string& name) {
+    for (size_t pos = head.find("\r\n"); pos != std::string::npos;) {
+        pos += 2;
+        const size_t end = head.find("\r\n", pos);
+        const std::string h = head.substr(pos, end == std::string::npos ? end : end - pos);
+        const auto colon = h.find(':');
+        if (colon != std::string::npos && lower(h.substr(0, colon)) == name) {
+            const auto b = h.find_first_not_of(" \t", colon + 1);
+            const auto e = h.find_last_not_of(" \t");
+            return b == std::string::npos ? std::string() : h.substr(b, e - b + 1);
+        }
+        pos = end;
+    }
+    return {};
+}
+
 std::string header_safe(std::string s) {
     for (auto& c : s)
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
@@ -255,10 +290,52 @@ std::optional<Proxy> upstream_http_proxy(const Proxy& proxy) {
     return proxy;
 }
 
-EgressGuard::EgressGuard(TargetGuard guard, std::optional<Proxy> upstream, RefusalLog on_refused)
+EgressGuard::EgressGuard(TargetGuard guard, std::optional<Proxy> upstream, RefusalLog on_refused,
+                         Mode mode)
     : guard_(std::move(guard)),
       upstream_(std::move(upstream)),
-      on_refused_(std::move(on_refused)) {}
+      on_refused_(std::move(on_refused)),
+      mode_(mode) {
+    if (mode_ == Mode::kRouted) {
+        std::random_device rd;
+        char hex[33];
+        for (int i = 0; i < 4; ++i)
+            std::snprintf(hex + 8 * i, 9, "%08x", static_cast<unsigned>(rd()));
+        secret_ = hex;
+    }
+}
+
+Proxy EgressGuard::route(const Proxy& upstream) {
+    const std::string identity = upstream.url + '\n' + upstream.username + '\n' + upstream.password;
+    std::lock_guard<std::mutex> lock(routes_mutex_);
+    std::string& user = route_of_[identity];
+    if (user.empty()) {
+        user = "route-" + std::to_string(++next_route_);
+        routes_[user] = upstream;
+        route_order_.push_back(user);
+        if (route_order_.size() > kMaxRoutes) {
+            const std::string oldest = route_order_.front();
+            route_order_.pop_front();
+            const Proxy& gone = routes_[oldest];
+            route_of_.erase(gone.url + '\n' + gone.username + '\n' + gone.password);
+            routes_.erase(oldest);
+        }
+    }
+    Proxy p;
+    p.url = "http://127.0.0.1:" + std::to_string(port_);
+    p.username = user;
+    p.password = secret_;
+    return p;
+}
+
+std::optional<Proxy> EgressGuard::routed_upstream(const std::string& proxy_authorization) {
+    const auto creds = parse_basic(proxy_authorization);
+    if (!creds || creds->second != secret_) return std::nullopt;
+    std::lock_guard<std::mutex> lock(routes_mutex_);
+    const auto it = routes_.find(creds->first);
+    if (it == routes_.end()) return std::nullopt;
+    return it->second;
+}
 
 EgressGuard::~EgressGuard() {
     stop();
@@ -352,14 +429,15 @@ void EgressGuard::refuse(int client, const std::string& reason) {
                                    std::string(kBlockedHeader) + ": " + why + "\r\n", body));
 }
 
-int EgressGuard::connect_target(const TargetCheck& check, int port, std::string* error) {
-    if (upstream_) {
+int EgressGuard::connect_target(const TargetCheck& check, int port,
+                                const std::optional<Proxy>& upstream, std::string* error) {
+    if (upstream) {
         // The upstream proxy is the operator's (PROXY_URL) or was pre-checked by
         // the host (a request's proxy): it is dialled by name, unchecked.
         std::string why;
-        auto addrs = SystemResolver().resolve(upstream_->host(), &why);
+        auto addrs = SystemResolver().resolve(upstream->host(), &why);
         for (const auto& ip : addrs)
-            if (int fd = dial(ip, upstream_->port(), stopping_, error); fd >= 0) return fd;
+            if (int fd = dial(ip, upstream->port(), stopping_, error); fd >= 0) return fd;
         if (addrs.empty()) *error = "proxy: " + why;
         return -1;
     }
@@ -393,6 +471,16 @@ void EgressGuard::serve(int client_fd) {
     if (!parse_target(target_text, is_connect, &target)) {
         write_all(client.fd, simple_reply(400, "Bad Request", "", ""));
         return;
+    }
+    std::optional<Proxy> upstream = upstream_;
+    if (mode_ == Mode::kRouted) {
+        upstream = routed_upstream(header_value(head, "proxy-authorization"));
+        if (!upstream) {
+            write_all(client.fd,
+                      simple_reply(407, "Proxy Authentication Required",
+                                   "Proxy-Authenticate: Basic realm=\"byparr\"\r\n", ""));
+            return;
+        }
     }
     TargetCheck check = guard_.check_host(target.host);
     if (!check.ok()) {
@@ -430,7 +518,7 @@ void EgressGuard::serve(int client_fd) {
     }
 
     std::string error;
-    Fd server{connect_target(check, target.port, &error)};
+    Fd server{connect_target(check, target.port, upstream, &error)};
     if (server.fd < 0) {
         write_all(client.fd, simple_reply(502, "Bad Gateway", "", html_escape(error)));
         return;
@@ -439,13 +527,13 @@ void EgressGuard::serve(int client_fd) {
     Untrack untrack_server{this, server.fd};
     const std::string pinned = host_port(check.allowed.front(), target.port);
     std::string proxy_auth;
-    if (upstream_ && !upstream_->username.empty())
+    if (upstream && !upstream->username.empty())
         proxy_auth =
-            "Proxy-Authorization: " + basic_auth(upstream_->username, upstream_->password) + "\r\n";
+            "Proxy-Authorization: " + basic_auth(upstream->username, upstream->password) + "\r\n";
 
     if (is_connect) {
         std::string rest_from_server;
-        if (upstream_) {
+        if (upstream) {
             std::string req =
                 "CONNECT " + pinned + " HTTP/1.1\r\nHost: " + pinned + "\r\n" + proxy_auth + "\r\n";
             std::string up_head, up_rest;
@@ -473,7 +561,7 @@ void EgressGuard::serve(int client_fd) {
     // more is read from the client, so a second request on this connection can never
     // reach this (checked) server in the name of another host.
     std::string request_line = method + " " +
-                               (upstream_ ? "http://" + pinned + target.path : target.path) + " " +
+                               (upstream ? "http://" + pinned + target.path : target.path) + " " +
                                line.substr(sp2 + 1) + "\r\n";
     std::string out = request_line + headers + proxy_auth + "Connection: close\r\n\r\n";
     if (rest.size() > content_length) rest.resize(content_length);

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -29,9 +31,14 @@ std::optional<Proxy> upstream_http_proxy(const Proxy& proxy);
 class EgressGuard {
   public:
     using RefusalLog = std::function<void(const std::string& reason)>;
+    // kFixed: every connection goes to `upstream` (or direct). kRouted: for Chromium's
+    // browser contexts, each with a proxy of its own: a connection goes through the
+    // upstream whose route credentials it presents (Proxy-Authorization), and one without
+    // gets a 407, so a context's traffic can never go direct instead.
+    enum class Mode { kFixed, kRouted };
 
     EgressGuard(TargetGuard guard, std::optional<Proxy> upstream = std::nullopt,
-                RefusalLog on_refused = {});
+                RefusalLog on_refused = {}, Mode mode = Mode::kFixed);
     ~EgressGuard();  // stop()
 
     EgressGuard(const EgressGuard&) = delete;
@@ -43,6 +50,12 @@ class EgressGuard {
     // Closes the listener and every open connection, and waits for their threads.
     void stop();
 
+    // kRouted: the proxy a browser context uses to go through `upstream` (an http:// proxy,
+    // credentials and all): this guard, with the route's credentials. The same upstream gets
+    // the same route; the oldest of more than kMaxRoutes distinct upstreams is forgotten.
+    Proxy route(const Proxy& upstream);
+    static constexpr size_t kMaxRoutes = 4096;
+
     uint64_t refused() const { return refused_.load(); }
     uint64_t connections() const { return connections_.load(); }
 
@@ -52,13 +65,23 @@ class EgressGuard {
   private:
     void accept_loop();
     void serve(int client);
-    int connect_target(const TargetCheck& check, int port, std::string* error);
+    int connect_target(const TargetCheck& check, int port, const std::optional<Proxy>& upstream,
+                       std::string* error);
+    std::optional<Proxy> routed_upstream(const std::string& proxy_authorization);
     void refuse(int client, const std::string& reason);
     void track(int fd, bool add);
 
     TargetGuard guard_;
     std::optional<Proxy> upstream_;
     RefusalLog on_refused_;
+    Mode mode_;
+    std::string secret_;  // kRouted: every route's password (another local program's guess)
+
+    std::mutex routes_mutex_;
+    std::map<std::string, Proxy> routes_;          // by route user name
+    std::map<std::string, std::string> route_of_;  // upstream identity -> route user name
+    std::deque<std::string> route_order_;          // route user names, oldest first
+    uint64_t next_route_ = 0;
     int listen_fd_ = -1;
     int port_ = 0;
     std::thread acceptor_;

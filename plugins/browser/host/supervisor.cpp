@@ -69,8 +69,11 @@ std::string Supervisor::key_of(const Proxy& p) const {
     return p.url.empty() ? std::string() : p.url + '\n' + p.username;
 }
 
-void Supervisor::add_proxy(Poco::JSON::Object& fields, const Proxy& p) const {
-    if (!settings_.proxy_per_context || p.url.empty()) return;
+void Supervisor::add_proxy(Poco::JSON::Object& fields, const Proxy& proxy,
+                           const WorkerProcess& worker) const {
+    if (!settings_.proxy_per_context || proxy.url.empty()) return;
+    // With BLOCK_PRIVATE_TARGETS, the context's route through the worker's egress guard.
+    const Proxy p = worker.context_proxy(proxy);
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("url", p.url);
     if (!p.username.empty()) {
@@ -192,6 +195,7 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const Proxy& proxy,
     launch.display = settings_.display;
     launch.on_output = settings_.worker_output;
     launch.target_guard = settings_.target_guard;
+    launch.routed_proxies = settings_.proxy_per_context;
     launch.on_target_refused = settings_.on_target_refused;
     launch.disable_sandbox = sandbox_disabled();
     std::weak_ptr<Slot> weak = slot;
@@ -330,7 +334,7 @@ std::shared_ptr<Supervisor::Slot> Supervisor::open_session(const std::string& id
     auto slot = acquire(proxy, deadline, err);
     if (!slot) return nullptr;
     Poco::JSON::Object::Ptr fields = session_fields(id);
-    add_proxy(*fields, proxy);
+    add_proxy(*fields, proxy, *slot->proc);
     CallReply r = slot->proc->call("session.create", fields, deadline);
     if (r.status != CallReply::Status::kOk) {
         release(slot, false, "");
@@ -402,7 +406,7 @@ Outcome Supervisor::solve(Poco::JSON::Object::Ptr request, const std::string& se
     request->set("timeoutMs", static_cast<Poco::Int64>(budget.count()));
     request->set("session", session_id);
     // A session's context has its proxy since session.create.
-    if (session_id.empty()) add_proxy(*request, proxy);
+    if (session_id.empty()) add_proxy(*request, proxy, *slot->proc);
     if (!session_id.empty()) {
         // A session keeps the zone of the proxy it was created with, as it keeps the proxy.
         std::lock_guard<std::mutex> lock(mutex_);

@@ -107,8 +107,9 @@ class Supervisor {
     };
 
     std::string key_of(const Proxy& p) const;
-    // The proxy as the worker protocol's `proxy` object, when the worker takes it per request.
-    void add_proxy(Poco::JSON::Object& fields, const Proxy& p) const;
+    // The proxy as the worker protocol's `proxy` object, when the worker takes it per request
+    // (routed through `worker`'s egress guard with BLOCK_PRIVATE_TARGETS).
+    void add_proxy(Poco::JSON::Object& fields, const Proxy& p, const WorkerProcess& worker) const;
     // A running worker for `proxy` with in_flight already counted, or null and `err`.
     std::shared_ptr<Slot> acquire(const Proxy& proxy, Clock::time_point deadline, Outcome* err);
     void release(const std::shared_ptr<Slot>& slot, bool page_served, const std::string& session_id,

@@ -121,6 +121,11 @@ bool WorkerProcess::start(Clock::time_point deadline, std::string* error) {
     return false;
 }
 
+Proxy WorkerProcess::context_proxy(const Proxy& p) const {
+    if (!routed_guard_ || p.empty() || !upstream_http_proxy(p)) return p;
+    return routed_guard_->route(p);
+}
+
 bool WorkerProcess::spawn(std::string* error) {
     if (::access(launch_.executable.c_str(), X_OK) != 0) {
         *error = "browser worker not found or not executable: " + launch_.executable;
@@ -138,6 +143,12 @@ bool WorkerProcess::spawn(std::string* error) {
                                                           launch_.on_target_refused);
             if (!egress_guard_->start(error)) return false;
         }
+    }
+    if (launch_.target_guard && launch_.routed_proxies && !routed_guard_) {
+        routed_guard_ =
+            std::make_unique<EgressGuard>(*launch_.target_guard, std::nullopt,
+                                          launch_.on_target_refused, EgressGuard::Mode::kRouted);
+        if (!routed_guard_->start(error)) return false;
     }
     if (egress_guard_) {
         args.insert(args.end(), {"--egress-guard", std::to_string(egress_guard_->port())});

@@ -36,6 +36,9 @@ struct WorkerLaunch {
     // an EgressGuard run here for it, chained to an http:// proxy if there is one.
     std::shared_ptr<const TargetGuard> target_guard;
     std::function<void(const std::string& reason)> on_target_refused;
+    // With target_guard, for a worker whose requests bring their own proxies (chromium's
+    // browser contexts): a second guard that routes each context to its own proxy.
+    bool routed_proxies = false;
     // Called from a dedicated thread with each line (without '\n', at most 4 KiB)
     // the worker and its Chromium children print. Unset: they inherit our stderr.
     std::function<void(std::string_view line)> on_output;
@@ -85,6 +88,11 @@ class WorkerProcess {
     // Kills if needed and joins the reader thread. Never call from the exit handler.
     void join();
 
+    // The proxy a browser context of this worker is given for `p`: `p` itself or, with
+    // routed_proxies, its route through the egress guard. A SOCKS proxy cannot be chained
+    // and goes as it is (then only the host's pre-check applies, as for PROXY_URL).
+    Proxy context_proxy(const Proxy& p) const;
+
     pid_t pid() const;
     std::string user_agent() const;
     bool exited() const;
@@ -110,6 +118,7 @@ class WorkerProcess {
     int child_out_fd_ = -1;  // the tree's end, closed after spawn
     std::thread output_;
     std::unique_ptr<EgressGuard> egress_guard_;  // outlives the worker (joined first)
+    std::unique_ptr<EgressGuard> routed_guard_;  // routed_proxies: set before `ready`
     pid_t pid_ = -1;
 
     mutable std::mutex mutex_;

@@ -32,6 +32,8 @@ void dispatch_frame(const QJsonObject& m, FrameChannel& channel,
         return;
     }
     if (shutting_down) return reply_error(channel, id, "internal", "worker is shutting down");
+    if (!hooks.fatal_kind.isEmpty() && (op == "solve" || op == "session.create"))
+        return reply_error(channel, id, hooks.fatal_kind, hooks.fatal_message);
     if (op == "solve") {
         hooks.solve(id, m.value("request").toObject());
     } else if (op == "session.create") {

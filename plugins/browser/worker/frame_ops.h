@@ -28,6 +28,9 @@ struct FrameHooks {
     std::function<bool(const QString& name)> destroy_session;
     std::function<QJsonObject()> stats;
     std::function<void()> shutdown;
+    // Set when this worker cannot serve at all (e.g. its proxy is unusable): every `solve`
+    // and `session.create` is answered with this error.
+    QString fatal_kind, fatal_message;
 };
 
 // Answers one message from the supervisor. `jobs` are the running solves, by serial (for

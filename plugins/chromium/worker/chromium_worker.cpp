@@ -122,6 +122,9 @@ std::unique_ptr<CdpPage> ChromiumWorker::make_page(const std::string& context_id
         o.new_context = true;
         if (!proxy.empty()) {
             o.proxy_server = proxy.url;
+            // Behind the egress guard, the host sends the context's route through it: loopback
+            // too must take it (Chromium sends loopback around a proxy by default).
+            if (options_.egress_guard_port > 0) o.proxy_bypass_list = "<-loopback>";
             // Wiped and reused, it would serve the next request through this one's proxy.
             o.reusable = false;
         } else if (options_.egress_guard_port > 0) {
@@ -143,6 +146,7 @@ std::shared_ptr<ChromiumWorker::Context> ChromiumWorker::make_context(const Prox
     QJsonObject c;
     if (!proxy.empty()) {
         c["proxyServer"] = QString::fromStdString(proxy.url);
+        if (options_.egress_guard_port > 0) c["proxyBypassList"] = "<-loopback>";  // as above
     } else if (options_.egress_guard_port > 0) {
         c["proxyServer"] = QStringLiteral("http://127.0.0.1:%1").arg(options_.egress_guard_port);
         c["proxyBypassList"] = "<-loopback>";

@@ -129,15 +129,13 @@ std::unique_ptr<PageSurface> Worker::make_surface(Session* session, int attach_w
 void Worker::on_frame(const QJsonObject& m) {
     FrameHooks hooks;
     hooks.solve = [this](const QJsonValue& id, const QJsonObject& r) { handle_solve(id, r); };
+    hooks.fatal_kind = fatal_kind_;
+    hooks.fatal_message = fatal_message_;
     book_.add_hooks(hooks, [this] { shutdown(true); });
     dispatch_frame(m, *channel_, book_.jobs(), shutting_down_, hooks);
 }
 
 void Worker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
-    if (!fatal_kind_.isEmpty()) {
-        browser::reply_error(*channel_, id, fatal_kind_, fatal_message_);
-        return;
-    }
     SolveRequest req;
     QString invalid;
     if (!parse_solve_request(r, &req, &invalid)) {

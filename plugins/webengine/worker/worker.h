@@ -34,7 +34,7 @@ class Worker : public QObject {
 
     // Loads rules, brings the engine up, sends `ready`. False + *error on failure.
     bool start(std::string* error);
-    // Every solve is answered with this error (e.g. an unusable proxy setting).
+    // Every solve and session.create is answered with this error (e.g. an unusable proxy).
     void set_fatal_error(const QString& kind, const QString& message) {
         fatal_kind_ = kind;
         fatal_message_ = message;

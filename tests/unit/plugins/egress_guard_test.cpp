@@ -1,6 +1,6 @@
-// The webengine plugin's egress guard (BLOCK_PRIVATE_TARGETS at connect time), over
+// The browser plugins' egress guard (BLOCK_PRIVATE_TARGETS at connect time), over
 // real loopback sockets with a scripted resolver: refusals, forwarding, tunnels,
-// DNS rebinding between the host's pre-check and the connection, and chaining.
+// DNS rebinding between the host's pre-check and the connection, chaining, and routes.
 #include "plugins/browser/host/egress_guard.h"
 
 #include <arpa/inet.h>
@@ -13,11 +13,24 @@
 
 #include <atomic>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
+#include <Poco/Base64Encoder.h>
+
 namespace byparr::browser {
 namespace {
+
+// A Proxy-Authorization value.
+std::string basic(const std::string& user, const std::string& pass) {
+    std::ostringstream out;
+    Poco::Base64Encoder enc(out);
+    enc.rdbuf()->setLineLength(0);
+    enc << user << ':' << pass;
+    enc.close();
+    return "Basic " + out.str();
+}
 
 IpAddress ip(const char* text) {
     return parse_ip(text).value();
@@ -274,6 +287,49 @@ TEST_F(EgressGuardTest, ChainsToAnUpstreamProxyWithThePinnedAddress) {
     reply = exchange(guard.port(), "CONNECT 10.0.0.1:443 HTTP/1.1\r\n\r\n");
     EXPECT_EQ(reply.rfind("HTTP/1.1 403", 0), 0u) << reply;
     EXPECT_EQ(upstream.connections(), 1);
+}
+
+// kRouted (chromium's browser contexts, each with its own proxy): a connection goes through
+// the upstream whose route credentials it presents; without them, or with a made-up route or
+// password, it gets a 407 and goes nowhere, never direct.
+TEST_F(EgressGuardTest, RoutesEachConnectionToTheUpstreamItsCredentialsName) {
+    Site first("127.0.0.1"), second("127.0.0.1");
+    ASSERT_TRUE(first.ok() && second.ok());
+    first.reply = "HTTP/1.1 200 Connection established\r\n\r\nfrom-first";
+    second.reply = "HTTP/1.1 200 Connection established\r\n\r\nfrom-second";
+    auto resolver =
+        std::make_shared<ScriptedResolver>(std::vector<std::vector<IpAddress>>{{ip("127.0.0.5")}});
+    EgressGuard guard(TargetGuard(allow_127_0_0_5(), resolver), std::nullopt, {},
+                      EgressGuard::Mode::kRouted);
+    std::string error;
+    ASSERT_TRUE(guard.start(&error)) << error;
+    const Proxy to_first =
+        guard.route(Proxy("http://127.0.0.1:" + std::to_string(first.port()), "u", "p"));
+    const Proxy to_second = guard.route(Proxy("http://127.0.0.1:" + std::to_string(second.port())));
+    EXPECT_EQ(to_first.url, "http://127.0.0.1:" + std::to_string(guard.port()));
+    EXPECT_NE(to_first.username, to_second.username);
+    EXPECT_EQ(
+        guard.route(Proxy("http://127.0.0.1:" + std::to_string(first.port()), "u", "p")).username,
+        to_first.username);
+    const auto connect_as = [&](const std::string& user, const std::string& pass) {
+        return exchange(guard.port(), "CONNECT site.test:443 HTTP/1.1\r\nProxy-Authorization: " +
+                                          basic(user, pass) + "\r\n\r\n");
+    };
+    std::string reply = connect_as(to_second.username, to_second.password);
+    EXPECT_NE(reply.find("from-second"), std::string::npos) << reply;
+    reply = connect_as(to_first.username, to_first.password);
+    EXPECT_NE(reply.find("from-first"), std::string::npos) << reply;
+    ASSERT_EQ(first.heads().size(), 1u);
+    EXPECT_NE(first.heads()[0].find("Proxy-Authorization: Basic dTpw\r\n"), std::string::npos)
+        << "the upstream's own credentials";
+    for (const std::string& r : {exchange(guard.port(), "CONNECT site.test:443 HTTP/1.1\r\n\r\n"),
+                                 connect_as(to_first.username, "not-the-secret"),
+                                 connect_as("route-99", to_first.password)}) {
+        EXPECT_EQ(r.rfind("HTTP/1.1 407", 0), 0u) << r;
+        EXPECT_NE(r.find("Proxy-Authenticate: Basic"), std::string::npos) << r;
+    }
+    EXPECT_EQ(first.connections() + second.connections(), 2);
+    EXPECT_EQ(sites_.allowed.connections(), 0) << "nothing went direct";
 }
 
 TEST(EgressGuardProxyUrl, OnlyHttpUpstreamsAreChained) {
