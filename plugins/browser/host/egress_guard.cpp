@@ -195,15 +195,6 @@ int dial(const IpAddress& ip, int port, const std::atomic<bool>& stopping, std::
     return fd;
 }
 
-std::string basic_auth(const std::string& user, const std::string& pass) {
-    std::ostringstream out;
-    Poco::Base64Encoder enc(out);
-    enc.rdbuf()->setLineLength(0);
-    enc << user << ':' << pass;
-    enc.close();
-    return "Basic " + out.str();
-}
-
 // "Basic <base64 of user:pass>" -> {user, pass}; anything else -> nullopt.
 std::optional<std::pair<std::string, std::string>> parse_basic(const std::string& value) {
     if (value.size() < 6 || lower(value.substr(0, 6)) != "basic ") return std::nullopt;
@@ -283,6 +274,15 @@ struct Fd {
 };
 
 }  // namespace
+
+std::string basic_auth(const std::string& user, const std::string& pass) {
+    std::ostringstream out;
+    Poco::Base64Encoder enc(out);
+    enc.rdbuf()->setLineLength(0);
+    enc << user << ':' << pass;
+    enc.close();
+    return "Basic " + out.str();
+}
 
 std::optional<Proxy> upstream_http_proxy(const Proxy& proxy) {
     if (proxy.scheme() != ProxyScheme::kHttp || proxy.host().empty() || proxy.port() == 0)

@@ -28,6 +28,9 @@ namespace byparr::browser {
 // checked IP, never the name, so the upstream cannot resolve the name to something else.
 std::optional<Proxy> upstream_http_proxy(const Proxy& proxy);
 
+// A Proxy-Authorization value: "Basic " + base64("user:pass").
+std::string basic_auth(const std::string& user, const std::string& pass);
+
 class EgressGuard {
   public:
     using RefusalLog = std::function<void(const std::string& reason)>;

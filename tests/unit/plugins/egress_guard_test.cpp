@@ -13,24 +13,11 @@
 
 #include <atomic>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <vector>
 
-#include <Poco/Base64Encoder.h>
-
 namespace byparr::browser {
 namespace {
-
-// A Proxy-Authorization value.
-std::string basic(const std::string& user, const std::string& pass) {
-    std::ostringstream out;
-    Poco::Base64Encoder enc(out);
-    enc.rdbuf()->setLineLength(0);
-    enc << user << ':' << pass;
-    enc.close();
-    return "Basic " + out.str();
-}
 
 IpAddress ip(const char* text) {
     return parse_ip(text).value();
@@ -313,7 +300,7 @@ TEST_F(EgressGuardTest, RoutesEachConnectionToTheUpstreamItsCredentialsName) {
         to_first.username);
     const auto connect_as = [&](const std::string& user, const std::string& pass) {
         return exchange(guard.port(), "CONNECT site.test:443 HTTP/1.1\r\nProxy-Authorization: " +
-                                          basic(user, pass) + "\r\n\r\n");
+                                          basic_auth(user, pass) + "\r\n\r\n");
     };
     std::string reply = connect_as(to_second.username, to_second.password);
     EXPECT_NE(reply.find("from-second"), std::string::npos) << reply;
