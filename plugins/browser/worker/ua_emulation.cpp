@@ -4,6 +4,7 @@
 
 #include <Poco/JSON/Array.h>
 
+#include <cstdlib>
 #include <iterator>
 #include <sstream>
 
@@ -42,10 +43,39 @@ std::string major_of(const std::string& version) {
     return version.substr(0, version.find('.'));
 }
 
-// Real Chrome 102 order (the GREASE brand first), whatever the major version.
 HeaderList brands_of(const UaOverride& ua) {
     const std::string major = major_of(ua.full_version);
-    return {{" Not A;Brand", "99"}, {"Chromium", major}, {"Google Chrome", major}};
+    const int seed = std::atoi(major.c_str());
+    const bool product = !ua.product_brand.empty();
+    if (seed <= 102) {
+        // Chrome 89-102: the GREASE brand first, then Chromium, then the product.
+        HeaderList list{{" Not A;Brand", "99"}, {"Chromium", major}};
+        if (product) list.emplace_back(ua.product_brand, major);
+        return list;
+    }
+    // Chrome 103 on: the major seeds the GREASE brand's two characters, its version and the
+    // order (checked against Chrome 120, 124 and 131's sec-ch-ua and Chromium 156's brands).
+    static const char* const kChars[] = {" ", "(", ":", "-", ".", "/", ")", ";", "=", "?", "_"};
+    static const char* const kVersions[] = {"8", "99", "24"};
+    const std::pair<std::string, std::string> grease{
+        std::string("Not") + kChars[seed % 11] + "A" + kChars[(seed + 1) % 11] + "Brand",
+        kVersions[seed % 3]};
+    if (!product) {
+        static const int kOrders2[][2] = {{0, 1}, {1, 0}};
+        const int* order = kOrders2[seed % 2];
+        HeaderList list(2);
+        list[order[0]] = grease;
+        list[order[1]] = {"Chromium", major};
+        return list;
+    }
+    static const int kOrders3[][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                      {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    const int* order = kOrders3[seed % 6];
+    HeaderList list(3);
+    list[order[0]] = grease;
+    list[order[1]] = {"Chromium", major};
+    list[order[2]] = {ua.product_brand, major};
+    return list;
 }
 
 HeaderList client_hint_headers(const UaOverride& ua) {

@@ -26,8 +26,11 @@ struct UaOverride {
     std::string accept_language;
     std::string platform = "Linux";  // navigator.platform (real Chrome on Linux: "Linux x86_64")
     std::string full_version = "102.0.5005.177";  // major part used for brands
-    std::string ch_platform = "Linux";            // userAgentData.platform / sec-ch-ua-platform
-    std::string platform_version;                 // userAgentData platformVersion
+    // The brand listed beside "Chromium": "Google Chrome" for Chrome; empty for a Chromium
+    // build, which lists only "Chromium" (and the GREASE brand), as Debian's chromium does.
+    std::string product_brand = "Google Chrome";
+    std::string ch_platform = "Linux";  // userAgentData.platform / sec-ch-ua-platform
+    std::string platform_version;       // userAgentData platformVersion
     std::string architecture = "x86";
     std::string bitness = "64";
     // Emulation.setTimezoneOverride (an IANA zone) and Emulation.setLocaleOverride (BCP 47),
@@ -54,7 +57,9 @@ std::string sanitize_accept_language(const std::string& in);
 // "102.0.5005.177" -> "102"; a version without a dot is its own major.
 std::string major_of(const std::string& version);
 
-// (brand, version) in the order userAgentData.brands and sec-ch-ua list them.
+// (brand, version) in the order userAgentData.brands and sec-ch-ua list them: Chromium's
+// GREASE brand and order for the full version's major (up to 102: " Not A;Brand" first; from
+// 103: a brand, version and order that the major chooses).
 HeaderList brands_of(const UaOverride& ua);
 
 // sec-ch-ua, sec-ch-ua-mobile and sec-ch-ua-platform, in that order.

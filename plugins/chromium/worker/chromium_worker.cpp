@@ -93,6 +93,7 @@ void ChromiumWorker::on_identity(const QJsonObject& version) {
         identity_.user_agent = ua.toStdString();
         identity_.accept_language = options_.accept_language;
         identity_.platform = "Linux x86_64";
+        identity_.product_brand.clear();  // Debian's Chromium lists only "Chromium", headful too
         const QString product = version.value("product").toString();  // "Chrome/156.0.1.2"
         if (product.contains('/')) identity_.full_version = product.section('/', 1).toStdString();
     }

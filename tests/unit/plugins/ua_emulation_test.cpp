@@ -57,9 +57,20 @@ TEST(UaEmulation, BrandsAreChrome102sWithTheGreaseBrandFirst) {
     EXPECT_EQ(brands_of(linux_chrome("102.0.5005.177")), want);
 }
 
-TEST(UaEmulation, BrandVersionsFollowTheFullVersionsMajor) {
-    const HeaderList want = {{" Not A;Brand", "99"}, {"Chromium", "156"}, {"Google Chrome", "156"}};
-    EXPECT_EQ(brands_of(linux_chrome("156.0.7258.66")), want);
+// From 103 the major chooses the GREASE brand, its version and the order: real sec-ch-ua
+// values of Chrome 120, 124 and 131, and the brands Debian's Chromium 156 reports (a Chromium
+// build: no "Google Chrome").
+TEST(UaEmulation, BrandsFollowChromiumsGreaseForTheMajor) {
+    EXPECT_EQ(client_hint_headers(linux_chrome("120.0.6099.109"))[0].second,
+              R"("Not_A Brand";v="8", "Chromium";v="120", "Google Chrome";v="120")");
+    EXPECT_EQ(client_hint_headers(linux_chrome("124.0.6367.60"))[0].second,
+              R"("Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99")");
+    EXPECT_EQ(client_hint_headers(linux_chrome("131.0.6778.85"))[0].second,
+              R"("Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24")");
+    UaOverride chromium = linux_chrome("156.0.8078.114");
+    chromium.product_brand.clear();
+    const HeaderList want = {{"Not:A-Brand", "8"}, {"Chromium", "156"}};
+    EXPECT_EQ(brands_of(chromium), want);
 }
 
 TEST(UaEmulation, ClientHintHeadersAreFormattedAsChromeSendsThem) {
@@ -102,7 +113,8 @@ TEST(UaEmulation, FullVersionListPadsTheGreaseBrand) {
         got.push_back(b->getValue<std::string>("brand") + "/" +
                       b->getValue<std::string>("version"));
     }
-    EXPECT_EQ(got, (std::vector<std::string>{" Not A;Brand/99.0.0.0", "Chromium/156.0.7258.66",
+    // 156: the GREASE brand "Not:A-Brand" 8 first (156 % 6 == 0: Chromium's first order).
+    EXPECT_EQ(got, (std::vector<std::string>{"Not:A-Brand/8.0.0.0", "Chromium/156.0.7258.66",
                                              "Google Chrome/156.0.7258.66"}));
     EXPECT_EQ(meta->getValue<std::string>("fullVersion"), "156.0.7258.66");
     // userAgentData.brands and sec-ch-ua come from one list, so they agree.
