@@ -1,10 +1,10 @@
 // Every call into a component (solve, cookie lookup, proxy pick and report, the
 // captcha hook, session calls, user_agent, metrics) goes through guarded_call:
-// the call runs on its own thread and the caller waits at most until a
-// deadline. A call that does not return by then is abandoned: the caller
-// moves on, the component's breaker opens at once (a hung call holds a thread;
-// one more is one too many) and registry.enabled()/solver_chain() leave it out
-// until the cool-off ends or the call comes back.
+// the call runs on a thread of its own (a reused one, never one another call is
+// on) and the caller waits at most until a deadline. A call that does not return by then is
+// abandoned: the caller moves on, the component's breaker opens at once (a hung call holds a
+// thread; one more is one too many) and registry.enabled()/solver_chain() leave it out until the
+// cool-off ends or the call comes back.
 //
 // Marshalling (core/plugin_marshal.h) is the caller's: `body` captures, by
 // shared_ptr, every sink and C struct it touches, because an abandoned body
@@ -25,7 +25,7 @@ enum class CallEnd {
     kAbandoned,     // the deadline passed first; the component is faulted
 };
 
-/// Runs body on a thread of its own and waits until `deadline`. `entry` names
+/// Runs body on a thread of its own (reused) and waits until `deadline`. `entry` names
 /// the entry point for the fault reason and the log ("lookup", "metrics"...).
 /// On abandon, *cancelled (if given; it must live as long as body's captures)
 /// is set, so a plugin polling is_cancelled() can stop.

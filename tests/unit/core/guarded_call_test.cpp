@@ -9,8 +9,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "byparr/build_paths.h"
 #include "core/dispatcher.h"
@@ -69,6 +74,50 @@ TEST(GuardedCall, ReturnsWhatTheBodyDidInTime) {
               CallEnd::kReturned);
     EXPECT_EQ(ran, 1);
     EXPECT_EQ(h.state_of("steady").rfind("enabled", 0), 0u) << h.state_of("steady");
+}
+
+// Calls run on reused threads (starting one per call cost more than a browserless request's
+// own work), but never behind another call: one that hangs keeps its thread, and the next
+// call gets another at once.
+TEST(GuardedCall, ThreadsAreReusedButACallNeverWaitsForAnother) {
+    Hung h;
+    auto c = h.registry.find("steady");
+    ASSERT_TRUE(c);
+    // Kernel thread ids: a new thread gets a new one (a std::thread::id can be reused at once).
+    std::set<pid_t> threads;
+    for (int i = 0; i < 20; ++i) {
+        pid_t ran_on = 0;
+        ASSERT_EQ(guarded_call(c, "test", Clock::now() + milliseconds(2000),
+                               [&] { ran_on = ::gettid(); }),
+                  CallEnd::kReturned);
+        threads.insert(ran_on);
+    }
+    // Sequential calls: a thread can be between calls when the next one comes, so allow a few.
+    EXPECT_LE(threads.size(), 3u) << "a thread per call";
+    EXPECT_EQ(threads.count(::gettid()), 0u);
+
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
+    auto hung = std::async(std::launch::async, [&] {
+        return guarded_call(c, "test", Clock::now() + milliseconds(3000), [&] {
+            std::unique_lock<std::mutex> lock(mu);
+            cv.wait(lock, [&] { return release; });
+        });
+    });
+    std::this_thread::sleep_for(milliseconds(50));  // the hung call holds its thread
+    const auto t0 = Clock::now();
+    int ran = 0;
+    EXPECT_EQ(guarded_call(c, "test", Clock::now() + milliseconds(1000), [&] { ran = 1; }),
+              CallEnd::kReturned);
+    EXPECT_EQ(ran, 1);
+    EXPECT_LT(ms_since(t0), 500) << "waited behind the hung call";
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        release = true;
+    }
+    cv.notify_all();
+    EXPECT_EQ(hung.get(), CallEnd::kReturned);
 }
 
 TEST(GuardedCall, HungCookieSourceAndProxyPickDoNotHoldTheRequest) {
