@@ -27,6 +27,8 @@ struct BrowserLaunch {
     int height = 853;
     int x = 277;
     int y = 113;
+    int screen_width = 1920;  // Xvfb's screen; headless is told the same (--screen-info)
+    int screen_height = 1080;
 };
 
 class BrowserProcess {

@@ -91,7 +91,9 @@ void ChromiumWorker::on_identity(const QJsonObject& version) {
     if (headless_) {
         ua.replace(QLatin1String("HeadlessChrome/"), QLatin1String("Chrome/"));
         identity_.user_agent = ua.toStdString();
-        identity_.accept_language = options_.accept_language;
+        // No Accept-Language in the override: that would move the header up to the UA's place,
+        // where Chrome sends it last. --lang gives the profile the same one a window has.
+        identity_.accept_language.clear();
         identity_.platform = "Linux x86_64";
         identity_.product_brand.clear();  // Debian's Chromium lists only "Chromium", headful too
         const QString product = version.value("product").toString();  // "Chrome/156.0.1.2"

@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
     launch.runtime_dir = dir;
     launch.lang = options.lang;
     launch.headless = options.display == DisplayMode::kHeadless;
+    launch.screen_width = kScreenWidth;
+    launch.screen_height = kScreenHeight;
     // The supervisor says so (BROWSER_SANDBOX); root cannot use Chromium's sandbox at all.
     launch.no_sandbox = ::geteuid() == 0 || std::getenv("QTWEBENGINE_DISABLE_SANDBOX") != nullptr;
     if (options.egress_guard_port > 0) {
@@ -78,7 +80,7 @@ int main(int argc, char** argv) {
     // A window needs a display: a private Xvfb in our process group (see xvfb_display.h).
     XvfbDisplay xvfb;
     if (!launch.headless) {
-        if (!xvfb.start(kScreenWidth, kScreenHeight, 10000, dir, &error)) {
+        if (!xvfb.start(launch.screen_width, launch.screen_height, 10000, dir, &error)) {
             std::fprintf(stderr, "byparr-chromium-worker: Xvfb: %s\n", error.c_str());
             return 3;
         }

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -46,9 +47,16 @@ using namespace std::chrono_literals;
 constexpr const char* kZone = "America/New_York";
 constexpr const char* kLang = "en_US.UTF-8";
 
+// chromium with CHROMIUM_DISPLAY=headless: a test parameter of its own beside the engines.
+constexpr const char* kHeadless = "chromium-headless";
+std::string solver_of(const std::string& param) {
+    return param == kHeadless ? "chromium" : param;
+}
+
 // Signals that may differ from the reference, and why. Everything else must match.
-// The chromium engine is Debian's Chromium in a window, as the reference is: only the measured
-// network estimate may differ.
+// The chromium engine is Debian's Chromium in a window, as the reference is, or headless with
+// the screen, pointer and client hints a window has: only the measured network estimate may
+// differ.
 const std::map<std::string, std::string>& allow_list(const std::string& engine) {
     static const std::map<std::string, std::string> chromium = {
         {"connection_rtt", "network estimate: a measured value that differs run to run"},
@@ -57,7 +65,7 @@ const std::map<std::string, std::string>& allow_list(const std::string& engine) 
         // before the omnibox popup's WebUI preloads and GPU compositing were turned off;
         // 17 of 17 matched after (on a loaded machine).
     };
-    if (engine == "chromium") return chromium;
+    if (solver_of(engine) == "chromium") return chromium;
     static const std::map<std::string, std::string> list = {
         {"uad_brands",
          "the reference is Debian's Chromium (brand \"Chromium\" only); Byparr claims Google "
@@ -240,14 +248,18 @@ class Fingerprint : public ::testing::TestWithParam<std::string> {
   protected:
     static void SetUpTestSuite() { site_ = new FpSite(); }
     void SetUp() override {
-        if (!engine_available(GetParam())) GTEST_SKIP() << GetParam() << " is not available here";
+        if (!engine_available(solver_of(GetParam())))
+            GTEST_SKIP() << GetParam() << " is not available here";
         if (server_ && engine_ != GetParam()) {
             delete server_;
             server_ = nullptr;
         }
         if (!server_)
             server_ = new ByparrServer(
-                {.env = {{"TZ", kZone}, {"LANG", kLang}, {"SOLVERS", GetParam()}}});
+                {.env = {{"TZ", kZone},
+                         {"LANG", kLang},
+                         {"SOLVERS", solver_of(GetParam())},
+                         {"CHROMIUM_DISPLAY", GetParam() == kHeadless ? "headless" : "xvfb"}}});
         engine_ = GetParam();
     }
     static void TearDownTestSuite() {
@@ -282,8 +294,19 @@ Reference* Fingerprint::reference_ = nullptr;
 ByparrServer* Fingerprint::server_ = nullptr;
 std::string Fingerprint::engine_;
 
-INSTANTIATE_TEST_SUITE_P(Engines, Fingerprint, ::testing::ValuesIn(browser_engines()),
-                         [](const auto& info) { return info.param; });
+// Each engine, and chromium's CHROMIUM_DISPLAY=headless too: it must pass the same checks.
+std::vector<std::string> fingerprint_params() {
+    std::vector<std::string> params = browser_engines();
+    params.push_back(kHeadless);
+    return params;
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Fingerprint, ::testing::ValuesIn(fingerprint_params()),
+                         [](const auto& info) {
+                             std::string name = info.param;
+                             std::replace(name.begin(), name.end(), '-', '_');
+                             return name;
+                         });
 
 Poco::JSON::Object::Ptr parse(const std::string& json) {
     Poco::JSON::Parser p;
