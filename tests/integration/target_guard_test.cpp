@@ -256,9 +256,8 @@ TEST_P(TargetGuardEngine, EachRequestsOwnProxyIsGuardedToo) {
     EXPECT_EQ(through(open_proxy), open_before) << "another request went through this proxy";
     EXPECT_EQ(probe_hits(priv), 0);
     int workers = 0;
-    const std::string worker_comm = ("byparr-" + GetParam() + "-worker").substr(0, 15);
     for (pid_t p : descendants(server.process().pid()))
-        workers += comm_of(p) == worker_comm ? 1 : 0;
+        workers += comm_of(p) == worker_comm_of(GetParam()) ? 1 : 0;
     // webengine: the start-up self-test's worker (no proxy) and one per proxy.
     EXPECT_EQ(workers, GetParam() == "chromium" ? 1 : 3);
 }

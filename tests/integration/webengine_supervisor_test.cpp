@@ -53,8 +53,8 @@ bool alive(pid_t pid) {
 // The engine under test (set by the fixture): its SOLVERS value and worker executable.
 std::string g_engine = "webengine";
 
-std::string worker_comm() {  // /proc comm is cut at 15 characters
-    return ("byparr-" + g_engine + "-worker").substr(0, 15);
+std::string worker_comm() {
+    return worker_comm_of(g_engine);
 }
 std::string worker_env() {  // the setting that points the plugin at another worker
     return g_engine == "webengine" ? "BYPARR_WORKER" : "BYPARR_CHROMIUM_WORKER";

@@ -28,6 +28,10 @@ std::vector<std::string> browser_engines() {
     return {"webengine", "chromium"};
 }
 
+std::string worker_comm_of(const std::string& engine) {
+    return ("byparr-" + engine + "-worker").substr(0, 15);
+}
+
 bool engine_available(const std::string& engine) {
     const std::string worker =
         ByparrServer::plugin_dir() + "/" + engine + "/byparr-" + engine + "-worker";

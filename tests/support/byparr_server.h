@@ -78,6 +78,8 @@ class ByparrServer {
 // missing Chromium count as available, so its tests fail instead of skipping.
 std::vector<std::string> browser_engines();
 bool engine_available(const std::string& engine);
+// The /proc comm of an engine's worker process ("byparr-<engine>-worker", cut at 15).
+std::string worker_comm_of(const std::string& engine);
 
 // {"cmd":"request.get","url":url,"maxTimeout":max_timeout_ms} plus extra members
 // given as raw JSON (e.g. R"("returnOnlyCookies":true)").

@@ -312,13 +312,11 @@ Proxy EgressGuard::route(const Proxy& upstream) {
     if (user.empty()) {
         user = "route-" + std::to_string(++next_route_);
         routes_[user] = upstream;
-        route_order_.push_back(user);
+        route_order_.push_back(identity);
         if (route_order_.size() > kMaxRoutes) {
-            const std::string oldest = route_order_.front();
+            routes_.erase(route_of_[route_order_.front()]);
+            route_of_.erase(route_order_.front());
             route_order_.pop_front();
-            const Proxy& gone = routes_[oldest];
-            route_of_.erase(gone.url + '\n' + gone.username + '\n' + gone.password);
-            routes_.erase(oldest);
         }
     }
     Proxy p;

@@ -83,7 +83,7 @@ class EgressGuard {
     std::mutex routes_mutex_;
     std::map<std::string, Proxy> routes_;          // by route user name
     std::map<std::string, std::string> route_of_;  // upstream identity -> route user name
-    std::deque<std::string> route_order_;          // route user names, oldest first
+    std::deque<std::string> route_order_;          // upstream identities, oldest first
     uint64_t next_route_ = 0;
     int listen_fd_ = -1;
     int port_ = 0;

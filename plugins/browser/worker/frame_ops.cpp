@@ -35,7 +35,10 @@ void dispatch_frame(const QJsonObject& m, FrameChannel& channel,
     if (!hooks.fatal_kind.isEmpty() && (op == "solve" || op == "session.create"))
         return reply_error(channel, id, hooks.fatal_kind, hooks.fatal_message);
     if (op == "solve") {
-        hooks.solve(id, m.value("request").toObject());
+        const QJsonObject request = m.value("request").toObject();
+        if (const char* refusal = proxy_refusal(parse_frame_proxy(request)))
+            return reply_error(channel, id, "proxy", refusal);
+        hooks.solve(id, request);
     } else if (op == "session.create") {
         const QString name = m.value("session").toString();
         if (name.isEmpty()) return reply_error(channel, id, "invalid", "'session' is mandatory");

@@ -215,10 +215,6 @@ void ChromiumWorker::handle_solve(const QJsonValue& id, const QJsonObject& r) {
         browser::reply_error(*channel_, id, "invalid", invalid);
         return;
     }
-    if (const char* refusal = proxy_refusal(req.proxy)) {
-        browser::reply_error(*channel_, id, "proxy", refusal);
-        return;
-    }
     const Proxy proxy = req.proxy;
     std::shared_ptr<Context> context;
     if (!req.session.isEmpty()) context = book_.session(req.session);
