@@ -13,8 +13,9 @@ using byparr::browser::BrowserEngine;
 using byparr::browser::BrowserSolver;
 
 // A window under a private Xvfb by default, as a person's browser is. CHROMIUM_DISPLAY=headless
-// passes the same fingerprint checks with less memory and no Xvfb, but has not been tried on
-// real sites here.
+// passes the same fingerprint checks with less memory and no Xvfb, but its WebGL renderer is
+// SwiftShader, a known mark of headless Chrome (Xvfb's is Mesa's llvmpipe), and it has not
+// been tried on real sites here.
 const BrowserEngine kEngine{
     "byparr-chromium-worker", "BYPARR_CHROMIUM_WORKER", "CHROMIUM_DISPLAY", "xvfb", true, true};
 
