@@ -273,6 +273,83 @@ struct Fd {
     }
 };
 
+// The request's headers to pass on (hop-by-hop and proxy ones are ours, not the target's),
+// and how its body is framed. `from`: where the headers start in `head`.
+struct PassedHeaders {
+    std::string text;
+    size_t content_length = 0;
+    bool chunked = false;
+};
+
+PassedHeaders passed_headers(const std::string& head, size_t from) {
+    PassedHeaders out;
+    for (size_t pos = from; pos < head.size();) {
+        size_t e = head.find("\r\n", pos);
+        if (e == std::string::npos || e == pos) break;
+        std::string h = head.substr(pos, e - pos);
+        pos = e + 2;
+        std::string name = lower(h.substr(0, h.find(':')));
+        std::string value = h.find(':') == std::string::npos ? "" : h.substr(h.find(':') + 1);
+        if (name == "content-length")
+            out.content_length = std::strtoull(value.c_str(), nullptr, 10);
+        if (name == "transfer-encoding" && lower(value).find("chunked") != std::string::npos)
+            out.chunked = true;
+        if (name == "proxy-connection" || name == "proxy-authorization" || name == "connection" ||
+            name == "keep-alive")
+            continue;
+        out.text += h + "\r\n";
+    }
+    return out;
+}
+
+// CONNECT: through the upstream when there is one (asked for the pinned address, with its
+// credentials), then bytes both ways. `rest`: what the client sent after its head.
+void tunnel(int client, int server, const std::string& pinned, bool via_upstream,
+            const std::string& proxy_auth, const std::string& rest) {
+    std::string rest_from_server;
+    if (via_upstream) {
+        std::string req =
+            "CONNECT " + pinned + " HTTP/1.1\r\nHost: " + pinned + "\r\n" + proxy_auth + "\r\n";
+        std::string up_head, up_rest;
+        if (!write_all(server, req) || !read_head(server, &up_head, &up_rest)) {
+            write_all(client, simple_reply(502, "Bad Gateway", "", "upstream proxy failed"));
+            return;
+        }
+        if (up_head.size() < 12 || up_head[9] != '2') {
+            // The upstream's refusal (407, 502…) as it is, minus any body.
+            std::string status = up_head.substr(0, up_head.find("\r\n"));
+            write_all(client, status + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return;
+        }
+        // Bytes the target sent right behind the upstream's 200 belong to the tunnel.
+        rest_from_server = std::move(up_rest);
+    }
+    if (!write_all(client, "HTTP/1.1 200 Connection established\r\n\r\n")) return;
+    if (!rest_from_server.empty() && !write_all(client, rest_from_server)) return;
+    if (!rest.empty() && !write_all(server, rest)) return;
+    splice(client, server);
+}
+
+// Plain HTTP: one request (`out`, its head as it goes to the server), its body of
+// `content_length` bytes (`rest` holds the start of it), then the response until the server
+// closes. Nothing more is read from the client, so a second request on this connection can
+// never reach this (checked) server in the name of another host.
+void forward(int client, int server, const std::string& out, std::string rest,
+             size_t content_length) {
+    if (rest.size() > content_length) rest.resize(content_length);
+    if (!write_all(server, out) || !write_all(server, rest)) return;
+    size_t left = content_length - rest.size();
+    char buf[32 * 1024];
+    while (left > 0) {
+        pollfd p{client, POLLIN, 0};
+        if (::poll(&p, 1, kHeadTimeoutMs) <= 0) return;
+        ssize_t r = ::recv(client, buf, std::min(left, sizeof(buf)), 0);
+        if (r <= 0 || !write_all(server, buf, static_cast<size_t>(r))) return;
+        left -= static_cast<size_t>(r);
+    }
+    copy_until_eof(server, client);
+}
+
 }  // namespace
 
 std::string basic_auth(const std::string& user, const std::string& pass) {
@@ -489,26 +566,8 @@ void EgressGuard::serve(int client_fd) {
         return;
     }
 
-    // Headers to pass on: hop-by-hop and proxy ones are ours, not the target's.
-    std::string headers;
-    size_t content_length = 0;
-    bool chunked = false;
-    for (size_t pos = line_end + 2; pos < head.size();) {
-        size_t e = head.find("\r\n", pos);
-        if (e == std::string::npos || e == pos) break;
-        std::string h = head.substr(pos, e - pos);
-        pos = e + 2;
-        std::string name = lower(h.substr(0, h.find(':')));
-        std::string value = h.find(':') == std::string::npos ? "" : h.substr(h.find(':') + 1);
-        if (name == "content-length") content_length = std::strtoull(value.c_str(), nullptr, 10);
-        if (name == "transfer-encoding" && lower(value).find("chunked") != std::string::npos)
-            chunked = true;
-        if (name == "proxy-connection" || name == "proxy-authorization" || name == "connection" ||
-            name == "keep-alive")
-            continue;
-        headers += h + "\r\n";
-    }
-    if (!is_connect && chunked) {
+    const PassedHeaders passed = passed_headers(head, line_end + 2);
+    if (!is_connect && passed.chunked) {
         // One request per connection and no body framing of our own: a chunked
         // upload is rare enough from a page load to refuse plainly.
         write_all(client.fd, simple_reply(411, "Length Required", "", ""));
@@ -530,50 +589,15 @@ void EgressGuard::serve(int client_fd) {
             "Proxy-Authorization: " + basic_auth(upstream->username, upstream->password) + "\r\n";
 
     if (is_connect) {
-        std::string rest_from_server;
-        if (upstream) {
-            std::string req =
-                "CONNECT " + pinned + " HTTP/1.1\r\nHost: " + pinned + "\r\n" + proxy_auth + "\r\n";
-            std::string up_head, up_rest;
-            if (!write_all(server.fd, req) || !read_head(server.fd, &up_head, &up_rest)) {
-                write_all(client.fd, simple_reply(502, "Bad Gateway", "", "upstream proxy failed"));
-                return;
-            }
-            if (up_head.size() < 12 || up_head[9] != '2') {
-                // The upstream's refusal (407, 502…) as it is, minus any body.
-                std::string status = up_head.substr(0, up_head.find("\r\n"));
-                write_all(client.fd, status + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                return;
-            }
-            // Bytes the target sent right behind the upstream's 200 belong to the tunnel.
-            rest_from_server = std::move(up_rest);
-        }
-        if (!write_all(client.fd, "HTTP/1.1 200 Connection established\r\n\r\n")) return;
-        if (!rest_from_server.empty() && !write_all(client.fd, rest_from_server)) return;
-        if (!rest.empty() && !write_all(server.fd, rest)) return;
-        splice(client.fd, server.fd);
+        tunnel(client.fd, server.fd, pinned, upstream.has_value(), proxy_auth, rest);
         return;
     }
-
-    // Plain HTTP: one request, then the response until the server closes. Nothing
-    // more is read from the client, so a second request on this connection can never
-    // reach this (checked) server in the name of another host.
     std::string request_line = method + " " +
                                (upstream ? "http://" + pinned + target.path : target.path) + " " +
                                line.substr(sp2 + 1) + "\r\n";
-    std::string out = request_line + headers + proxy_auth + "Connection: close\r\n\r\n";
-    if (rest.size() > content_length) rest.resize(content_length);
-    if (!write_all(server.fd, out) || !write_all(server.fd, rest)) return;
-    size_t left = content_length - rest.size();
-    char buf[32 * 1024];
-    while (left > 0) {
-        pollfd p{client.fd, POLLIN, 0};
-        if (::poll(&p, 1, kHeadTimeoutMs) <= 0) return;
-        ssize_t r = ::recv(client.fd, buf, std::min(left, sizeof(buf)), 0);
-        if (r <= 0 || !write_all(server.fd, buf, static_cast<size_t>(r))) return;
-        left -= static_cast<size_t>(r);
-    }
-    copy_until_eof(server.fd, client.fd);
+    forward(client.fd, server.fd,
+            request_line + passed.text + proxy_auth + "Connection: close\r\n\r\n", std::move(rest),
+            passed.content_length);
 }
 
 }  // namespace byparr::browser
