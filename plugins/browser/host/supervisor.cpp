@@ -117,6 +117,35 @@ void Supervisor::ensure_timer_locked() {
     if (!timer_.joinable() && !timer_stop_) timer_ = std::thread(&Supervisor::timer_loop, this);
 }
 
+WorkerLaunch Supervisor::launch_for(const Proxy& proxy) {
+    WorkerLaunch launch;
+    launch.executable = settings_.worker_path;
+    // A worker that takes proxies per request starts without one.
+    if (!settings_.proxy_per_context)
+        launch.proxy = Proxy(proxy.url, proxy.username, proxy.password);
+    launch.rules = settings_.rules;
+    launch.lang = settings_.lang;
+    launch.timezone = settings_.timezone;
+    launch.display = settings_.display;
+    launch.on_output = settings_.worker_output;
+    launch.target_guard = settings_.target_guard;
+    launch.routed_proxies = settings_.proxy_per_context;
+    launch.on_target_refused = settings_.on_target_refused;
+    launch.disable_sandbox = sandbox_disabled();
+    return launch;
+}
+
+bool Supervisor::retire_least_used_idle_locked() {
+    std::shared_ptr<Slot> victim;
+    for (auto& s : slots_) {
+        if (s->state == State::kRunning && s->in_flight == 0 && s->sessions == 0 &&
+            (!victim || s->last_used < victim->last_used))
+            victim = s;
+    }
+    if (victim) retire_locked(victim, nullptr);
+    return victim != nullptr;
+}
+
 std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const Proxy& proxy,
                                                       Clock::time_point deadline, Outcome* err) {
     const std::string key = key_of(proxy);
@@ -151,17 +180,7 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const Proxy& proxy,
             continue;
         }
         if (slots_.size() >= settings_.max_workers) {
-            // Make room by stopping the least recently used idle worker.
-            std::shared_ptr<Slot> victim;
-            for (auto& s : slots_) {
-                if (s->state == State::kRunning && s->in_flight == 0 && s->sessions == 0 &&
-                    (!victim || s->last_used < victim->last_used))
-                    victim = s;
-            }
-            if (victim) {
-                retire_locked(victim, nullptr);
-                continue;
-            }
+            if (retire_least_used_idle_locked()) continue;
             if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
                 *err = Outcome{false,
                                BYPARR_ERROR_TIMEOUT,
@@ -184,23 +203,17 @@ std::shared_ptr<Supervisor::Slot> Supervisor::acquire(const Proxy& proxy,
     slots_.push_back(slot);
     lock.unlock();
 
-    WorkerLaunch launch;
-    launch.executable = settings_.worker_path;
-    // A worker that takes proxies per request starts without one.
-    if (!settings_.proxy_per_context)
-        launch.proxy = Proxy(proxy.url, proxy.username, proxy.password);
-    launch.rules = settings_.rules;
-    launch.lang = settings_.lang;
-    launch.timezone = settings_.timezone;
-    launch.display = settings_.display;
-    launch.on_output = settings_.worker_output;
-    launch.target_guard = settings_.target_guard;
-    launch.routed_proxies = settings_.proxy_per_context;
-    launch.on_target_refused = settings_.on_target_refused;
-    launch.disable_sandbox = sandbox_disabled();
+    return start_worker(slot, deadline, err);
+}
+
+std::shared_ptr<Supervisor::Slot> Supervisor::start_worker(const std::shared_ptr<Slot>& slot,
+                                                           Clock::time_point deadline,
+                                                           Outcome* err) {
+    const std::string& key = slot->key;
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
     std::weak_ptr<Slot> weak = slot;
     auto proc = std::make_unique<WorkerProcess>(
-        std::move(launch), [this, weak](WorkerProcess* p) { on_worker_exit(weak, p); });
+        launch_for(slot->proxy), [this, weak](WorkerProcess* p) { on_worker_exit(weak, p); });
     std::string error;
     bool started = false;
     try {

@@ -112,6 +112,10 @@ class Supervisor {
     void add_proxy(Poco::JSON::Object& fields, const Proxy& p, const WorkerProcess& worker) const;
     // A running worker for `proxy` with in_flight already counted, or null and `err`.
     std::shared_ptr<Slot> acquire(const Proxy& proxy, Clock::time_point deadline, Outcome* err);
+    // Starts the worker of `slot`, reserved (starting) by acquire() and not locked: the slot
+    // running with in_flight 1, or null and `err` (the slot removed).
+    std::shared_ptr<Slot> start_worker(const std::shared_ptr<Slot>& slot,
+                                       Clock::time_point deadline, Outcome* err);
     void release(const std::shared_ptr<Slot>& slot, bool page_served, const std::string& session_id,
                  bool hurry = false);
     // Creates the session in the worker for `proxy`; with `hold`, returns the slot
@@ -121,6 +125,11 @@ class Supervisor {
     std::shared_ptr<Slot> use_session(const std::string& id, const Proxy& proxy, uint32_t ttl_ms,
                                       Clock::time_point deadline, Outcome* err);
     void retire_locked(const std::shared_ptr<Slot>& slot, const char* reason);
+    // Makes room for a new worker: stops the least recently used idle one (no request, no
+    // session). False when every worker is busy.
+    bool retire_least_used_idle_locked();
+    // How a worker for `proxy` is started (sandbox_disabled() may probe once).
+    WorkerLaunch launch_for(const Proxy& proxy);
     void on_worker_exit(const std::weak_ptr<Slot>& weak, WorkerProcess* proc);
     void ensure_timer_locked();
     void timer_loop();
